@@ -1,0 +1,92 @@
+"""judgedesk core: the judge engine.
+
+Judge formats with their exact published prompts (PandaLM, Auto-J, Prometheus 2, generic), constrained and
+parse-proof verdicts, both response orders, reproducible manifests, backends (llama.cpp, mock), and the CLI.
+Importing this package puts the process offline: Hugging Face libraries are told so, and outbound connections
+are refused before any packet is sent.
+"""
+
+from __future__ import annotations
+
+from ._offline import allow_endpoint, allow_loopback, allowed_endpoints, install_offline_guard
+
+install_offline_guard()
+
+from ._engine import DecodingSettings, Judge, constrained_option_probabilities  # noqa: E402
+from ._errors import (  # noqa: E402
+    BackendError,
+    ContextOverflowError,
+    FormatError,
+    InputError,
+    JudgedeskError,
+    ModelFileError,
+    ModelLoadError,
+    NetworkBlockedError,
+)
+from ._gguf_file import GGUFHeader, read_gguf_header  # noqa: E402
+from ._judges import DEMO_JUDGE, JudgeEntry, default_format_for, demo_judge_path, list_judges, resolve_judge  # noqa: E402
+from ._loading import load_judge  # noqa: E402
+from ._records import (  # noqa: E402
+    BothOrdersResult,
+    Decision,
+    EvalItem,
+    Grade,
+    Label,
+    Manifest,
+    PairwiseVerdict,
+    Status,
+    decide,
+    to_json,
+)
+from ._version import __version__  # noqa: E402
+from .backends import Backend, Generation, ModelInfo, Sampling, backend_names, create_backend, register_backend  # noqa: E402
+from .formats import JudgeFormat, format_names, get_format, register_format  # noqa: E402
+
+__all__ = [
+    "DEMO_JUDGE",
+    "Backend",
+    "BackendError",
+    "BothOrdersResult",
+    "ContextOverflowError",
+    "Decision",
+    "DecodingSettings",
+    "EvalItem",
+    "FormatError",
+    "GGUFHeader",
+    "Generation",
+    "Grade",
+    "InputError",
+    "Judge",
+    "JudgeEntry",
+    "JudgeFormat",
+    "JudgedeskError",
+    "Label",
+    "Manifest",
+    "ModelFileError",
+    "ModelInfo",
+    "ModelLoadError",
+    "NetworkBlockedError",
+    "PairwiseVerdict",
+    "Sampling",
+    "Status",
+    "__version__",
+    "allow_endpoint",
+    "allow_loopback",
+    "allowed_endpoints",
+    "backend_names",
+    "constrained_option_probabilities",
+    "create_backend",
+    "decide",
+    "default_format_for",
+    "demo_judge_path",
+    "format_names",
+    "get_format",
+    "install_offline_guard",
+    "list_judges",
+    "load_judge",
+    "read_gguf_header",
+    "register_backend",
+    "register_format",
+    "resolve_judge",
+    "to_json",
+]

@@ -1,0 +1,96 @@
+"""Rendering a model's own chat template into prompt segments.
+
+A GGUF file's chat template is untrusted Jinja, so it runs in an immutable sandbox. The template's own text may
+hold special tokens (`<|im_start|>`) that must be parsed as such, but the user's content must never be: a response
+that contains "<|im_end|>" would otherwise close the message and inject instructions. So message contents are
+rendered as sentinels, and the result is split into template segments (special tokens parsed) and content segments
+(plain text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from jinja2 import TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ._errors import FormatError
+
+__all__ = ["Segment", "render_chat"]
+
+_SENTINEL = "\ue000{index}\ue001"
+_SENTINEL_RE = re.compile("\ue000(\\d+)\ue001")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of prompt text and whether special-token strings in it are parsed as special tokens."""
+
+    text: str
+    """The text."""
+    special: bool
+    """True for template text written by the model's authors; False for anything from the user."""
+
+
+def _raise(message: str) -> None:
+    raise TemplateError(message)
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env.globals["raise_exception"] = _raise
+    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    return env
+
+
+def render_chat(template: str, system: str | None, user: str, *, bos_token: str, eos_token: str,
+                model_name: str) -> list[Segment]:
+    """Render [system?, user] through `template` with a generation prompt, as segments.
+
+    Templates that refuse a system role (some Mistral templates) get the system text merged into the user
+    message, as chat front-ends do for them.
+    """
+    contents: list[str] = []
+
+    def sentinel(text: str) -> str:
+        contents.append(text)
+        return _SENTINEL.format(index=len(contents) - 1)
+
+    env = _environment()
+    try:
+        compiled = env.from_string(template)
+    except TemplateError as exc:
+        raise FormatError(f"{model_name}: the model's chat template does not compile: {exc}") from exc
+
+    def render(messages: Sequence[dict[str, str]]) -> str:
+        return compiled.render(messages=list(messages), add_generation_prompt=True, bos_token=bos_token,
+                               eos_token=eos_token)
+
+    try:
+        if system is not None:
+            try:
+                rendered = render([{"role": "system", "content": sentinel(system)},
+                                   {"role": "user", "content": sentinel(user)}])
+            except TemplateError:
+                contents.clear()
+                rendered = render([{"role": "user", "content": sentinel(f"{system}\n\n{user}")}])
+        else:
+            rendered = render([{"role": "user", "content": sentinel(user)}])
+    except TemplateError as exc:
+        raise FormatError(f"{model_name}: the model's chat template failed: {exc}") from exc
+    except Exception as exc:  # a sandboxed template can still fail in arbitrary ways; never crash on it
+        raise FormatError(f"{model_name}: the model's chat template failed: {type(exc).__name__}: {exc}") from exc
+
+    segments: list[Segment] = []
+    position = 0
+    for match in _SENTINEL_RE.finditer(rendered):
+        if match.start() > position:
+            segments.append(Segment(rendered[position:match.start()], special=True))
+        segments.append(Segment(contents[int(match.group(1))], special=False))
+        position = match.end()
+    if position < len(rendered):
+        segments.append(Segment(rendered[position:], special=True))
+    return segments

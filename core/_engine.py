@@ -1,0 +1,258 @@
+"""The judge engine: pairwise verdicts (one or both orders) and single grades, on any backend and format.
+
+Three decoding paths, chosen per format:
+- verdict-first formats (pandalm, generic), fast mode (default): one forward pass over the prompt scores each
+  verdict option; no text is generated unless an explanation is asked for, which is then generated after the
+  chosen option.
+- verdict-first formats, generate mode: one grammar-constrained greedy generation, parsed.
+- verdict-last formats (autoj, prometheus): the critique is generated freely until the verdict phrase (or the
+  budget), then the verdict itself is constrained: option scoring for pairwise, a grammar for scores.
+Every path ends in the format's parser, applied to the full raw output, so the same text always gives the same
+verdict however it was produced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import InputError
+from ._prompt_assembly import FittedPrompt, fit_prompt
+from ._records import BothOrdersResult, EvalItem, Grade, Label, Manifest, PairwiseVerdict, Status, decide
+from ._version import __version__
+from .backends import Backend, Sampling
+from .formats import JudgeFormat, PromptFields, Task, check_format, get_format, hash_texts
+
+__all__ = ["DecodingSettings", "Judge", "constrained_option_probabilities"]
+
+_POSITION_TO_LABEL: dict[str, dict[str, Label]] = {
+    "AB": {"1": "A", "2": "B", "tie": "tie"},
+    "BA": {"1": "B", "2": "A", "tie": "tie"},
+}
+_SCORE_TAIL_TOKENS = 8
+
+
+@dataclass(frozen=True)
+class DecodingSettings:
+    """How the judge decodes; every field goes into the manifest."""
+
+    fast: bool = True
+    """Read verdict-first formats' verdicts from logits instead of generating text."""
+    explain: bool = False
+    """Also generate the reason (and reference) in fast mode."""
+    constrained: bool = True
+    """Constrain outputs with the format's grammar so a verdict is always parseable."""
+    max_tokens: int | None = None
+    """Output budget; None means the format's published budget."""
+    sampling: Sampling = Sampling()
+    """Temperature (0 = greedy), top-k/p, min-p, repetition penalty, seed."""
+
+
+def constrained_option_probabilities(options: Sequence[Sequence[int]],
+                                     logprobs: Sequence[Sequence[float]]) -> list[float]:
+    """Probability of each option under decoding constrained to the options.
+
+    Constrained decoding masks every token that leaves the option set and renormalises what remains, so an
+    option's probability is the product, along its tokens, of each token's probability among the allowed
+    siblings at that point; a token with no alternative is forced and counts as 1. This is the distribution
+    greedy constrained decoding takes its argmax from, so the fast verdict matches the generated one.
+    """
+    children: dict[tuple[int, ...], dict[int, float]] = {}
+    for option, scores in zip(options, logprobs, strict=True):
+        for k, (token, score) in enumerate(zip(option, scores, strict=True)):
+            children.setdefault(tuple(option[:k]), {})[token] = score
+    result = []
+    for option in options:
+        total = 0.0
+        for k, token in enumerate(option):
+            siblings = children[tuple(option[:k])]
+            top = max(siblings.values())
+            total += siblings[token] - (top + math.log(sum(math.exp(v - top) for v in siblings.values())))
+        result.append(math.exp(total))
+    norm = sum(result)
+    return [p / norm for p in result] if norm > 0 else [1.0 / len(result)] * len(result)
+
+
+class Judge:
+    """A judge model with a format: `compare`, `judge_both_orders` and `grade` items."""
+
+    def __init__(self, backend: Backend, *, format: str | JudgeFormat = "generic", lang: str = "en",
+                 rubric: str | None = None, decoding: DecodingSettings | None = None) -> None:
+        """Judge with `backend` (which this Judge owns and closes) using `format` in `lang`.
+
+        Args:
+            backend: the loaded model.
+            format: a registered format name or a format object.
+            lang: prompt language ('en', or 'zh' for Auto-J).
+            rubric: evaluation criteria for formats that take one (prometheus, generic); None = the default.
+            decoding: decoding settings; default greedy, constrained, fast verdicts.
+        """
+        self.backend = backend
+        self.format = get_format(format) if isinstance(format, str) else format
+        if lang not in self.format.languages:
+            check_format(self.format, next(iter(self.format.tasks)), lang)
+        self.lang = lang
+        self.rubric = rubric
+        self.decoding = decoding or DecodingSettings()
+        self._manifests: dict[str, Manifest] = {}
+
+    # -- public API -----------------------------------------------------------------------------------------
+
+    def compare(self, item: EvalItem, *, order: str = "AB") -> PairwiseVerdict:
+        """Judge `item`'s two responses with A shown first (order AB) or B shown first (BA)."""
+        check_format(self.format, "pairwise", self.lang)
+        first, second = _pair(item)
+        shown = (first, second) if order == "AB" else (second, first)
+        spec = self.format.output("pairwise", self.lang)
+        fields = self._fields(item, shown)
+        fast = self.decoding.fast and spec.verdict_first
+        budget = self._budget(spec.max_tokens)
+        option_texts = list(spec.options.values())
+        option_tokens = [self.backend.tokenize(t, special=False) for t in option_texts]
+        reserve = max(len(t) for t in option_tokens) + (budget if (not fast or self.decoding.explain) else 0)
+        fitted = fit_prompt(self.backend, fields, lambda f: self.format.prompt("pairwise", f, self.lang),
+                            reserve=reserve, item_id=item.id)
+        probabilities: dict[str, float] | None = None
+        if spec.verdict_first and fast:
+            probs = self._option_probabilities(fitted.tokens, option_tokens)
+            chosen = max(range(len(probs)), key=probs.__getitem__)
+            raw = fitted.prompt.prefill + option_texts[chosen]
+            if self.decoding.explain:
+                rest = self._generate(list(fitted.tokens) + option_tokens[chosen],
+                                      budget - len(option_tokens[chosen]), spec.rest_only_grammar())
+                raw += rest
+            probabilities = dict(zip(spec.options, probs, strict=True))
+        elif spec.verdict_first:
+            raw = fitted.prompt.prefill + self._generate(fitted.tokens, budget, spec.grammar())
+        elif self.decoding.constrained:
+            lead = self._critique(fitted, spec.verdict_phrase, spec.verdict_statement, budget)
+            lead_tokens = list(fitted.tokens) + self.backend.tokenize(lead, special=False)
+            probs = self._option_probabilities(lead_tokens, option_tokens)
+            chosen = max(range(len(probs)), key=probs.__getitem__)
+            raw = lead + option_texts[chosen]
+            probabilities = dict(zip(spec.options, probs, strict=True))
+        else:
+            raw = self._generate(fitted.tokens, budget, None)
+        parsed = self.format.parse_pairwise(raw, self.lang)
+        labels = _POSITION_TO_LABEL[order]
+        mapped = None if probabilities is None else {labels[k]: round(v, 6) for k, v in probabilities.items()}
+        return PairwiseVerdict(
+            item_id=item.id, order=order,  # type: ignore[arg-type]
+            winner=None if parsed.winner is None else labels[parsed.winner],
+            status=_status(parsed.winner is not None, fitted), raw_output=raw, reason=parsed.reason,
+            reference=parsed.reference, probabilities=mapped, cut_tokens=fitted.cut_tokens,
+            manifest=self.manifest("pairwise", fast=fast),
+        )
+
+    def judge_both_orders(self, item: EvalItem, *, both: bool = True) -> BothOrdersResult:
+        """Judge as (A, B) and, unless `both` is False, as (B, A); decide from both."""
+        ab = self.compare(item, order="AB")
+        ba = self.compare(item, order="BA") if both else None
+        return BothOrdersResult(item_id=item.id, ab=ab, ba=ba, decision=decide(ab, ba))
+
+    def grade(self, item: EvalItem, *, response_index: int = 0) -> Grade:
+        """Grade one of `item`'s responses on the format's scale."""
+        check_format(self.format, "single", self.lang)
+        if not 0 <= response_index < len(item.responses):
+            raise InputError(f"has no response number {response_index + 1}", item=item.id, field="responses")
+        response = item.responses[response_index]
+        if not response.strip():
+            raise InputError("the response to grade is empty", item=item.id, field="response")
+        spec = self.format.output("single", self.lang)
+        fields = self._fields(item, (response,))
+        budget = self._budget(spec.max_tokens)
+        fitted = fit_prompt(self.backend, fields, lambda f: self.format.prompt("single", f, self.lang),
+                            reserve=budget + _SCORE_TAIL_TOKENS, item_id=item.id)
+        if spec.verdict_first or not self.decoding.constrained:
+            grammar = spec.grammar() if self.decoding.constrained else None
+            raw = fitted.prompt.prefill + self._generate(fitted.tokens, budget, grammar)
+        else:
+            lead = self._critique(fitted, spec.verdict_phrase, spec.verdict_statement, budget)
+            lead_tokens = list(fitted.tokens) + self.backend.tokenize(lead, special=False)
+            raw = lead + self._generate(lead_tokens, _SCORE_TAIL_TOKENS, spec.rest_only_grammar())
+        parsed = self.format.parse_grade(raw, self.lang)
+        assert spec.scale is not None
+        return Grade(item_id=item.id, score=parsed.score, scale=spec.scale,
+                     status=_status(parsed.score is not None, fitted), raw_output=raw, critique=parsed.critique,
+                     response_index=response_index, cut_tokens=fitted.cut_tokens,
+                     manifest=self.manifest("single", fast=False))
+
+    def manifest(self, task: Task, *, fast: bool) -> Manifest:
+        """The manifest every verdict of `task` carries."""
+        key = f"{task}|{fast}"
+        if key not in self._manifests:
+            info = self.backend.info
+            spec = self.format.output(task, self.lang)
+            templates = list(self.format.template_texts())
+            templates += [self.lang, self.rubric or "", spec.grammar()]
+            if self.format.uses_chat_template:
+                templates.append(info.chat_template or "")
+            sampling = self.decoding.sampling
+            decoding: dict[str, Any] = {
+                "mode": "logits" if fast else "generate", "explain": self.decoding.explain,
+                "constrained": self.decoding.constrained, "max_tokens": self._budget(spec.max_tokens),
+                "temperature": sampling.temperature, "top_k": sampling.top_k, "top_p": sampling.top_p,
+                "min_p": sampling.min_p, "repeat_penalty": sampling.repeat_penalty, "lang": self.lang,
+                **self.backend.settings(),
+            }
+            self._manifests[key] = Manifest(
+                judge_sha256=info.sha256, judge_name=info.name, judge_file=info.file_name,
+                architecture=info.architecture, file_type=info.file_type, format=self.format.name,
+                template_sha256=hash_texts(*templates), decoding=decoding, seed=sampling.seed,
+                versions={"judgedesk": __version__, **self.backend.versions()}, backend=self.backend.name,
+            )
+        return self._manifests[key]
+
+    def close(self) -> None:
+        """Free the model."""
+        self.backend.close()
+
+    def __enter__(self) -> Judge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------------------------------------
+
+    def _fields(self, item: EvalItem, shown: tuple[str, ...]) -> PromptFields:
+        return PromptFields(instruction=item.instruction, responses=shown, input=item.input,
+                            reference=item.reference, rubric=self.rubric)
+
+    def _budget(self, published: int) -> int:
+        return self.decoding.max_tokens or published
+
+    def _option_probabilities(self, prompt: Sequence[int], options: list[list[int]]) -> list[float]:
+        return constrained_option_probabilities(options, self.backend.score_options(prompt, options))
+
+    def _generate(self, prompt: Sequence[int], budget: int, grammar: str | None) -> str:
+        grammar = grammar if self.decoding.constrained else None
+        return self.backend.generate(prompt, max_tokens=budget, sampling=self.decoding.sampling,
+                                     grammar=grammar).text
+
+    def _critique(self, fitted: FittedPrompt, phrase: str, statement: str, budget: int) -> str:
+        """Free text up to the verdict phrase; the phrase itself, or the full statement if the judge never got there."""
+        generation = self.backend.generate(fitted.tokens, max_tokens=budget, sampling=self.decoding.sampling,
+                                           stop=(phrase,))
+        if generation.stopped_at is not None:
+            return generation.text + generation.stopped_at
+        return generation.text.rstrip() + statement
+
+
+def _pair(item: EvalItem) -> tuple[str, str]:
+    if len(item.responses) != 2:
+        raise InputError(f"pairwise comparison needs two responses, got {len(item.responses)}", item=item.id,
+                         field="responses")
+    for label, text in zip("AB", item.responses, strict=True):
+        if not text.strip():
+            raise InputError(f"response {label} is empty", item=item.id, field=f"response_{label.lower()}")
+    return item.responses[0], item.responses[1]
+
+
+def _status(parsed: bool, fitted: FittedPrompt) -> Status:
+    if not parsed:
+        return "unparsed"
+    return "truncated" if fitted.cut_tokens else "ok"
+

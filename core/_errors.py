@@ -1,0 +1,84 @@
+"""The judgedesk exception hierarchy: one root, and subclasses that say what went wrong and where.
+
+    JudgedeskError
+    ├── InputError                 bad user input: a text, a file, a field, an option
+    │   └── ContextOverflowError   the prompt cannot fit the context even with the responses cut
+    ├── ModelFileError             a judge file that is missing, not GGUF, empty or truncated
+    ├── ModelLoadError             llama.cpp (or another backend) refused a file that looked valid
+    ├── FormatError                an unknown judge format, or a task/language it does not support
+    ├── BackendError               an unknown backend, or a missing optional dependency
+    └── NetworkBlockedError        an outbound connection refused by the offline guard
+
+Every message names the path, item, line or field it is about, so the CLI can print it as is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "BackendError",
+    "ContextOverflowError",
+    "FormatError",
+    "InputError",
+    "JudgedeskError",
+    "ModelFileError",
+    "ModelLoadError",
+    "NetworkBlockedError",
+]
+
+
+class JudgedeskError(Exception):
+    """Root of every error judgedesk raises on purpose."""
+
+
+class InputError(JudgedeskError):
+    """Bad user input; the message names the file, line, item or field."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None,
+                 item: str | None = None, field: str | None = None) -> None:
+        where = []
+        if path is not None:
+            where.append(str(path) + (f":{line}" if line is not None else ""))
+        if item is not None:
+            where.append(f"item {item!r}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        self.path = None if path is None else Path(path)
+        self.line = line
+        self.item = item
+        self.field = field
+
+
+class ContextOverflowError(InputError):
+    """The fixed part of the prompt alone exceeds the judge's context window."""
+
+
+class ModelFileError(JudgedeskError):
+    """A judge model file that cannot be used: missing, not GGUF, empty or truncated."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+class ModelLoadError(JudgedeskError):
+    """A backend failed to load a model file that passed judgedesk's own checks."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path}: could not load the model: {reason}")
+        self.path = Path(path)
+
+
+class FormatError(JudgedeskError):
+    """An unknown judge format, or a task or language the format does not support."""
+
+
+class BackendError(JudgedeskError):
+    """An unknown backend name, or an optional dependency it needs is not installed."""
+
+
+class NetworkBlockedError(JudgedeskError, ConnectionRefusedError):
+    """judgedesk refused an outbound network connection: it runs offline by construction."""

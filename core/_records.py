@@ -1,0 +1,185 @@
+"""Typed records judgedesk reads and writes: evaluation items, verdicts, grades, both-order results, manifests.
+
+Everything serialised is a frozen dataclass with a `to_dict()` of JSON-safe values. Records carry no timestamps or
+absolute paths, so judging the same items twice with the same judge gives byte-identical JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+__all__ = [
+    "BothOrdersResult",
+    "Decision",
+    "EvalItem",
+    "Grade",
+    "Label",
+    "Manifest",
+    "PairwiseVerdict",
+    "Status",
+    "to_json",
+]
+
+Label = Literal["A", "B", "tie"]
+"""A pairwise winner: response A, response B, or a tie."""
+Decision = Literal["A", "B", "tie", "inconsistent", "unparsed"]
+"""The final decision over both orders."""
+Status = Literal["ok", "unparsed", "truncated"]
+"""ok: parsed on the full input; truncated: parsed, but responses were cut to fit; unparsed: no verdict found."""
+Order = Literal["AB", "BA"]
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One thing to judge: an instruction with its responses."""
+
+    id: str
+    """Stable identifier, unique within a data set."""
+    instruction: str
+    """The task given to the models."""
+    responses: tuple[str, ...]
+    """The responses: two for pairwise comparison, one for grading."""
+    input: str = ""
+    """Optional further context for the task (Alpaca's 'input'); empty when there is none."""
+    reference: str | None = None
+    """Optional reference answer (used by Prometheus)."""
+    category: str | None = None
+    """Optional category, for per-category statistics."""
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """Free metadata carried through unchanged (model names, human labels, source line)."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything that determines a verdict, so a result can be reproduced or audited."""
+
+    judge_sha256: str
+    """SHA-256 of the judge model file."""
+    judge_name: str
+    """The model's own name (GGUF general.name)."""
+    judge_file: str
+    """The judge file's base name."""
+    architecture: str
+    """Model architecture (GGUF general.architecture)."""
+    file_type: str
+    """Quantization (Q4_K_M, F16, ...)."""
+    format: str
+    """Judge format name (pandalm, autoj, prometheus, generic)."""
+    template_sha256: str
+    """Hash of the format's prompt templates, grammar and (for chat formats) the model's chat template."""
+    decoding: Mapping[str, Any]
+    """Decoding parameters: mode, temperature, top_k, top_p, repeat_penalty, max_tokens, n_ctx, n_batch, threads."""
+    seed: int
+    """Seed passed to every sampling call."""
+    versions: Mapping[str, str]
+    """judgedesk, llama.cpp binding and backend versions."""
+    backend: str
+    """Backend name (llama.cpp, mock, ...)."""
+
+
+@dataclass(frozen=True)
+class PairwiseVerdict:
+    """One judgement of a pair in one order, with winners expressed in the caller's A/B."""
+
+    item_id: str
+    """The item judged."""
+    order: Order
+    """Which response the judge saw first: AB (A first) or BA (B first)."""
+    winner: Label | None
+    """A, B or tie in the caller's labels (already mapped back for order BA); None when unparsed."""
+    status: Status
+    """ok, truncated or unparsed."""
+    raw_output: str
+    """Everything the judge produced (including any forced prefix), in the judge's own positions."""
+    reason: str | None = None
+    """The judge's explanation, when the format produces one and it was asked for."""
+    reference: str | None = None
+    """A reference answer, when the format produces one (PandaLM)."""
+    probabilities: Mapping[str, float] | None = None
+    """Normalised probability of each option (caller's labels), when computed from logits."""
+    cut_tokens: int = 0
+    """Tokens removed from the middle of the responses to fit the context (0 when nothing was cut)."""
+    manifest: Manifest | None = None
+    """What produced this verdict."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+
+@dataclass(frozen=True)
+class Grade:
+    """One response graded on its own."""
+
+    item_id: str
+    """The item graded."""
+    score: float | None
+    """The score given; None when unparsed."""
+    scale: tuple[int, int]
+    """Lowest and highest possible score."""
+    status: Status
+    """ok, truncated or unparsed."""
+    raw_output: str
+    """Everything the judge produced."""
+    critique: str | None = None
+    """The judge's feedback text before the score."""
+    response_index: int = 0
+    """Which of the item's responses was graded."""
+    cut_tokens: int = 0
+    """Tokens removed from the middle of the response to fit the context."""
+    manifest: Manifest | None = None
+    """What produced this grade."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+
+@dataclass(frozen=True)
+class BothOrdersResult:
+    """A pair judged as (A, B) and as (B, A), and the decision drawn from both."""
+
+    item_id: str
+    """The item judged."""
+    ab: PairwiseVerdict
+    """The verdict with A shown first."""
+    ba: PairwiseVerdict | None
+    """The verdict with B shown first, mapped back to A/B; None when only one order was judged."""
+    decision: Decision
+    """Agreed winner; tie when both say tie; inconsistent when the orders disagree; unparsed if either failed."""
+
+    @property
+    def consistent(self) -> bool | None:
+        """Whether both orders agree; None when only one order was judged or a verdict is unparsed."""
+        if self.ba is None or self.decision == "unparsed":
+            return None
+        return self.decision != "inconsistent"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = _plain(self)
+        out["consistent"] = self.consistent
+        return out
+
+
+def decide(ab: PairwiseVerdict, ba: PairwiseVerdict | None) -> Decision:
+    """The final decision over both orders (PandaLM's swap protocol, keeping contradictions visible)."""
+    if ab.winner is None or (ba is not None and ba.winner is None):
+        return "unparsed"
+    if ba is None or ab.winner == ba.winner:
+        return ab.winner
+    return "inconsistent"
+
+
+def _plain(record: Any) -> dict[str, Any]:
+    out = asdict(record)
+    for f in fields(record):
+        value = out[f.name]
+        if isinstance(value, tuple):
+            out[f.name] = list(value)
+    return out
+
+
+def to_json(record: PairwiseVerdict | Grade | BothOrdersResult) -> str:
+    """Canonical JSON of a record: sorted keys, no ASCII escaping, so equal records give equal bytes."""
+    return json.dumps(record.to_dict(), sort_keys=True, ensure_ascii=False)

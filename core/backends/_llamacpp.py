@@ -1,0 +1,199 @@
+"""The llama.cpp backend: GGUF judges through llama-cpp-python, on the CPU or with layers offloaded to a GPU.
+
+Determinism: every call starts from an empty KV cache, so a verdict never depends on what was judged before it
+(reusing a cached prefix evaluates the rest in a different batch split, which changes logits in the last bits).
+Context, batch and thread counts are fixed at load and recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import ModelLoadError
+from .._gguf_file import read_gguf_header
+from .._hashing import file_sha256
+from ._protocol import Generation, ModelInfo, Sampling
+
+__all__ = ["LlamaCppBackend", "default_threads"]
+
+
+def default_threads() -> int:
+    """Physical-ish core count: llama.cpp slows down with hyper-threads, and leaves one core for the UI."""
+    count = os.cpu_count() or 2
+    return max(1, min(8, count if count <= 2 else count - 1))
+
+
+class LlamaCppBackend:
+    """A GGUF judge loaded with llama.cpp; use as a context manager or call `close()`."""
+
+    name = "llama.cpp"
+
+    def __init__(self, path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
+                 n_gpu_layers: int = 0, seed: int = 2023) -> None:
+        """Load `path`.
+
+        Args:
+            path: the GGUF file; checked by judgedesk before llama.cpp sees it.
+            n_ctx: context window in tokens (llama-cpp-python's default of 512 silently truncates judge prompts);
+                capped at the model's trained context.
+            n_threads: CPU threads for generation and prompt processing; default `default_threads()`.
+            n_batch: prompt-processing batch size (also the micro-batch).
+            n_gpu_layers: layers to offload to a GPU (0 = CPU only, -1 = all).
+            seed: default sampler seed.
+        """
+        path = Path(path)
+        header = read_gguf_header(path)  # raises ModelFileError on anything llama.cpp could crash on
+        trained = header.context_length
+        self.n_ctx = min(n_ctx, trained) if trained else n_ctx
+        self._n_threads = n_threads or default_threads()
+        self._n_batch = n_batch
+        self._n_gpu_layers = n_gpu_layers
+        try:
+            import llama_cpp
+        except ImportError as exc:  # pragma: no cover - the core install always has it
+            raise ModelLoadError(path, "llama-cpp-python is not installed: pip install llama-cpp-python==0.3.36") \
+                from exc
+        self._lib = llama_cpp
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(path), n_ctx=self.n_ctx, n_batch=n_batch, n_ubatch=n_batch,
+                n_threads=self._n_threads, n_threads_batch=self._n_threads, n_gpu_layers=n_gpu_layers,
+                seed=seed, logits_all=False, verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadError(path, str(exc)) from exc
+        model = self._llm._model
+        bos_id = model.token_bos()
+        eos_id = model.token_eos()
+        self._n_vocab = self._llm.n_vocab()
+        self.info = ModelInfo(
+            sha256=file_sha256(path),
+            name=header.name,
+            file_name=path.name,
+            architecture=header.architecture,
+            file_type=header.file_type,
+            chat_template=header.chat_template,
+            bos_token=model.token_get_text(bos_id) if bos_id >= 0 else "",
+            eos_token=model.token_get_text(eos_id) if eos_id >= 0 else "",
+            bos_id=bos_id if bos_id >= 0 else None,
+            add_bos=bool(model.add_bos_token()),
+            context_length=trained,
+            judge_format=header.judge_format,
+            path=path,
+        )
+
+    # -- tokens ---------------------------------------------------------------------------------------------
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]:
+        if not text:
+            return []
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return self._llm.detokenize(list(tokens)).decode("utf-8", errors="replace")
+
+    # -- evaluation -----------------------------------------------------------------------------------------
+
+    def _fresh_eval(self, tokens: Sequence[int]) -> None:
+        self._llm.reset()
+        self._llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        self._llm.eval(list(tokens))
+
+    def _last_logprobs(self) -> np.ndarray:
+        pointer = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        logits = np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)),
+                                       shape=(self._n_vocab,)).astype(np.float64)
+        shifted = logits - logits.max()
+        return shifted - np.log(np.exp(shifted).sum())
+
+    def score_options(self, prompt: Sequence[int], options: Sequence[Sequence[int]]) -> list[list[float]]:
+        """Log-probability of each token of each option after `prompt`: one prompt pass, then a few tokens."""
+        self._fresh_eval(prompt)
+        start = self._llm.n_tokens
+        after_prefix: dict[tuple[int, ...], np.ndarray] = {(): self._last_logprobs()}
+        scores = []
+        for option in options:
+            per_token = []
+            for k, token in enumerate(option):
+                prefix = tuple(option[:k])
+                if prefix not in after_prefix:
+                    # Roll back to the prompt (eval trims the KV cache past n_tokens), then feed the prefix.
+                    self._llm.n_tokens = start
+                    self._llm.eval(list(prefix))
+                    after_prefix[prefix] = self._last_logprobs()
+                per_token.append(float(after_prefix[prefix][token]))
+            scores.append(per_token)
+        return scores
+
+    def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
+                 stop: Sequence[str] = ()) -> Generation:
+        llm = self._llm
+        compiled = self._lib.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
+        llm.reset()
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        llm.set_seed(sampling.seed)  # llama-cpp-python derives a new seed per call otherwise
+        room = self.n_ctx - len(prompt)
+        budget = max(0, min(max_tokens, room))
+        produced: list[int] = []
+        finish = "length"
+        stopped_at = None
+        text = ""
+        if budget > 0:
+            vocab = llm._model.vocab
+            for token in llm.generate(list(prompt), top_k=sampling.top_k, top_p=sampling.top_p,
+                                      min_p=sampling.min_p, temp=sampling.temperature,
+                                      repeat_penalty=sampling.repeat_penalty, grammar=compiled):
+                if self._lib.llama_vocab_is_eog(vocab, token):
+                    finish = "eos"
+                    break
+                produced.append(token)
+                if stop:
+                    text = llm.detokenize(produced).decode("utf-8", errors="ignore")
+                    hit = _first_stop(text, stop)
+                    if hit is not None:
+                        stopped_at = stop[hit[1]]
+                        text = text[:hit[0]]
+                        finish = "stop"
+                        break
+                if len(produced) >= budget:
+                    break
+        if finish != "stop":
+            text = llm.detokenize(produced).decode("utf-8", errors="replace")
+        return Generation(text=text, n_tokens=len(produced), finish=finish, stopped_at=stopped_at)  # type: ignore[arg-type]
+
+    # -- description ----------------------------------------------------------------------------------------
+
+    def settings(self) -> Mapping[str, Any]:
+        return {"n_ctx": self.n_ctx, "n_batch": self._n_batch, "n_threads": self._n_threads,
+                "n_gpu_layers": self._n_gpu_layers}
+
+    def versions(self) -> Mapping[str, str]:
+        return {"llama_cpp_python": self._lib.__version__}
+
+    def close(self) -> None:
+        llm = getattr(self, "_llm", None)
+        if llm is not None:
+            llm.close()
+            self._llm = None
+
+    def __enter__(self) -> LlamaCppBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _first_stop(text: str, stops: Sequence[str]) -> tuple[int, int] | None:
+    """(position, index) of the earliest stop phrase in `text`, or None."""
+    best: tuple[int, int] | None = None
+    for index, phrase in enumerate(stops):
+        position = text.find(phrase)
+        if position >= 0 and (best is None or position < best[0]):
+            best = (position, index)
+    return best

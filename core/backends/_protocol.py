@@ -1,0 +1,118 @@
+"""The seam between the judge engine and a model runtime.
+
+A backend owns one loaded model and answers four questions: how text becomes tokens, how probable each of a few
+continuations is (fast verdicts), what the model writes next (generation, optionally grammar-constrained), and
+what exactly it is (for the manifest). The engine never touches llama.cpp directly, so the mock backend can drive
+the same engine code in unit tests, and later backends (transformers, a local server) slot in beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+__all__ = ["Backend", "Generation", "ModelInfo", "Sampling"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a loaded judge model is."""
+
+    sha256: str
+    """SHA-256 of the model file (or of the scripted behaviour, for the mock)."""
+    name: str
+    """The model's own name."""
+    file_name: str
+    """Base name of the model file."""
+    architecture: str
+    """Model architecture."""
+    file_type: str
+    """Quantization or weight type."""
+    chat_template: str | None
+    """The model's Jinja chat template, when it has one."""
+    bos_token: str
+    """Text of the beginning-of-sequence token (chat templates refer to it)."""
+    eos_token: str
+    """Text of the end-of-sequence token."""
+    bos_id: int | None
+    """Id of the beginning-of-sequence token."""
+    add_bos: bool
+    """Whether the model's tokenizer starts every prompt with BOS."""
+    context_length: int | None = None
+    """The context length the model was trained for."""
+    judge_format: str | None = None
+    """The judge format recorded in the file's metadata, when known."""
+    path: Path | None = None
+    """Where the model file lies (not part of any record)."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding parameters for one generation; temperature 0 means greedy."""
+
+    temperature: float = 0.0
+    """0 for greedy decoding."""
+    top_k: int = 40
+    """Top-k cut-off when sampling."""
+    top_p: float = 0.95
+    """Nucleus cut-off when sampling."""
+    min_p: float = 0.05
+    """Min-p cut-off when sampling."""
+    repeat_penalty: float = 1.0
+    """Repetition penalty (1.0 = none)."""
+    seed: int = 2023
+    """Sampler seed, passed on every call."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a backend generated."""
+
+    text: str
+    """The generated text, without the stop phrase that ended it."""
+    n_tokens: int
+    """Tokens generated."""
+    finish: Literal["eos", "stop", "length"]
+    """Why generation ended: end of sequence (or grammar complete), a stop phrase, or the token budget."""
+    stopped_at: str | None = None
+    """The stop phrase that ended generation, when one did."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A loaded judge model."""
+
+    name: str
+    info: ModelInfo
+    n_ctx: int
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]:
+        """Tokens of `text`, without BOS; `special` parses special-token strings (template text only)."""
+        ...
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        """Text of `tokens`."""
+        ...
+
+    def score_options(self, prompt: Sequence[int], options: Sequence[Sequence[int]]) -> list[list[float]]:
+        """Log-probability of each token of each option, following `prompt` and the option's earlier tokens."""
+        ...
+
+    def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
+                 stop: Sequence[str] = ()) -> Generation:
+        """Generate after `prompt`, from a clean state, constrained by the GBNF `grammar` when given."""
+        ...
+
+    def settings(self) -> Mapping[str, Any]:
+        """Runtime settings that can change results (context, batch, threads, GPU layers), for the manifest."""
+        ...
+
+    def versions(self) -> Mapping[str, str]:
+        """Versions of the runtime libraries, for the manifest."""
+        ...
+
+    def close(self) -> None:
+        """Free the model; safe to call twice."""
+        ...

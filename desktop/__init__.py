@@ -1,0 +1,1 @@
+"""The judgedesk desktop app (PySide6)."""
