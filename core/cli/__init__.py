@@ -1,0 +1,36 @@
+"""The `judgedesk` command line: compare, grade, parse, models.
+
+Errors are printed as one line naming the file, item or field, without a traceback, and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from .._errors import JudgedeskError
+from ._arguments import build_parser
+from ._commands import run_compare, run_grade, run_models, run_parse
+
+__all__ = ["main"]
+
+_COMMANDS = {"compare": run_compare, "grade": run_grade, "parse": run_parse, "models": run_models}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except JudgedeskError as exc:
+        print(f"judgedesk: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("judgedesk: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `judgedesk ... | head` closed the pipe: not an error worth a traceback
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -30,16 +30,20 @@ _SINGLE = {
     "en": (AUTOJ_SINGLE_EN, "Rating: [[", "\n\nRating: [["),
     "zh": (AUTOJ_SINGLE_ZH, "评分: [[", "\n\n评分: [["),
 }
-# Real Chinese outputs also use the full-width colon and 评级 ("grade") instead of 评分 ("score").
-_RATING = {
-    "en": re.compile(r"Rating:\s*\[\[\s*(\d+(?:\.\d+)?)\s*\]\]"),
-    "zh": re.compile(r"(?:评分|评级)\s*[:：]\s*\[\[\s*(\d+(?:\.\d+)?)\s*\]\]"),
+# Real Chinese outputs also use the full-width colon, and 评级 ("grade") or 打分 ("mark", which Auto-J's own
+# extractor accepts) instead of 评分 ("score").
+_RATING_OPENER = {
+    "en": re.compile(r"Rating:\s*\[\["),
+    "zh": re.compile(r"(?:评分|评级|打分)\s*[:：]\s*\[\["),
 }
+_RATING_VALUE = re.compile(r"\s*(\d{1,3}(?:\.\d{1,3})?)\s*\]\]")
 _DECISION_PREFIX = {"en": "final decision is", "zh": "最终决定是"}
 _DECISION_WORDS = {
     "en": (("response 1", "1"), ("response 2", "2"), ("tie", "tie")),
     "zh": (("回应1", "1"), ("回应2", "2"), ("平局", "tie")),
 }
+# The words that open the decision statement ("So, the" / "所以，") belong to it, not to the critique.
+_STATEMENT_OPENING = re.compile(r"(?:So,?\s*the\s*|所以\s*[，,]?\s*)$", re.IGNORECASE)
 _SCORE_GRAMMAR = 'rest ::= ("10" | [1-9] ("." [0-9])?) "]]"\n'
 _NOTHING_GRAMMAR = 'rest ::= ""\n'
 
@@ -84,16 +88,21 @@ class AutoJFormat:
         after = text[position + len(prefix):].strip().lower()
         for word, winner in _DECISION_WORDS.get(lang, _DECISION_WORDS["en"]):
             if after.startswith(word):
-                critique = text[:position].strip()
+                critique = _STATEMENT_OPENING.sub("", text[:position]).strip()
                 return ParsedVerdict(winner=winner, reason=critique or None)  # type: ignore[arg-type]
         return ParsedVerdict(winner=None, problem=f"the last decision statement names {after[:30]!r}")
 
     def parse_grade(self, text: str, lang: str) -> ParsedGrade:
-        matches = list(_RATING.get(lang, _RATING["en"]).finditer(text))
-        if not matches:
+        # The LAST opener decides (Auto-J's scripts use rfind): an earlier quoted "Rating: [[5]]" cannot stand in
+        # for a final rating that is missing or malformed.
+        openers = list(_RATING_OPENER.get(lang, _RATING_OPENER["en"]).finditer(text))
+        if not openers:
             return ParsedGrade(score=None, problem="no 'Rating: [[N]]'")
-        last = matches[-1]
-        score = float(last.group(1))
+        last = openers[-1]
+        value = _RATING_VALUE.match(text, last.end())
+        if value is None:
+            return ParsedGrade(score=None, problem="the last 'Rating: [[' is not followed by a number and ']]'")
+        score = float(value.group(1))
         if not 1 <= score <= 10:
             return ParsedGrade(score=None, problem=f"rating {score:g} is outside 1-10")
         return ParsedGrade(score=score, critique=text[:last.start()].strip() or None)

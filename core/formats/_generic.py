@@ -34,8 +34,10 @@ _PAIRWISE_REST = 'rest ::= "\\", \\"reason\\": \\"" chars "\\"}"\n' + _STRING_GR
 _SINGLE_REST = 'rest ::= ("10" | [1-9]) ", \\"critique\\": \\"" chars "\\"}"\n' + _STRING_GRAMMAR
 _PAIRWISE_PREFILL = '{"winner": "'
 _SINGLE_PREFILL = '{"score": '
-_WINNER = re.compile(r'"winner"\s*:\s*"(A|B|tie|Tie|TIE)(?:"|$)')
-_SCORE = re.compile(r'"score"\s*:\s*"?(\d+(?:\.\d+)?)')
+_WINNER_KEY = re.compile(r'"winner"\s*:\s*')
+_WINNER_VALUE = re.compile(r'"(A|B|tie|Tie|TIE)(?:"|$)')
+_SCORE_KEY = re.compile(r'"score"\s*:\s*')
+_SCORE_VALUE = re.compile(r'"?(\d{1,3}(?:\.\d{1,3})?)')
 
 
 def _input_block(fields: PromptFields) -> str:
@@ -84,23 +86,27 @@ class GenericFormat:
         return OutputSpec(verdict_first=True, options={}, rest_grammar=_SINGLE_REST, max_tokens=512, scale=(1, 10))
 
     def parse_pairwise(self, text: str, lang: str) -> ParsedVerdict:
-        matches = list(_WINNER.finditer(text))
-        if not matches:
+        # The LAST "winner" key decides; if its value is malformed the output is unparsed, never an earlier one.
+        keys = list(_WINNER_KEY.finditer(text))
+        if not keys:
             return ParsedVerdict(winner=None, problem='no "winner": "A" / "B" / "tie"')
-        last = matches[-1]
-        value = last.group(1)
-        winner = {"A": "1", "B": "2"}.get(value, "tie")
-        return ParsedVerdict(winner=winner, reason=_json_string_after(text[last.end():], "reason"))  # type: ignore[arg-type]
+        value = _WINNER_VALUE.match(text, keys[-1].end())
+        if value is None:
+            return ParsedVerdict(winner=None, problem='the last "winner" is not "A", "B" or "tie"')
+        winner = {"A": "1", "B": "2"}.get(value.group(1), "tie")
+        return ParsedVerdict(winner=winner, reason=_json_string_after(text[value.end():], "reason"))  # type: ignore[arg-type]
 
     def parse_grade(self, text: str, lang: str) -> ParsedGrade:
-        matches = list(_SCORE.finditer(text))
-        if not matches:
+        keys = list(_SCORE_KEY.finditer(text))
+        if not keys:
             return ParsedGrade(score=None, problem='no "score": N')
-        last = matches[-1]
-        score = float(last.group(1))
+        value = _SCORE_VALUE.match(text, keys[-1].end())
+        if value is None:
+            return ParsedGrade(score=None, problem='the last "score" is not a number')
+        score = float(value.group(1))
         if not 1 <= score <= 10:
             return ParsedGrade(score=None, problem=f"score {score:g} is outside 1-10")
-        return ParsedGrade(score=score, critique=_json_string_after(text[last.end():], "critique"))
+        return ParsedGrade(score=score, critique=_json_string_after(text[value.end():], "critique"))
 
     def template_texts(self) -> tuple[str, ...]:
         return (DEFAULT_GENERIC_RUBRIC, PAIRWISE_SYSTEM, PAIRWISE_USER, SINGLE_SYSTEM, SINGLE_USER, _PAIRWISE_REST,

@@ -18,7 +18,9 @@ _SPECIAL_STRINGS = (
     "<unk>", "<pad>", "<s>", "</s>", "[PAD]", "<|endoftext|>", "[UNK]", "[CLS]", "[MASK]",
     "<|startofpiece|>", "<|endofpiece|>", "[gMASK]", "[sMASK]",
 )
-_RESULTS = {"1": "1", "2": "2", "Tie": "tie"}
+_RESULTS = {"1": "1", "2": "2", "tie": "tie"}
+# One pass over all strings, as PandaLM's own re.sub does, so nested strings like "<<s>/s>" come out the same.
+_SPECIAL_PATTERN = re.compile("|".join(re.escape(s) for s in _SPECIAL_STRINGS))
 _REST_GRAMMAR = (
     'rest ::= "\\n\\n### Reason: " line "\\n\\n### Reference: " line "\\n"\n'
     "line ::= [^\\n]+\n"
@@ -28,10 +30,7 @@ _EVALUATION_HEADER = "### Evaluation:"
 
 def clean_pandalm_response(text: str) -> str:
     """PandaLM's response clean-up: strip, remove special-token strings, strip again."""
-    text = text.strip()
-    for special in _SPECIAL_STRINGS:
-        text = text.replace(special, "")
-    return text.strip()
+    return _SPECIAL_PATTERN.sub("", text.strip()).strip()
 
 
 class PandaLMFormat:
@@ -47,7 +46,7 @@ class PandaLMFormat:
 
     def prompt(self, task: Task, fields: PromptFields, lang: str) -> JudgePrompt:
         first, second = (clean_pandalm_response(r) for r in fields.responses)
-        if fields.input.strip():
+        if fields.input:  # PandaLM: `if input:`
             text = PANDALM_WITH_INPUT.format(instruction=fields.instruction, input=fields.input,
                                              response1=first, response2=second)
         else:
@@ -59,12 +58,15 @@ class PandaLMFormat:
                           rest_grammar=_REST_GRAMMAR, max_tokens=512)
 
     def parse_pairwise(self, text: str, lang: str) -> ParsedVerdict:
-        # The verdict is positional: the first line of the evaluation. If the judge echoed the prompt, read what
-        # follows the LAST evaluation header, so an echoed or injected earlier one cannot decide.
-        body = text.rsplit(_EVALUATION_HEADER, 1)[-1].lstrip("\n").lstrip(" ")
-        first_line = body.split("\n", 1)[0].strip()
-        result = _RESULTS.get(first_line)
+        # The verdict is positional: the first line of the evaluation. Only when the output does not open with one
+        # (the judge echoed the prompt) is the text after the LAST evaluation header read, so neither an echoed
+        # header nor a header inside the reason can replace the verdict the judge wrote first.
+        body = text.lstrip()
+        if _first_line_result(body) is None and _EVALUATION_HEADER in body:
+            body = body.rsplit(_EVALUATION_HEADER, 1)[-1].lstrip()
+        result = _first_line_result(body)
         if result is None:
+            first_line = body.split("\n", 1)[0].strip()
             return ParsedVerdict(winner=None, problem=f"the first line is {first_line[:40]!r}, not 1, 2 or Tie")
         reason = _section(body, "### Reason:", "### Reference:")
         reference = _section(body, "### Reference:", None)
@@ -75,6 +77,10 @@ class PandaLMFormat:
 
     def template_texts(self) -> tuple[str, ...]:
         return (PANDALM_WITH_INPUT, PANDALM_WITHOUT_INPUT, _REST_GRAMMAR, *_SPECIAL_STRINGS)
+
+
+def _first_line_result(body: str) -> str | None:
+    return _RESULTS.get(body.split("\n", 1)[0].strip().lower())
 
 
 def _section(body: str, start: str, end: str | None) -> str | None:

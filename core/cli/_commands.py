@@ -1,0 +1,123 @@
+"""What each `judgedesk` subcommand does, on the public engine API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .._engine import DecodingSettings, Judge
+from .._errors import InputError
+from .._judges import list_judges
+from .._loading import load_judge
+from .._records import EvalItem, to_json
+from ..backends import Sampling
+from ..formats import Task, check_format, get_format
+from ._arguments import read_text_argument
+from ._render import render_both_orders, render_grade, render_judges
+
+__all__ = ["run_compare", "run_grade", "run_models", "run_parse"]
+
+
+def _judge(args: argparse.Namespace, *, fast: bool) -> Judge:
+    decoding = DecodingSettings(
+        fast=fast, explain=getattr(args, "explain", False), constrained=not args.no_grammar,
+        max_tokens=args.max_tokens, sampling=Sampling(temperature=args.temperature, seed=args.seed),
+    )
+    return load_judge(args.judge, format=args.format, lang=args.lang, rubric=read_text_argument(args.rubric, "rubric"),
+                      decoding=decoding, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=args.gpu_layers)
+
+
+def _text(value: str | None, field: str) -> str:
+    return read_text_argument(value, field) or ""
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    item = EvalItem(id="cli", instruction=_text(args.instruction, "instruction"),
+                    responses=(_text(args.a, "a"), _text(args.b, "b")), input=_text(args.input, "input"),
+                    reference=read_text_argument(args.reference, "reference"))
+    if not item.instruction.strip():
+        raise InputError("the instruction is empty", field="instruction")
+    with _judge(args, fast=not args.generate) as judge:
+        result = judge.judge_both_orders(item, both=not args.one_order)
+    print(to_json(result) if args.json else render_both_orders(result, explain=args.explain))
+    return 0
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    item = EvalItem(id="cli", instruction=_text(args.instruction, "instruction"),
+                    responses=(_text(args.response, "response"),), input=_text(args.input, "input"),
+                    reference=read_text_argument(args.reference, "reference"))
+    with _judge(args, fast=False) as judge:
+        check_format(judge.format, "single", judge.lang)
+        grade = judge.grade(item)
+    print(to_json(grade) if args.json else render_grade(grade))
+    return 0
+
+
+def run_parse(args: argparse.Namespace) -> int:
+    fmt = get_format(args.format)
+    task: Task = args.task
+    check_format(fmt, task, args.lang)
+    problems = 0
+    try:
+        handle = args.file.open(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), path=args.file) from None
+    with handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                record, problem = _parse_line(fmt, task, args.lang, line, number)
+                if problem:
+                    problems += 1
+                    print(f"judgedesk: {args.file}:{number}: {problem}", file=sys.stderr)
+                print(json.dumps(record, ensure_ascii=False, sort_keys=True))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text (byte {exc.start} of a line)", path=args.file) from None
+    if problems:
+        print(f"judgedesk: {problems} line(s) of {args.file} could not be read; see above", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _parse_line(fmt: Any, task: Task, lang: str, line: str, number: int) -> tuple[dict[str, Any], str | None]:
+    out: dict[str, Any] = {"line": number}
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {**out, "status": "error", "error": f"not valid JSON: {exc.msg}"}, f"not valid JSON: {exc.msg}"
+    if not isinstance(obj, dict) or not isinstance(obj.get("output"), str):
+        problem = 'no "output" text field'
+        return {**out, "status": "error", "error": problem}, problem
+    if "id" in obj:
+        out["id"] = obj["id"]
+    text = obj["output"]
+    if task == "pairwise":
+        verdict = fmt.parse_pairwise(text, lang)
+        winner = {"1": "A", "2": "B", "tie": "tie"}.get(verdict.winner) if verdict.winner else None
+        out.update(winner=winner, status="ok" if winner else "unparsed", reason=verdict.reason,
+                   reference=verdict.reference, problem=verdict.problem)
+    else:
+        grade = fmt.parse_grade(text, lang)
+        scale = fmt.output("single", lang).scale
+        out.update(score=grade.score, scale=list(scale) if scale else None, critique=grade.critique,
+                   status="ok" if grade.score is not None else "unparsed", problem=grade.problem)
+    return out, None
+
+
+def run_models(args: argparse.Namespace) -> int:
+    entries = list_judges()
+    if args.json:
+        rows = [{
+            "name": e.name, "label": e.label, "path": str(e.path), "size_bytes": e.path.stat().st_size,
+            "quantization": e.header.file_type if e.header else None,
+            "architecture": e.header.architecture if e.header else None,
+            "model_name": e.header.name if e.header else None, "default_format": e.default_format,
+            "problem": e.problem,
+        } for e in entries]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        print(render_judges(entries))
+    return 0

@@ -1,0 +1,91 @@
+"""Human-readable terminal output for verdicts, grades and judge listings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .._judges import DEMO_JUDGE, JudgeEntry
+from .._records import BothOrdersResult, Grade, PairwiseVerdict
+
+__all__ = ["render_both_orders", "render_grade", "render_judges"]
+
+_DECISION_TEXT = {
+    "A": "A is better",
+    "B": "B is better",
+    "tie": "tie",
+    "inconsistent": "inconsistent: the verdict changed when the responses were swapped (position bias)",
+    "unparsed": "unparsed: the judge's output holds no verdict (see the raw output with --json)",
+}
+
+
+def _judge_line(verdict: PairwiseVerdict | Grade) -> str:
+    m = verdict.manifest
+    if m is None:
+        return "judge: unknown"
+    mode = m.decoding.get("mode", "?")
+    return f"judge: {m.judge_name} ({m.file_type}, {m.architecture}) | format {m.format} | {mode} | seed {m.seed}"
+
+
+def _probabilities(verdict: PairwiseVerdict) -> str:
+    if not verdict.probabilities:
+        return ""
+    parts = [f"{label} {p:.0%}" for label, p in sorted(verdict.probabilities.items(), key=lambda kv: kv[0])]
+    return "  [" + ", ".join(parts) + "]"
+
+
+def _order_line(name: str, verdict: PairwiseVerdict) -> str:
+    winner = verdict.winner or "unparsed"
+    flag = "  (responses cut to fit: %d tokens)" % verdict.cut_tokens if verdict.cut_tokens else ""
+    return f"  {name}: {winner}{_probabilities(verdict)}{flag}"
+
+
+def render_both_orders(result: BothOrdersResult, *, explain: bool) -> str:
+    """The decision, each order's verdict and confidence, and the reason when asked."""
+    lines = [_judge_line(result.ab), f"decision: {_DECISION_TEXT[result.decision]}"]
+    lines.append(_order_line("A shown first", result.ab))
+    if result.ba is not None:
+        lines.append(_order_line("B shown first", result.ba))
+    if explain:
+        for name, verdict in (("A first", result.ab), ("B first", result.ba)):
+            if verdict is None:
+                continue
+            if verdict.reason:
+                lines.append(f"reason ({name}): {verdict.reason}")
+            if verdict.reference:
+                lines.append(f"reference ({name}): {verdict.reference}")
+    return "\n".join(lines)
+
+
+def render_grade(grade: Grade) -> str:
+    """The score on its scale and the critique."""
+    low, high = grade.scale
+    score = "unparsed" if grade.score is None else f"{grade.score:g} / {high} (scale {low}-{high})"
+    lines = [_judge_line(grade), f"score: {score}"]
+    if grade.cut_tokens:
+        lines.append(f"  (response cut to fit: {grade.cut_tokens} tokens)")
+    if grade.critique:
+        lines.append(f"critique: {grade.critique}")
+    return "\n".join(lines)
+
+
+def _size(num: int) -> str:
+    value = float(num)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit in ("B", "KB") else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def render_judges(entries: Sequence[JudgeEntry]) -> str:
+    """A table of known judges."""
+    if not entries:
+        return "no judges found: install the demo judge (make run) or pass --judge PATH.gguf"
+    rows = [("NAME", "QUANT", "ARCH", "SIZE", "FORMAT", "PATH")]
+    for e in entries:
+        h = e.header
+        rows.append((e.label if e.name == DEMO_JUDGE else e.name, h.file_type if h else "-",
+                     h.architecture if h else "-", _size(e.path.stat().st_size), e.default_format,
+                     str(e.path) + (f"  [unusable: {e.problem}]" if e.problem else "")))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:5])) + "  " + r[5] for r in rows)
