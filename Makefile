@@ -24,13 +24,13 @@ $(STAMP): pyproject.toml Makefile
 setup: $(STAMP) ## create .venv and install judgedesk, its test tools and the demo judge
 
 run: setup ## judge a demo pair on the embedded (weak) demo judge, both orders, with reasons
-	$(BIN)/judgedesk compare --format pandalm --explain \
-	  --instruction "Rewrite the sentence to be more concise." \
-	  --input "If you have any questions about my rate or if you find it necessary to increase or decrease the scope for this project, please let me know." \
-	  --a "If you have any questions about my rate or the scope of this project, please let me know." \
-	  --b "Please let me know."
+	$(BIN)/judgedesk compare --explain --max-tokens 96 \
+	  --instruction "What is the capital of France? Answer in one sentence." \
+	  --a "The capital of France is Paris." \
+	  --b "The capital of France is Lyon, which is also its largest city."
 
-test: setup ## run the whole test suite (unit, real-model on the demo judge, slow)
+test: setup ## lint, then the whole test suite (unit, real-model on the demo judge, slow)
+	$(BIN)/ruff check core quantize desktop tests bench
 	$(BIN)/python -m pytest
 
 bench: setup ## benchmarks: fast verdicts vs full generation on the demo judge

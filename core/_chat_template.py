@@ -35,6 +35,37 @@ class Segment:
     """True for template text written by the model's authors; False for anything from the user."""
 
 
+class _Content(str):
+    """A message content as the template sees it: a sentinel string that remembers which text it stands for.
+
+    Templates commonly trim contents (Llama 3: `message['content'] | trim`); stripping the sentinel itself would
+    change nothing, so strip/lstrip/rstrip return a new sentinel for the stripped text instead.
+    """
+
+    registry: list[str]
+
+    def __new__(cls, text: str, registry: list[str]) -> _Content:
+        registry.append(text)
+        obj = super().__new__(cls, _SENTINEL.format(index=len(registry) - 1))
+        obj.registry = registry
+        return obj
+
+    def _derived(self, text: str) -> _Content:
+        return _Content(text, self.registry)
+
+    def _text(self) -> str:
+        return self.registry[int(_SENTINEL_RE.fullmatch(self).group(1))]  # type: ignore[union-attr]
+
+    def strip(self, chars: str | None = None) -> _Content:  # type: ignore[override]
+        return self._derived(self._text().strip(chars))
+
+    def lstrip(self, chars: str | None = None) -> _Content:  # type: ignore[override]
+        return self._derived(self._text().lstrip(chars))
+
+    def rstrip(self, chars: str | None = None) -> _Content:  # type: ignore[override]
+        return self._derived(self._text().rstrip(chars))
+
+
 def _raise(message: str) -> None:
     raise TemplateError(message)
 
@@ -56,8 +87,7 @@ def render_chat(template: str, system: str | None, user: str, *, bos_token: str,
     contents: list[str] = []
 
     def sentinel(text: str) -> str:
-        contents.append(text)
-        return _SENTINEL.format(index=len(contents) - 1)
+        return _Content(text, contents)
 
     env = _environment()
     try:

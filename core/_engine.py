@@ -32,6 +32,8 @@ _POSITION_TO_LABEL: dict[str, dict[str, Label]] = {
     "BA": {"1": "B", "2": "A", "tie": "tie"},
 }
 _SCORE_TAIL_TOKENS = 8
+# Re-tokenising generated text can take a few more tokens than were generated.
+_RETOKENIZE_MARGIN = 8
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,11 @@ class Judge:
         budget = self._budget(spec.max_tokens)
         option_texts = list(spec.options.values())
         option_tokens = [self.backend.tokenize(t, special=False) for t in option_texts]
-        reserve = max(len(t) for t in option_tokens) + (budget if (not fast or self.decoding.explain) else 0)
+        reserve = max(len(t) for t in option_tokens)
+        if not fast or self.decoding.explain:
+            reserve += budget
+        if not spec.verdict_first:
+            reserve += self._statement_tokens(spec.verdict_statement)
         fitted = fit_prompt(self.backend, fields, lambda f: self.format.prompt("pairwise", f, self.lang),
                             reserve=reserve, item_id=item.id)
         probabilities: dict[str, float] | None = None
@@ -146,11 +152,13 @@ class Judge:
             manifest=self.manifest("pairwise", fast=fast),
         )
 
-    def judge_both_orders(self, item: EvalItem, *, both: bool = True) -> BothOrdersResult:
-        """Judge as (A, B) and, unless `both` is False, as (B, A); decide from both."""
+    def judge_both_orders(self, item: EvalItem, *, both: bool = True,
+                          inconsistent_as_tie: bool = False) -> BothOrdersResult:
+        """Judge as (A, B) and, unless `both` is False, as (B, A); decide from both (see `decide`)."""
         ab = self.compare(item, order="AB")
         ba = self.compare(item, order="BA") if both else None
-        return BothOrdersResult(item_id=item.id, ab=ab, ba=ba, decision=decide(ab, ba))
+        return BothOrdersResult(item_id=item.id, ab=ab, ba=ba,
+                                decision=decide(ab, ba, inconsistent_as_tie=inconsistent_as_tie))
 
     def grade(self, item: EvalItem, *, response_index: int = 0) -> Grade:
         """Grade one of `item`'s responses on the format's scale."""
@@ -164,7 +172,8 @@ class Judge:
         fields = self._fields(item, (response,))
         budget = self._budget(spec.max_tokens)
         fitted = fit_prompt(self.backend, fields, lambda f: self.format.prompt("single", f, self.lang),
-                            reserve=budget + _SCORE_TAIL_TOKENS, item_id=item.id)
+                            reserve=budget + _SCORE_TAIL_TOKENS + self._statement_tokens(spec.verdict_statement),
+                            item_id=item.id)
         if spec.verdict_first or not self.decoding.constrained:
             grammar = spec.grammar() if self.decoding.constrained else None
             raw = fitted.prompt.prefill + self._generate(fitted.tokens, budget, grammar)
@@ -231,6 +240,10 @@ class Judge:
         grammar = grammar if self.decoding.constrained else None
         return self.backend.generate(prompt, max_tokens=budget, sampling=self.decoding.sampling,
                                      grammar=grammar).text
+
+    def _statement_tokens(self, statement: str) -> int:
+        """Room for the verdict statement a verdict-last judge may need appended, and re-tokenisation slack."""
+        return len(self.backend.tokenize(statement, special=False)) + _RETOKENIZE_MARGIN if statement else 0
 
     def _critique(self, fitted: FittedPrompt, phrase: str, statement: str, budget: int) -> str:
         """Free text up to the verdict phrase; the phrase itself, or the full statement if the judge never got there."""

@@ -162,13 +162,17 @@ class BothOrdersResult:
         return out
 
 
-def decide(ab: PairwiseVerdict, ba: PairwiseVerdict | None) -> Decision:
-    """The final decision over both orders (PandaLM's swap protocol, keeping contradictions visible)."""
+def decide(ab: PairwiseVerdict, ba: PairwiseVerdict | None, *, inconsistent_as_tie: bool = False) -> Decision:
+    """The final decision over both orders.
+
+    Contradicting orders are `inconsistent`, a label of its own, so position bias stays visible. With
+    `inconsistent_as_tie` they count as a tie instead: PandaLM's published swap protocol (its issues 18 and 41).
+    """
     if ab.winner is None or (ba is not None and ba.winner is None):
         return "unparsed"
     if ba is None or ab.winner == ba.winner:
         return ab.winner
-    return "inconsistent"
+    return "tie" if inconsistent_as_tie else "inconsistent"
 
 
 def _plain(record: Any) -> dict[str, Any]:

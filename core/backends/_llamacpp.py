@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ModelLoadError
+from .._errors import ContextOverflowError, ModelLoadError
 from .._gguf_file import read_gguf_header
 from .._hashing import file_sha256
 from ._protocol import Generation, ModelInfo, Sampling
@@ -100,7 +100,13 @@ class LlamaCppBackend:
 
     # -- evaluation -----------------------------------------------------------------------------------------
 
+    def _check_fits(self, n_tokens: int) -> None:
+        if n_tokens > self.n_ctx:
+            raise ContextOverflowError(f"{n_tokens} tokens do not fit the judge's context of {self.n_ctx}; "
+                                       "raise --ctx or shorten the input")
+
     def _fresh_eval(self, tokens: Sequence[int]) -> None:
+        self._check_fits(len(tokens))
         self._llm.reset()
         self._llm._ctx.kv_cache_seq_rm(-1, 0, -1)
         self._llm.eval(list(tokens))
@@ -114,6 +120,7 @@ class LlamaCppBackend:
 
     def score_options(self, prompt: Sequence[int], options: Sequence[Sequence[int]]) -> list[list[float]]:
         """Log-probability of each token of each option after `prompt`: one prompt pass, then a few tokens."""
+        self._check_fits(len(prompt) + max((len(o) for o in options), default=0))
         self._fresh_eval(prompt)
         start = self._llm.n_tokens
         after_prefix: dict[tuple[int, ...], np.ndarray] = {(): self._last_logprobs()}
@@ -134,6 +141,7 @@ class LlamaCppBackend:
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
                  stop: Sequence[str] = ()) -> Generation:
         llm = self._llm
+        self._check_fits(len(prompt))
         compiled = self._lib.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
         llm.reset()
         llm._ctx.kv_cache_seq_rm(-1, 0, -1)

@@ -3,12 +3,13 @@
 Tokens are Unicode code points, so lengths are predictable. Generation returns scripted outputs (a list consumed
 in order, or a function of the prompt text) and honours stop phrases and token budgets like a real backend.
 Grammars are recorded, not enforced. Option scores come from a mapping option text -> log-probability, or a
-function of (prompt text, option texts).
+function of (prompt text, option texts); decoding constrained to the options then sees exactly softmax of them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -55,8 +56,15 @@ class MockBackend:
             totals = list(self._option_scores(prompt_text, texts))
         else:
             totals = [self._option_scores.get(t, -30.0) for t in texts]
-        # The whole log-probability sits on the first token; later tokens are certain.
-        return [[total] + [0.0] * (len(option) - 1) for total, option in zip(totals, options, strict=True)]
+        # Per-token log-probabilities that agree across shared prefixes, as a real model's do: a token's is the
+        # scripted mass of the options through it over the mass through its prefix, so decoding constrained to
+        # the options sees exactly softmax(scripted scores).
+        def mass(prefix: Sequence[int]) -> float:
+            through = [t for o, t in zip(options, totals, strict=True) if list(o[:len(prefix)]) == list(prefix)]
+            top = max(through)
+            return top + math.log(sum(math.exp(v - top) for v in through))
+
+        return [[mass(option[:k + 1]) - mass(option[:k]) for k in range(len(option))] for option in options]
 
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
                  stop: Sequence[str] = ()) -> Generation:

@@ -1,3 +1,5 @@
-from judgedesk.core.cli import main
 import sys
+
+from judgedesk.core.cli import main
+
 sys.exit(main())

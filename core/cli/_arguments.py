@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--reference", metavar="TEXT|@FILE", help="reference answer (prometheus)")
     compare.add_argument("--explain", action="store_true", help="also generate the reason (and reference)")
     compare.add_argument("--one-order", action="store_true", help="judge only with A shown first")
+    compare.add_argument("--inconsistent-as-tie", action="store_true",
+                         help="count contradicting orders as a tie (PandaLM's protocol) instead of 'inconsistent'")
     compare.add_argument("--generate", action="store_true",
                          help="generate the full verdict text instead of reading it from logits")
     _judge_options(compare, formats)

@@ -40,7 +40,8 @@ def run_compare(args: argparse.Namespace) -> int:
     if not item.instruction.strip():
         raise InputError("the instruction is empty", field="instruction")
     with _judge(args, fast=not args.generate) as judge:
-        result = judge.judge_both_orders(item, both=not args.one_order)
+        result = judge.judge_both_orders(item, both=not args.one_order,
+                                          inconsistent_as_tie=args.inconsistent_as_tie)
     print(to_json(result) if args.json else render_both_orders(result, explain=args.explain))
     return 0
 

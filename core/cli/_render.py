@@ -22,7 +22,7 @@ def _judge_line(verdict: PairwiseVerdict | Grade) -> str:
     m = verdict.manifest
     if m is None:
         return "judge: unknown"
-    mode = m.decoding.get("mode", "?")
+    mode = {"logits": "fast verdict from logits", "generate": "generated"}.get(m.decoding.get("mode"), "?")
     return f"judge: {m.judge_name} ({m.file_type}, {m.architecture}) | format {m.format} | {mode} | seed {m.seed}"
 
 
@@ -35,7 +35,7 @@ def _probabilities(verdict: PairwiseVerdict) -> str:
 
 def _order_line(name: str, verdict: PairwiseVerdict) -> str:
     winner = verdict.winner or "unparsed"
-    flag = "  (responses cut to fit: %d tokens)" % verdict.cut_tokens if verdict.cut_tokens else ""
+    flag = f"  (responses cut to fit: {verdict.cut_tokens} tokens)" if verdict.cut_tokens else ""
     return f"  {name}: {winner}{_probabilities(verdict)}{flag}"
 
 

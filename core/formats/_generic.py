@@ -20,13 +20,15 @@ DEFAULT_GENERIC_RUBRIC = (
 PAIRWISE_SYSTEM = (
     "You are an impartial judge. You compare two responses to the same task and decide which one is better, "
     "or whether they are equally good.\n\nEvaluation criteria:\n{rubric}\n\n"
-    'Answer with a JSON object only: {{"winner": "A" or "B" or "tie", "reason": "one short paragraph"}}.'
+    'Answer with a JSON object only, with two keys: "winner" (one of "A", "B" or "tie"), then "reason" (why, '
+    "in one or two sentences)."
 )
 PAIRWISE_USER = "[Instruction]\n{instruction}\n\n{input_block}[Response A]\n{a}\n\n[Response B]\n{b}"
 SINGLE_SYSTEM = (
     "You are an impartial judge. You grade a response to a task on a scale of 1 (worst) to 10 (best).\n\n"
     "Evaluation criteria:\n{rubric}\n\n"
-    'Answer with a JSON object only: {{"score": an integer from 1 to 10, "critique": "one short paragraph"}}.'
+    'Answer with a JSON object only, with two keys: "score" (an integer from 1 to 10), then "critique" (why, '
+    "in one or two sentences)."
 )
 SINGLE_USER = "[Instruction]\n{instruction}\n\n{input_block}[Response]\n{response}"
 _STRING_GRAMMAR = 'chars ::= ([^"\\\\\\n] | "\\\\" ["\\\\/nt])*\n'

@@ -8,6 +8,23 @@ prompt it was trained on, so not a character here may change; tests compare them
 
 from __future__ import annotations
 
+__all__ = [
+    "AUTOJ_PAIRWISE_EN",
+    "AUTOJ_PAIRWISE_ZH",
+    "AUTOJ_SINGLE_EN",
+    "AUTOJ_SINGLE_ZH",
+    "AUTOJ_WRAPPER",
+    "PANDALM_WITHOUT_INPUT",
+    "PANDALM_WITH_INPUT",
+    "PROMETHEUS_ABSOLUTE",
+    "PROMETHEUS_ABSOLUTE_WO_REF",
+    "PROMETHEUS_ABS_SYSTEM",
+    "PROMETHEUS_RELATIVE",
+    "PROMETHEUS_RELATIVE_WO_REF",
+    "PROMETHEUS_REL_SYSTEM",
+    "PROMETHEUS_RUBRIC_TEMPLATE",
+]
+
 PANDALM_WITH_INPUT = 'Below are two responses for a given task. The task is defined by the Instruction with an Input that provides further context. Evaluate the responses and generate a reference answer for the task.\n\n### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response 1:\n{response1}\n\n### Response 2:\n{response2}\n\n### Evaluation:\n'
 """PandaLM, with input."""
 
