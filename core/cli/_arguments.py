@@ -101,6 +101,53 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--task", required=True, choices=["pairwise", "single"])
     parse.add_argument("--lang", choices=["en", "zh"], default="en")
 
+    batch = commands.add_parser(
+        "batch", help="judge a whole file or folder into a resumable run folder, then write the reports",
+        description="Judge every pair of a pairs file (PandaLM / Auto-J test sets, plain JSONL/JSON/CSV pairs) or a "
+                    "folder of per-model outputs (AlpacaEval, MT-bench, plain JSONL) in both orders. Every judged "
+                    "order is saved at once in DIR/run.sqlite: running the same command again continues where it "
+                    "stopped (Ctrl-C, a crash, kill -9) and never judges anything twice. Writes report.html, "
+                    "verdicts.csv, summary.json and battles.jsonl in DIR.")
+    batch.add_argument("path", type=Path, metavar="PATH", help="a pairs file or a folder of per-model outputs")
+    batch.add_argument("--out", type=Path, required=True, metavar="DIR", help="the run folder (created owner-only)")
+    batch.add_argument("--mode", choices=["pairwise", "single"], default="pairwise",
+                       help="pairwise comparison (default) or single grading of every response")
+    batch.add_argument("--baseline", metavar="MODEL", help="pair every model with this one instead of all pairs")
+    batch.add_argument("--one-order", action="store_true", help="judge only with A shown first")
+    batch.add_argument("--limit", type=int, metavar="N", help="take the first N items")
+    batch.add_argument("--strict", action="store_true", help="stop before judging if the input has any problem")
+    batch.add_argument("--resume", action="store_true",
+                       help="continue the run in --out (the default anyway; also fine for a new folder)")
+    batch.add_argument("--retry-unparsed", action="store_true", help="judge again the orders that did not parse")
+    batch.add_argument("--dry-run", action="store_true", help="show what was read from PATH and stop")
+    batch.add_argument("--explain", action="store_true", help="also generate reasons (slower)")
+    batch.add_argument("--generate", action="store_true", help="generate verdict text instead of reading logits")
+    batch.add_argument("--inconsistent-as-tie", action="store_true",
+                       help="statistics count contradicting orders as ties (PandaLM's protocol)")
+    _judge_options(batch, formats)
+
+    report = commands.add_parser("report", help="rebuild a run folder's reports from its database",
+                                 description="Rebuild report.html, verdicts.csv, summary.json and battles.jsonl "
+                                             "from DIR/run.sqlite (the latest run, or --run KEY).")
+    report.add_argument("folder", type=Path, metavar="DIR")
+    report.add_argument("--run", metavar="KEY", help="a run key (prefix) when the folder holds several")
+    report.add_argument("--baseline", metavar="MODEL", help="anchor the ratings at this model (1000)")
+    report.add_argument("--inconsistent-as-tie", action="store_true",
+                        help="count contradicting orders as ties (PandaLM's protocol)")
+    report.add_argument("--list", action="store_true", help="list the runs in the folder and stop")
+
+    imported = commands.add_parser(
+        "import-verdicts", help="import published judgements as a run, to compare with your local judge",
+        description="Read judgements made elsewhere (JSONL: 'id' plus 'winner' A/B/tie, or the judge's raw "
+                    "'output' parsed with --format; optional 'order' AB/BA) for the items of --data, store them "
+                    "as a run in --out, and write its reports.")
+    imported.add_argument("file", type=Path, metavar="FILE.jsonl")
+    imported.add_argument("--data", type=Path, required=True, metavar="PATH", help="the data set judged")
+    imported.add_argument("--out", type=Path, required=True, metavar="DIR")
+    imported.add_argument("--name", required=True, help="the judge's name, e.g. 'PandaLM-7B (published)'")
+    imported.add_argument("--format", choices=formats, help="parse 'output' texts with this format")
+    imported.add_argument("--lang", choices=["en", "zh"], default="en")
+
     models = commands.add_parser("models", help="list the judge models known on this machine",
                                  description="The embedded demo judge and every .gguf in the judge library "
                                              "folder, with size, quantization, architecture and default format.")

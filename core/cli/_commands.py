@@ -17,10 +17,11 @@ from ..formats import Task, check_format, get_format
 from ._arguments import read_text_argument
 from ._render import render_both_orders, render_grade, render_judges
 
-__all__ = ["run_compare", "run_grade", "run_models", "run_parse"]
+__all__ = ["judge_from_args", "run_compare", "run_grade", "run_models", "run_parse"]
 
 
-def _judge(args: argparse.Namespace, *, fast: bool) -> Judge:
+def judge_from_args(args: argparse.Namespace, *, fast: bool) -> Judge:
+    """Load the judge the command-line options describe."""
     decoding = DecodingSettings(
         fast=fast, explain=getattr(args, "explain", False), constrained=not args.no_grammar,
         max_tokens=args.max_tokens, sampling=Sampling(temperature=args.temperature, seed=args.seed),
@@ -39,7 +40,10 @@ def run_compare(args: argparse.Namespace) -> int:
                     reference=read_text_argument(args.reference, "reference"))
     if not item.instruction.strip():
         raise InputError("the instruction is empty", field="instruction")
-    with _judge(args, fast=not args.generate) as judge:
+    for field, text in zip(("a", "b"), item.responses, strict=True):
+        if not text.strip():  # on the command line an empty response is almost always a mistake (a wrong @FILE)
+            raise InputError(f"response {field.upper()} is empty", field=field)
+    with judge_from_args(args, fast=not args.generate) as judge:
         result = judge.judge_both_orders(item, both=not args.one_order,
                                           inconsistent_as_tie=args.inconsistent_as_tie)
     print(to_json(result) if args.json else render_both_orders(result, explain=args.explain))
@@ -50,7 +54,7 @@ def run_grade(args: argparse.Namespace) -> int:
     item = EvalItem(id="cli", instruction=_text(args.instruction, "instruction"),
                     responses=(_text(args.response, "response"),), input=_text(args.input, "input"),
                     reference=read_text_argument(args.reference, "reference"))
-    with _judge(args, fast=False) as judge:
+    with judge_from_args(args, fast=False) as judge:
         check_format(judge.format, "single", judge.lang)
         grade = judge.grade(item)
     print(to_json(grade) if args.json else render_grade(grade))

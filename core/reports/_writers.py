@@ -1,0 +1,94 @@
+"""The files a run folder gets: verdicts.csv, battles.jsonl, summary.json and report.html.
+
+Each is written to a temporary file and renamed, so a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._html import render_report
+from ._results import RunResults, load_results
+from ._summary import build_summary
+
+__all__ = ["ReportFiles", "write_reports"]
+
+_CSV_COLUMNS = ["position", "item_id", "model_a", "model_b", "category", "human", "side", "status", "winner",
+                "score", "p_A", "p_B", "p_tie", "cut_tokens", "reason", "raw_output", "error"]
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where the outputs were written."""
+
+    report: Path
+    verdicts: Path
+    summary: Path
+    battles: Path | None
+
+
+def write_reports(folder: str | Path, *, run_key: str | None = None, inconsistent_as_tie: bool = False,
+                  baseline: str | None = None, rounds: int = 1000, seed: int = 0) -> tuple[ReportFiles, dict[str, Any]]:
+    """Rebuild every output of the run folder from its database; returns the files and the summary."""
+    results = load_results(folder, run_key)
+    summary = build_summary(results, inconsistent_as_tie=inconsistent_as_tie, baseline=baseline, rounds=rounds,
+                            seed=seed)
+    folder = Path(folder)
+    _atomic_write(folder / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    _atomic_write(folder / "verdicts.csv", _verdicts_csv(results))
+    battles = None
+    if results.info.mode == "pairwise":
+        battles = folder / "battles.jsonl"
+        _atomic_write(battles, _battles(results, inconsistent_as_tie=inconsistent_as_tie))
+    _atomic_write(folder / "report.html", render_report(results, summary))
+    return ReportFiles(folder / "report.html", folder / "verdicts.csv", folder / "summary.json", battles), summary
+
+
+def _verdicts_csv(results: RunResults) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in results.rows:
+        for side, record in row.sides.items():
+            probabilities = record.get("probabilities") or {}
+            writer.writerow({
+                "position": row.task.position, "item_id": row.task.item_id, "model_a": row.task.model_a,
+                "model_b": row.task.model_b or "", "category": row.task.category or "", "human": row.task.human or "",
+                "side": side, "status": row.statuses[side], "winner": record.get("winner") or "",
+                "score": "" if record.get("score") is None else record["score"],
+                "p_A": probabilities.get("A", ""), "p_B": probabilities.get("B", ""),
+                "p_tie": probabilities.get("tie", ""), "cut_tokens": record.get("cut_tokens", ""),
+                "reason": record.get("reason") or record.get("critique") or "",
+                "raw_output": record.get("raw_output", ""), "error": record.get("error", ""),
+            })
+    return buffer.getvalue()
+
+
+def _battles(results: RunResults, *, inconsistent_as_tie: bool) -> str:
+    """Chatbot Arena's battle shape. Unparsed pairs are left out; contradicting orders are a tie there, as in
+    Arena's own judge-based tables, whatever `inconsistent_as_tie` says for judgedesk's statistics."""
+    lines = []
+    for row in results.rows:
+        decision = row.decision(results.info.orders, inconsistent_as_tie=True)
+        if decision is None or decision == "unparsed" or row.task.model_b is None:
+            continue
+        winner = {"A": "model_a", "B": "model_b", "tie": "tie"}[decision]
+        lines.append(json.dumps({
+            "question_id": row.task.item_id, "model_a": row.task.model_a, "model_b": row.task.model_b,
+            "winner": winner, "category": row.task.category,
+            "consistent": row.decision(results.info.orders) != "inconsistent",
+            "judge": results.info.label,
+        }, ensure_ascii=False))
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
