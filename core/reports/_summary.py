@@ -71,7 +71,7 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
 def _grades(results: RunResults, *, rounds: int, seed: int) -> dict[str, Any]:
     by_model: dict[str, list[tuple[str, float]]] = defaultdict(list)
     unparsed: Counter[str] = Counter()
-    by_category: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    per_category: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     scale = None
     for row in results.rows:
         record = row.sides.get("single")
@@ -83,7 +83,7 @@ def _grades(results: RunResults, *, rounds: int, seed: int) -> dict[str, Any]:
             continue
         by_model[row.task.model_a].append((row.task.item_id, float(row.score)))
         if row.task.category:
-            by_category[row.task.category][row.task.model_a].append(float(row.score))
+            per_category[row.task.category][row.task.model_a].append(float(row.score))
     models = []
     for model, scored in by_model.items():
         values = np.array([s for _, s in scored])
@@ -91,7 +91,8 @@ def _grades(results: RunResults, *, rounds: int, seed: int) -> dict[str, Any]:
         models.append({"model": model, "n": len(values), "mean": float(values.mean()), "ci_low": low,
                        "ci_high": high, "unparsed": unparsed[model]})
     models.sort(key=lambda m: -m["mean"])
-    categories = {cat: {m: float(np.mean(v)) for m, v in sorted(per.items())} for cat, per in sorted(by_category.items())}
+    categories = {cat: {m: float(np.mean(v)) for m, v in sorted(per.items())}
+                  for cat, per in sorted(per_category.items())}
     return {"scale": scale, "models": models, "categories": categories}
 
 
