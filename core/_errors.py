@@ -2,12 +2,14 @@
 
     JudgedeskError
     ├── InputError                 bad user input: a text, a file, a field, an option
-    │   └── ContextOverflowError   the prompt cannot fit the context even with the responses cut
+    │   ├── ContextOverflowError   the prompt cannot fit the context even with the responses cut
+    │   └── DatasetError           a data file or folder unusable as a whole (judgedesk.core.datasets)
     ├── ModelFileError             a judge file that is missing, not GGUF, empty or truncated
     ├── ModelLoadError             llama.cpp (or another backend) refused a file that looked valid
     ├── FormatError                an unknown judge format, or a task/language it does not support
     ├── BackendError               an unknown backend, or a missing optional dependency
-    └── NetworkBlockedError        an outbound connection refused by the offline guard
+    ├── NetworkBlockedError        an outbound connection refused by the offline guard
+    └── RunInterrupted             a batch run stopped by Ctrl-C or cancel (judgedesk.core.runs)
 
 Every message names the path, item, line or field it is about, so the CLI can print it as is.
 """

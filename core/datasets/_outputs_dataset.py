@@ -2,8 +2,8 @@
 
 Answers are matched across models by id when every usable record has one (MT-bench: always, by question_id),
 else by the exact (instruction, input) text; a text-matched item's id is `text-` and 12 hex digits of the text's
-SHA-256, so it stays the same whatever the file order or `limit`. Items keep the order they are first met in
-(files in name order, records in file order). Ids of what is judged:
+SHA-256 (`text_item_id`), so it stays the same whatever the file order or `limit`. Items keep the order they are
+first met in (files in name order, records in file order). Ids of what is judged:
 
     pair    <item id>|<model_a>|<model_b>
     grade   <item id>|<model>
@@ -11,7 +11,6 @@ SHA-256, so it stays the same whatever the file order or `limit`. Items keep the
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,17 +25,12 @@ from ._outputs_folder import (
     read_model_answers,
     read_questions,
     shown_path,
+    text_item_id,
 )
 from ._pairing import Pairing, check_pairing, model_pairs
 from ._records import Dataset, GradeTask, PairTask, Problem
 
 __all__ = ["read_outputs_folder", "text_item_id"]
-
-
-def text_item_id(instruction: str, input: str) -> str:
-    """The stable id of an item matched by its text."""
-    digest = hashlib.sha256(f"{instruction}\x00{input}".encode()).hexdigest()
-    return f"text-{digest[:12]}"
 
 
 @dataclass

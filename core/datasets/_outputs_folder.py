@@ -19,6 +19,7 @@ reported. Paths in problems are relative to the folder given.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ __all__ = [
     "read_model_answers",
     "read_questions",
     "shown_path",
+    "text_item_id",
 ]
 
 _DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
@@ -245,6 +247,21 @@ def _answer_fields(f: FieldReader, record: Record, shown: str, questions: dict[s
     return record_id, Answer(record_id, instruction, input_text, output, category, reference, shown, record.line)
 
 
+def text_item_id(instruction: str, input: str) -> str:
+    """The stable id of an item matched by its text: `text-` and 12 hex digits of the text's SHA-256."""
+    digest = hashlib.sha256(f"{instruction}\x00{input}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"text-{digest[:12]}"
+
+
+def _item_keys(record: Record, record_id: str | None) -> set[str]:
+    """Every id a skipped record could have been matched under, so its item is not reported again as missing."""
+    keys = {record_id} if record_id is not None else set()
+    instruction, input_text = record.fields.get("instruction"), record.fields.get("input") or ""
+    if isinstance(instruction, str) and isinstance(input_text, str):
+        keys.add(text_item_id(instruction, input_text))
+    return keys
+
+
 def read_model_answers(path: Path, shown: str, fallback_name: str, questions: dict[str, Question] | None,
                        ) -> ModelAnswers:
     """One model's answers, or (not `recognised`) why the file is not a model's outputs.
@@ -257,9 +274,10 @@ def read_model_answers(path: Path, shown: str, fallback_name: str, questions: di
         return ModelAnswers(fallback_name, fallback_name, shown, read.unit, (), frozenset(), read.problems,
                             alpaca=False, recognised=False)
     if questions is None and not any("output" in record.fields for record in read.records):
-        names = ", ".join(repr(name) for name in list(read.records[0].fields)[:12]) if read.records else "none"
-        problem = Problem(shown, None, "not a model's outputs: no record has an 'output' field (the first has "
-                                       f"{names}); file skipped")
+        found = (f"the first has {', '.join(repr(name) for name in list(read.records[0].fields)[:12]) or 'none'}"
+                 if read.records else "no record could be read")
+        problem = Problem(shown, None, f"not a model's outputs: no record has an 'output' field ({found}); "
+                                       "file skipped")
         return ModelAnswers(fallback_name, fallback_name, shown, read.unit, (), frozenset(), (*read.problems, problem),
                             alpaca=False, recognised=False)
     answers: list[Answer] = []
@@ -269,16 +287,15 @@ def read_model_answers(path: Path, shown: str, fallback_name: str, questions: di
     for record in read.records:
         f = FieldReader(record.fields)
         record_id, answer = _answer_fields(f, record, shown, questions)
+        generator = f.name("generator") if questions is None else None
         if answer is not None and not answer.output.strip():
             f.errors.append("empty output")
         if f.errors or answer is None:
             problems.append(Problem(shown, record.line, "; ".join(f.errors) + "; skipped", record_id))
-            if record_id is not None:
-                attempted.add(record_id)
+            attempted.update(_item_keys(record, record_id))
             continue
         if f.notes:
             problems.append(Problem(shown, record.line, "; ".join(f.notes), record_id))
-        generator = f.name("generator") if questions is None else None
         if generator is not None:
             generators.setdefault(generator)
         answers.append(answer)

@@ -142,7 +142,8 @@ def _no_layout(read: FileRecords) -> str:
         if any("output" in record.fields for record in read.records[:20]):
             found += ("; it looks like one model's outputs: put each model's outputs file in one folder and give "
                       "the folder")
-    return f"not a pairs file: {found}. Expected one of these pairs layouts:\n{expected}"
+    return (f"not a pairs file: {found}. Expected one of these pairs layouts:\n{expected}\n"
+            "(a folder of per-model outputs is read by giving the folder)")
 
 
 def _pair(layout: _Layout, record: Record, read: FileRecords, seen: dict[str, int], file_name: str,

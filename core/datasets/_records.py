@@ -88,7 +88,7 @@ class Dataset:
             f"{labelled} human label(s), {len(categories)} categor{'y' if len(categories) == 1 else 'ies'}",
         ]
         if self.problems:
-            lines.append(f"{len(self.problems)} problem(s), skipped:")
+            lines.append(f"{len(self.problems)} problem(s) (each says whether the row was skipped or read as it is):")
             lines.extend(f"  {p}" for p in self.problems[:20])
             if len(self.problems) > 20:
                 lines.append(f"  ... and {len(self.problems) - 20} more")

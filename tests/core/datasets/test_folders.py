@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from judgedesk.core import InputError
 from judgedesk.core.datasets import DatasetError, load_dataset, raise_if_problems
-from judgedesk.core.datasets._outputs_dataset import text_item_id
+from judgedesk.core.datasets._outputs_folder import text_item_id
 
 from ._data_files import DEMO, write_lines
 
@@ -95,7 +95,7 @@ def _mtbench(folder: Path) -> None:
 @pytest.mark.parametrize("where", ["folder", "data", "model_answer"])
 def test_mtbench_golden(tmp_path: Path, where: str) -> None:
     mt_bench = tmp_path / "data" / "mt_bench"
-    _mtbench(mt_bench, write_lines)
+    _mtbench(mt_bench)
     given = {"folder": mt_bench, "data": tmp_path / "data", "model_answer": mt_bench / "model_answer"}[where]
     data = load_dataset(given)
     assert data.kind == "mtbench"
@@ -111,7 +111,7 @@ def test_mtbench_golden(tmp_path: Path, where: str) -> None:
 
 
 def test_mtbench_answer_problems(tmp_path: Path) -> None:
-    _mtbench(tmp_path, write_lines)
+    _mtbench(tmp_path)
     write_lines(tmp_path / "model_answer" / "broken.jsonl", [
         {"question_id": 999, "choices": [{"turns": ["x"]}]},
         {"question_id": 81, "choices": []},

@@ -153,6 +153,14 @@ def test_every_problem_in_a_folder(tmp_path: Path) -> None:
     assert [g.item.id for g in data.grades] == ["1|a", "1|b", "1|e", "2|a", "3|b", "4|b", "5|b"]
 
 
+def test_text_matched_skipped_record_is_not_reported_twice(tmp_path: Path) -> None:
+    write_lines(tmp_path / "a.jsonl", [{"instruction": "Q", "output": ""}, {"instruction": "R", "output": "r"}])
+    write_lines(tmp_path / "b.jsonl", [{"instruction": "Q", "output": "q"}, {"instruction": "R", "output": "r"}])
+    data = load_dataset(tmp_path)
+    assert [(p.path, p.line, p.reason) for p in data.problems] == [("a.jsonl", 1, "empty output; skipped")]
+    assert len(data.pairs) == 1
+
+
 def test_problem_paths_are_relative_to_the_folder(tmp_path: Path) -> None:
     write_lines(tmp_path / "outputs" / "m1.jsonl", [_answer("1"), "bad"])
     write_lines(tmp_path / "outputs" / "m2.jsonl", [_answer("1")])
