@@ -36,8 +36,9 @@ test: setup ## lint, then the whole test suite (unit, real-model on the demo jud
 	$(BIN)/ruff check core quantize desktop tests bench
 	$(BIN)/python -m pytest
 
-bench: setup ## benchmarks: fast verdicts vs full generation on the demo judge
+bench: setup ## benchmarks: fast verdicts vs full generation; batch path vs bare engine (demo judge)
 	$(BIN)/python bench/verdict_speed.py
+	$(BIN)/python bench/batch_throughput.py
 
 lint: setup ## ruff
 	$(BIN)/ruff check core quantize desktop tests bench

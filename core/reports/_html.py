@@ -155,7 +155,11 @@ run {{ s.run.run_key[:16] }} · judgedesk {{ s.judgedesk }} · seed {{ s.run.set
 {% for m in s.grades.models %}<tr><td>{{ m.model }}</td><td class="n">{{ m.n }}</td><td class="n">{{ num(m.mean, 2) }}</td><td class="n">{{ num(m.ci_low, 2) }} – {{ num(m.ci_high, 2) }}</td><td class="n">{{ m.unparsed }}</td></tr>{% endfor %}
 </table>
 {% else %}
-{% if s.ratings %}
+{% if s.ratings and not s.ratings.models %}
+<h2>Ranking</h2>
+<p class="warn">No decisive verdicts to rank: every finished pair was unparsed{% if not s.options.inconsistent_as_tie %} or inconsistent across the two orders (rebuild with <code>judgedesk report DIR --inconsistent-as-tie</code> to count those as ties, PandaLM's protocol){% endif %}.</p>
+{% endif %}
+{% if s.ratings and s.ratings.models %}
 <h2>Ranking (Bradley–Terry, Elo scale, 95% bootstrap interval)</h2>
 <p class="muted">Anchored at {{ s.ratings.anchor }} = 1000; ties count as half a win{% if s.options.inconsistent_as_tie %}, inconsistent pairs as ties{% else %}; inconsistent pairs are left out{% endif %}.</p>
 {{ ranking_svg }}
