@@ -1,0 +1,211 @@
+"""Running a batch: every task of a data set judged in every order, committed one order at a time.
+
+The runner is the same for the CLI and the desktop app: progress goes to a callback, cancellation comes through a
+`threading.Event` checked between judgements, and Ctrl-C stops cleanly. Nothing is held in memory that the
+database does not already have, so stopping at any moment (even `kill -9`) and running again continues exactly
+where it stopped and ends with the same results as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .._engine import Judge
+from .._errors import JudgedeskError
+from .._records import EvalItem
+from ..datasets import Dataset
+from ._lock import RunFolderLock
+from ._store import RunInfo, RunStore, StoredTask, content_hash
+
+__all__ = ["BatchOptions", "BatchProgress", "BatchResult", "RunInterrupted", "run_batch", "run_key_for"]
+
+Mode = Literal["pairwise", "single"]
+
+
+class RunInterrupted(JudgedeskError):
+    """The run was stopped (Ctrl-C or cancel); everything judged so far is saved."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch is judged."""
+
+    mode: Mode = "pairwise"
+    """Pairwise comparison of each pair, or single grading of each response."""
+    both_orders: bool = True
+    """Judge each pair as (A, B) and as (B, A)."""
+    retry_unparsed: bool = False
+    """Judge again the orders whose verdict did not parse (or failed), replacing them."""
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a run stands, for a progress bar."""
+
+    done: int
+    """Tasks (pairs, or responses when grading) fully judged, including those done in earlier sessions."""
+    total: int
+    """Tasks in the run."""
+    judged_now: int
+    """Judgements made in this session."""
+    per_minute: float
+    """Tasks per minute in this session (0 until one is done)."""
+    eta_seconds: float | None
+    """Estimated seconds left, when a rate is known."""
+    last_item: str | None
+    """The item just judged."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a run call did."""
+
+    run_key: str
+    """The run key the verdicts are stored under."""
+    total: int
+    """Tasks in the run."""
+    judged_now: int
+    """Judgements made in this call."""
+    already_done: int
+    """Judgements found done and skipped."""
+    unparsed: int
+    """Stored judgements whose verdict did not parse."""
+    errors: int
+    """Stored judgements that failed with an error (e.g. an input too long for the context)."""
+
+
+ProgressCallback = Callable[[BatchProgress], None]
+
+
+def _orders(options: BatchOptions) -> tuple[str, ...]:
+    if options.mode == "single":
+        return ("single",)
+    return ("AB", "BA") if options.both_orders else ("AB",)
+
+
+def run_key_for(judge: Judge, options: BatchOptions) -> tuple[str, dict[str, Any]]:
+    """The run key: a hash of everything that decides the verdicts, and the settings it was computed from."""
+    manifest = judge.manifest(options.mode, fast=judge.decoding.fast and options.mode == "pairwise"
+                              and judge.format.output(options.mode, judge.lang).verdict_first)
+    settings = {
+        "judge_sha256": manifest.judge_sha256, "judge_name": manifest.judge_name, "file_type": manifest.file_type,
+        "format": manifest.format, "template_sha256": manifest.template_sha256, "decoding": dict(manifest.decoding),
+        "seed": manifest.seed, "backend": manifest.backend, "mode": options.mode, "orders": list(_orders(options)),
+    }
+    return content_hash(repr(sorted(settings.items()))), settings
+
+
+def _task_rows(dataset: Dataset, mode: Mode) -> list[StoredTask]:
+    rows = []
+    if mode == "pairwise":
+        for position, pair in enumerate(dataset.pairs):
+            item = pair.item
+            content = content_hash("pair", item.instruction, item.input, *item.responses, item.reference)
+            rows.append(StoredTask(position, item.id, content, pair.model_a, pair.model_b, item.category, pair.human,
+                                   _payload(item)))
+    else:
+        for position, grade in enumerate(dataset.grades):
+            item = grade.item
+            content = content_hash("single", item.instruction, item.input, *item.responses, item.reference)
+            rows.append(StoredTask(position, item.id, content, grade.model, None, item.category, None,
+                                   _payload(item)))
+    return rows
+
+
+def _payload(item: EvalItem) -> dict[str, Any]:
+    return {"instruction": item.instruction, "input": item.input, "responses": list(item.responses),
+            "reference": item.reference}
+
+
+def _item(task: StoredTask) -> EvalItem:
+    p = task.payload
+    return EvalItem(id=task.item_id, instruction=p["instruction"], input=p["input"],
+                    responses=tuple(p["responses"]), reference=p["reference"], category=task.category)
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create the run folder readable by its owner only (it will hold confidential texts)."""
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+    elif not folder.is_dir():
+        raise JudgedeskError(f"{folder}: exists and is not a folder")
+
+
+def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: BatchOptions | None = None, *,
+              progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> BatchResult:
+    """Judge `dataset` into the run folder, skipping what is done; returns what happened.
+
+    Raises `RunInterrupted` after Ctrl-C or `cancel.set()`, with everything judged so far committed.
+    """
+    options = options or BatchOptions()
+    folder = Path(folder)
+    prepare_folder(folder)
+    with RunFolderLock(folder), RunStore(folder) as store:
+        run_key, settings = run_key_for(judge, options)
+        orders = _orders(options)
+        label = f"{settings['judge_name']} ({settings['file_type']}) / {settings['format']}"
+        store.ensure_run(RunInfo(run_key, label, options.mode, orders, settings, str(dataset.source)))
+        store.touch_run(run_key)
+        tasks = _task_rows(dataset, options.mode)
+        store.replace_tasks(run_key, tasks)
+        store.replace_problems(run_key, [(p.path, p.line, p.reason, p.item) for p in dataset.problems])
+        done = store.done(run_key)
+        redo = {"unparsed", "error"} if options.retry_unparsed else set()
+        todo = [(t, side) for t in tasks for side in orders
+                if (t.content, side) not in done or done[(t.content, side)] in redo]
+        already = len(tasks) * len(orders) - len(todo)
+        remaining_sides = {t.content: sum((t.content, s) not in done or done[(t.content, s)] in redo for s in orders)
+                           for t in tasks}
+        complete = sum(1 for t in tasks if remaining_sides[t.content] == 0)
+        started = time.monotonic()
+        judged = 0
+        finished_now = 0
+        try:
+            for task, side in todo:
+                if cancel is not None and cancel.is_set():
+                    raise RunInterrupted(_stopped_message(folder, complete, len(tasks)))
+                status, record = _judge_one(judge, task, side)
+                store.put_verdict(run_key, task.content, side, status, record)
+                judged += 1
+                remaining_sides[task.content] -= 1
+                if remaining_sides[task.content] == 0:
+                    complete += 1
+                    finished_now += 1
+                if progress is not None:
+                    progress(_progress(complete, len(tasks), judged, finished_now, started, task.item_id))
+        except KeyboardInterrupt:
+            raise RunInterrupted(_stopped_message(folder, complete, len(tasks))) from None
+        final = store.done(run_key)
+        statuses = [final.get((t.content, s)) for t in tasks for s in orders]
+        return BatchResult(run_key=run_key, total=len(tasks), judged_now=judged, already_done=already,
+                           unparsed=statuses.count("unparsed"), errors=statuses.count("error"))
+
+
+def _judge_one(judge: Judge, task: StoredTask, side: str) -> tuple[str, dict[str, Any]]:
+    item = _item(task)
+    try:
+        record = judge.grade(item) if side == "single" else judge.compare(item, order=side)
+    except JudgedeskError as exc:  # one bad item (too long for the context, ...) must not stop the run
+        return "error", {"item_id": task.item_id, "error": str(exc)}
+    return record.status, record.to_dict()
+
+
+def _progress(complete: int, total: int, judged: int, finished_now: int, started: float,
+              item_id: str) -> BatchProgress:
+    elapsed = max(time.monotonic() - started, 1e-9)
+    rate = finished_now / elapsed * 60 if finished_now else 0.0
+    eta = (total - complete) / rate * 60 if rate > 0 else None
+    return BatchProgress(done=complete, total=total, judged_now=judged, per_minute=rate, eta_seconds=eta,
+                         last_item=item_id)
+
+
+def _stopped_message(folder: Path, complete: int, total: int) -> str:
+    return (f"stopped after {complete} of {total}; everything judged is saved in {folder}. "
+            f"Run the same command again (or add --resume) to continue.")

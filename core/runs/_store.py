@@ -1,0 +1,240 @@
+"""The run database: one SQLite file (WAL) per run folder, every judged order committed the moment it exists.
+
+Verdicts are keyed by content, not by position in a file: the run key hashes everything that decides a verdict
+(judge file hash, format, language, rubric, prompt templates, decoding parameters, seed, task), and each verdict
+row is keyed by (run key, item content hash, order). So resuming skips exactly what is done, a reordered or
+extended input reuses what it can, and changing the judge or a parameter opens a new run key instead of mixing
+results. Commits use synchronous=FULL: a `kill -9` (or a power cut) loses at most the verdict being computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._errors import InputError
+
+__all__ = ["RunInfo", "RunStore", "StoredTask", "StoredVerdict", "content_hash"]
+
+DB_NAME = "run.sqlite"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_key TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    orders TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created_seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    run_key TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    content TEXT NOT NULL,
+    model_a TEXT NOT NULL,
+    model_b TEXT,
+    category TEXT,
+    human TEXT,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (run_key, position)
+);
+CREATE TABLE IF NOT EXISTS problems (
+    run_key TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    line INTEGER,
+    reason TEXT NOT NULL,
+    item TEXT,
+    PRIMARY KEY (run_key, position)
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    run_key TEXT NOT NULL,
+    content TEXT NOT NULL,
+    side TEXT NOT NULL,
+    status TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_key, content, side)
+);
+"""
+
+
+def content_hash(*texts: str | None) -> str:
+    """SHA-256 over texts, each length-prefixed (None distinct from empty), as the key of an item's content."""
+    digest = hashlib.sha256()
+    for text in texts:
+        data = b"\x00" if text is None else b"\x01" + text.encode("utf-8")
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run key in a run folder."""
+
+    run_key: str
+    """Hash of everything that decides a verdict."""
+    label: str
+    """Human-readable judge and format, e.g. 'SmolLM2 (Q4_1) / pandalm'."""
+    mode: str
+    """'pairwise' or 'single'."""
+    orders: tuple[str, ...]
+    """The sides judged per task: ('AB', 'BA'), ('AB',) or ('single',)."""
+    settings: Mapping[str, Any]
+    """The manifest-level settings the key was computed from."""
+    source: str
+    """The input file or folder, or the imported verdict file."""
+
+
+@dataclass(frozen=True)
+class StoredTask:
+    """A task of a run, in input order."""
+
+    position: int
+    item_id: str
+    content: str
+    model_a: str
+    model_b: str | None
+    category: str | None
+    human: str | None
+    payload: Mapping[str, Any]
+    """The item's texts: instruction, input, responses, reference."""
+
+
+@dataclass(frozen=True)
+class StoredVerdict:
+    """One judged side of a task."""
+
+    content: str
+    side: str
+    status: str
+    record: Mapping[str, Any]
+
+
+class RunStore:
+    """The SQLite database of a run folder; one writer at a time (the caller holds the folder lock)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / DB_NAME
+        old_umask = os.umask(0o077)  # the database holds confidential texts: owner only
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        finally:
+            os.umask(old_umask)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise InputError(f"not a judgedesk run database ({exc})", path=self.path) from None
+
+    # -- runs -----------------------------------------------------------------------------------------------
+
+    def ensure_run(self, info: RunInfo) -> None:
+        """Record a run key (once)."""
+        seq = self._db.execute("SELECT COALESCE(MAX(created_seq), 0) + 1 FROM runs").fetchone()[0]
+        self._db.execute(
+            "INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (info.run_key, info.label, info.mode, json.dumps(list(info.orders)),
+             json.dumps(info.settings, sort_keys=True), info.source, seq),
+        )
+
+    def runs(self) -> list[RunInfo]:
+        """Every run key in this folder, oldest first."""
+        rows = self._db.execute(
+            "SELECT run_key, label, mode, orders, settings, source FROM runs ORDER BY created_seq").fetchall()
+        return [RunInfo(r[0], r[1], r[2], tuple(json.loads(r[3])), json.loads(r[4]), r[5]) for r in rows]
+
+    def latest_run(self) -> RunInfo | None:
+        runs = self.runs()
+        return runs[-1] if runs else None
+
+    def touch_run(self, run_key: str) -> None:
+        """Make `run_key` the latest (a resumed older configuration becomes the one reported)."""
+        seq = self._db.execute("SELECT COALESCE(MAX(created_seq), 0) + 1 FROM runs").fetchone()[0]
+        self._db.execute("UPDATE runs SET created_seq = ? WHERE run_key = ?", (seq, run_key))
+
+    # -- tasks ----------------------------------------------------------------------------------------------
+
+    def replace_tasks(self, run_key: str, tasks: list[StoredTask]) -> None:
+        """The run's task list, as read this time (verdicts are kept: they are keyed by content)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM tasks WHERE run_key = ?", (run_key,))
+            self._db.executemany(
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_key, t.position, t.item_id, t.content, t.model_a, t.model_b, t.category, t.human,
+                  json.dumps(t.payload, sort_keys=True, ensure_ascii=False)) for t in tasks],
+            )
+
+    def tasks(self, run_key: str) -> list[StoredTask]:
+        rows = self._db.execute(
+            "SELECT position, item_id, content, model_a, model_b, category, human, payload FROM tasks "
+            "WHERE run_key = ? ORDER BY position", (run_key,)).fetchall()
+        return [StoredTask(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7])) for r in rows]
+
+    def replace_problems(self, run_key: str, problems: list[tuple[str, int | None, str, str | None]]) -> None:
+        """The input problems found when the run's data was last read: (path, line, reason, item)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM problems WHERE run_key = ?", (run_key,))
+            self._db.executemany("INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?)",
+                                 [(run_key, i, *p) for i, p in enumerate(problems)])
+
+    def problems(self, run_key: str) -> list[tuple[str, int | None, str, str | None]]:
+        rows = self._db.execute("SELECT path, line, reason, item FROM problems WHERE run_key = ? ORDER BY position",
+                                (run_key,))
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    # -- verdicts -------------------------------------------------------------------------------------------
+
+    def done(self, run_key: str) -> dict[tuple[str, str], str]:
+        """(content, side) -> status of every stored verdict of the run."""
+        rows = self._db.execute("SELECT content, side, status FROM verdicts WHERE run_key = ?", (run_key,))
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def put_verdict(self, run_key: str, content: str, side: str, status: str, record: Mapping[str, Any]) -> None:
+        """Commit one judged side now (replacing an earlier unparsed one when retrying)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)",
+            (run_key, content, side, status, json.dumps(record, sort_keys=True, ensure_ascii=False)),
+        )
+
+    def verdicts(self, run_key: str) -> dict[tuple[str, str], StoredVerdict]:
+        rows = self._db.execute("SELECT content, side, status, record FROM verdicts WHERE run_key = ?", (run_key,))
+        return {(r[0], r[1]): StoredVerdict(r[0], r[1], r[2], json.loads(r[3])) for r in rows}
+
+    def count_verdicts(self, run_key: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM verdicts WHERE run_key = ?", (run_key,)).fetchone()[0])
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
