@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from judgedesk.core.cli import main
 from judgedesk.core.runs import RunFolderLock
 

@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from judgedesk.core import DecodingSettings, EvalItem, Judge
 from judgedesk.core.backends._mock import MockBackend
 from judgedesk.core.datasets import Dataset, GradeTask, PairTask
