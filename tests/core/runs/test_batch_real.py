@@ -106,8 +106,10 @@ def test_kill_9_at_several_points_then_resume_equals_an_uninterrupted_run(
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(reference_run: tuple[Path, Path], tmp_path: Path) -> None:
     data, reference = reference_run
     out = tmp_path / "run"
-    with subprocess.Popen(_batch_args(data, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as process:
+    # A background parent (nohup, some CI runners) may hand down SIGINT as ignored, and Python then never turns
+    # it into KeyboardInterrupt: give the child the default disposition, as a terminal would.
+    with subprocess.Popen(_batch_args(data, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) as process:
         deadline = time.monotonic() + 300
         while _count(out) < 2 and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
