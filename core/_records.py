@@ -7,7 +7,7 @@ absolute paths, so judging the same items twice with the same judge gives byte-i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -168,10 +168,16 @@ def decide(ab: PairwiseVerdict, ba: PairwiseVerdict | None, *, inconsistent_as_t
     Contradicting orders are `inconsistent`, a label of its own, so position bias stays visible. With
     `inconsistent_as_tie` they count as a tie instead: PandaLM's published swap protocol (its issues 18 and 41).
     """
-    if ab.winner is None or (ba is not None and ba.winner is None):
+    winners = [ab.winner] if ba is None else [ab.winner, ba.winner]
+    return decide_winners(winners, inconsistent_as_tie=inconsistent_as_tie)
+
+
+def decide_winners(winners: Sequence[Label | None], *, inconsistent_as_tie: bool = False) -> Decision:
+    """The decision rule of `decide` over the winners of the judged orders (None = unparsed)."""
+    if any(w is None for w in winners):
         return "unparsed"
-    if ba is None or ab.winner == ba.winner:
-        return ab.winner
+    if all(w == winners[0] for w in winners):
+        return winners[0]  # type: ignore[return-value]
     return "tie" if inconsistent_as_tie else "inconsistent"
 
 

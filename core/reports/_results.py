@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputError
-from .._records import Decision
+from .._records import Decision, decide_winners
 from ..runs._store import DB_NAME, RunInfo, RunStore, StoredTask
 from ..stats import Outcome
 
@@ -34,12 +34,8 @@ class ResultRow:
         """Final decision over the run's orders; None while an order is still to be judged."""
         if any(side not in self.sides for side in orders):
             return None
-        winners = [self.winner(side) for side in orders]
-        if any(w is None for w in winners):
-            return "unparsed"
-        if all(w == winners[0] for w in winners):
-            return winners[0]  # type: ignore[return-value]
-        return "tie" if inconsistent_as_tie else "inconsistent"
+        return decide_winners([self.winner(side) for side in orders],  # type: ignore[misc]
+                              inconsistent_as_tie=inconsistent_as_tie)
 
     @property
     def score(self) -> float | None:
