@@ -1,8 +1,11 @@
 """The llama.cpp backend: GGUF judges through llama-cpp-python, on the CPU or with layers offloaded to a GPU.
 
-Determinism: every call starts from an empty KV cache, so a verdict never depends on what was judged before it
-(reusing a cached prefix evaluates the rest in a different batch split, which changes logits in the last bits).
-Context, batch and thread counts are fixed at load and recorded in the manifest.
+Determinism: a verdict never depends on what was judged before it. On the CPU a call reuses the KV cache of the
+longest prefix it shares with the previous call (the two orders of a pair share the whole instruction), because
+llama.cpp's CPU kernels give bit-identical logits however a prompt is split into batches (tested on the real judge
+in tests/core/backends/test_llamacpp_prefix_reuse.py). With GPU layers the batch split can change the last bits,
+so there every call starts from an empty cache. Context, batch and thread counts are fixed at load and recorded in
+the manifest.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class LlamaCppBackend:
     name = "llama.cpp"
 
     def __init__(self, path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
-                 n_gpu_layers: int = 0, seed: int = 2023) -> None:
+                 n_gpu_layers: int = 0, seed: int = 2023, reuse_prefix: bool | None = None) -> None:
         """Load `path`.
 
         Args:
@@ -46,6 +49,7 @@ class LlamaCppBackend:
             n_batch: prompt-processing batch size (also the micro-batch).
             n_gpu_layers: layers to offload to a GPU (0 = CPU only, -1 = all).
             seed: default sampler seed.
+            reuse_prefix: keep the KV cache of a prefix shared with the previous call; default: on the CPU only.
         """
         path = Path(path)
         header = read_gguf_header(path)  # raises ModelFileError on anything llama.cpp could crash on
@@ -54,6 +58,7 @@ class LlamaCppBackend:
         self._n_threads = n_threads or default_threads()
         self._n_batch = n_batch
         self._n_gpu_layers = n_gpu_layers
+        self._reuse_prefix = (n_gpu_layers == 0) if reuse_prefix is None else reuse_prefix
         try:
             import llama_cpp
         except ImportError as exc:  # pragma: no cover - the core install always has it
@@ -68,6 +73,8 @@ class LlamaCppBackend:
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(path, str(exc)) from exc
+        if self._llm._is_recurrent or self._llm._is_hybrid:
+            self._reuse_prefix = False  # their state cannot be trimmed back to a prefix
         model = self._llm._model
         bos_id = model.token_bos()
         eos_id = model.token_eos()
@@ -105,11 +112,28 @@ class LlamaCppBackend:
             raise ContextOverflowError(f"{n_tokens} tokens do not fit the judge's context of {self.n_ctx}; "
                                        "raise --ctx or shorten the input")
 
-    def _fresh_eval(self, tokens: Sequence[int]) -> None:
+    def _keep_shared_prefix(self, tokens: Sequence[int]) -> int:
+        """Trim the context to the longest prefix of `tokens` it already holds (0 without reuse); return its length.
+
+        At least the last token is always evaluated again, so its logits come from a live decode.
+        """
+        llm = self._llm
+        kept = 0
+        if self._reuse_prefix:
+            limit = min(llm.n_tokens, len(tokens) - 1)
+            cached = llm.input_ids
+            while kept < limit and cached[kept] == tokens[kept]:
+                kept += 1
+        if kept == 0:
+            llm.reset()  # also clears recurrent state, which cannot be trimmed
+        llm.n_tokens = kept
+        llm._ctx.kv_cache_seq_rm(-1, kept, -1)
+        return kept
+
+    def _eval_prompt(self, tokens: Sequence[int]) -> None:
         self._check_fits(len(tokens))
-        self._llm.reset()
-        self._llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-        self._llm.eval(list(tokens))
+        kept = self._keep_shared_prefix(tokens)
+        self._llm.eval(list(tokens[kept:]))
 
     def _last_logprobs(self) -> np.ndarray:
         pointer = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
@@ -121,7 +145,7 @@ class LlamaCppBackend:
     def score_options(self, prompt: Sequence[int], options: Sequence[Sequence[int]]) -> list[list[float]]:
         """Log-probability of each token of each option after `prompt`: one prompt pass, then a few tokens."""
         self._check_fits(len(prompt) + max((len(o) for o in options), default=0))
-        self._fresh_eval(prompt)
+        self._eval_prompt(prompt)
         start = self._llm.n_tokens
         after_prefix: dict[tuple[int, ...], np.ndarray] = {(): self._last_logprobs()}
         scores = []
@@ -143,8 +167,7 @@ class LlamaCppBackend:
         llm = self._llm
         self._check_fits(len(prompt))
         compiled = self._lib.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
-        llm.reset()
-        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        kept = self._keep_shared_prefix(prompt)
         llm.set_seed(sampling.seed)  # llama-cpp-python derives a new seed per call otherwise
         room = self.n_ctx - len(prompt)
         budget = max(0, min(max_tokens, room))
@@ -154,7 +177,7 @@ class LlamaCppBackend:
         text = ""
         if budget > 0:
             vocab = llm._model.vocab
-            for token in llm.generate(list(prompt), top_k=sampling.top_k, top_p=sampling.top_p,
+            for token in llm.generate(list(prompt[kept:]), reset=False, top_k=sampling.top_k, top_p=sampling.top_p,
                                       min_p=sampling.min_p, temp=sampling.temperature,
                                       repeat_penalty=sampling.repeat_penalty, grammar=compiled):
                 if self._lib.llama_vocab_is_eog(vocab, token):
