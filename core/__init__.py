@@ -26,6 +26,7 @@ from ._errors import (  # noqa: E402
 from ._gguf_file import GGUFHeader, read_gguf_header  # noqa: E402
 from ._judges import DEMO_JUDGE, JudgeEntry, default_format_for, demo_judge_path, list_judges, resolve_judge  # noqa: E402
 from ._loading import load_judge  # noqa: E402
+from ._paths import demo_data_path  # noqa: E402
 from ._records import (  # noqa: E402
     BothOrdersResult,
     Decision,
@@ -78,6 +79,7 @@ __all__ = [
     "create_backend",
     "decide",
     "default_format_for",
+    "demo_data_path",
     "demo_judge_path",
     "format_names",
     "get_format",

@@ -148,8 +148,93 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--format", choices=formats, help="parse 'output' texts with this format")
     imported.add_argument("--lang", choices=["en", "zh"], default="en")
 
+    _quantize_commands(commands, formats)
+
     models = commands.add_parser("models", help="list the judge models known on this machine",
                                  description="The embedded demo judge and every .gguf in the judge library "
                                              "folder, with size, quantization, architecture and default format.")
     models.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+QUANT_TYPES = ["F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K"]
+
+
+def _quantize_commands(commands: argparse._SubParsersAction, formats: list[str]) -> None:
+    """`judgedesk quantize convert|gguf|gptq|import-gptq|plan|verify`: the quantize pipeline."""
+    quantize = commands.add_parser(
+        "quantize", help="convert a Hugging Face judge to GGUF or GPTQ, plan its memory, check its verdicts",
+        description="Turn a trained judge's Hugging Face weights into files that fit a 24 GB GPU or run on the CPU, "
+                    "offline: convert to GGUF, quantize to K-quants or GPTQ, plan memory, and verify that the "
+                    "quantized judge still decides like the original.")
+    steps = quantize.add_subparsers(dest="quantize_command", required=True, metavar="STEP")
+
+    convert = steps.add_parser("convert", help="Hugging Face checkpoint folder -> GGUF (f32, f16, bf16, q8_0)",
+                               description="Convert a LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM "
+                                           "folder (config.json, safetensors weights, tokenizer) to one GGUF file, "
+                                           "reading the weights tensor by tensor. The output appears only when "
+                                           "complete.")
+    convert.add_argument("folder", type=Path, metavar="HF_DIR")
+    convert.add_argument("--out", type=Path, required=True, metavar="FILE.gguf")
+    convert.add_argument("--outtype", choices=["f32", "f16", "bf16", "q8_0"], default="f16")
+    convert.add_argument("--format", choices=formats, help="record this judge format in the file's metadata")
+    convert.add_argument("--allow-pickle", action="store_true",
+                         help="read pytorch_model.bin weights (unpickling can run code: only for files you trust)")
+
+    gguf = steps.add_parser("gguf", help="GGUF -> K-quant (Q4_K_M, Q5_K_M, Q8_0, ...)",
+                            description="Quantize an f32/f16/bf16 GGUF with llama.cpp's quantizer. Cancel with "
+                                        "Ctrl-C; the output appears only when complete.")
+    gguf.add_argument("source", type=Path, metavar="IN.gguf")
+    gguf.add_argument("--type", dest="qtype", required=True, type=str.upper, choices=QUANT_TYPES, metavar="TYPE",
+                      help=f"one of {', '.join(QUANT_TYPES)}")
+    gguf.add_argument("--out", type=Path, required=True, metavar="FILE.gguf")
+    gguf.add_argument("--imatrix", type=Path, metavar="FILE", help="importance matrix (llama.cpp imatrix GGUF)")
+    gguf.add_argument("--threads", type=int, metavar="N")
+    gguf.add_argument("--allow-requantize", action="store_true",
+                      help="quantize an already quantized file (loses more quality than quantizing from f16)")
+
+    gptq = steps.add_parser("gptq", help="Hugging Face checkpoint folder -> GPTQ folder (GPTQModel)",
+                            description="Quantize with GPTQ, calibrated on judge-format prompts built from the "
+                                        "demo data, so the judge is calibrated on what it will see. Needs "
+                                        "`pip install judgedesk[hf]`.")
+    gptq.add_argument("folder", type=Path, metavar="HF_DIR")
+    gptq.add_argument("--out", type=Path, required=True, metavar="DIR")
+    gptq.add_argument("--bits", type=int, choices=[2, 3, 4, 8], default=4)
+    gptq.add_argument("--group-size", type=int, default=128, metavar="N")
+    gptq.add_argument("--format", choices=formats, default="pandalm", help="judge format of the calibration prompts")
+    gptq.add_argument("--calibration", type=int, default=256, metavar="N", help="calibration prompts (256)")
+
+    imported = steps.add_parser("import-gptq", help="make a published auto-gptq checkpoint loadable (on a copy)",
+                                description="Copy an auto-gptq checkpoint (e.g. Auto-J's 4-bit GPTQ) into DIR with "
+                                            "its weights renamed to model.safetensors and is_marlin_format dropped.")
+    imported.add_argument("folder", type=Path, metavar="GPTQ_DIR")
+    imported.add_argument("--out", type=Path, required=True, metavar="DIR")
+
+    plan = steps.add_parser("plan", help="memory plan of a judge for a GPU budget or the CPU",
+                            description="For a Hugging Face folder (config.json is enough) or a GGUF file: weight "
+                                        "size, KV cache, compute buffer and total per quant type; whether it fits "
+                                        "the budget, and how many layers to offload when it does not.")
+    plan.add_argument("path", type=Path, metavar="PATH")
+    plan.add_argument("--budget", type=float, default=24.0, metavar="GIB",
+                      help="GPU memory in GiB (24 = RTX 3090 / 4090; also 8, 12, 16, 48)")
+    plan.add_argument("--ctx", type=int, default=4096, metavar="N", help="context size (4096)")
+    plan.add_argument("--cache-type", choices=["f16", "q8_0"], default="f16", help="KV cache type (f16)")
+    plan.add_argument("--cpu", action="store_true", help="plan RAM for running on the CPU")
+    plan.add_argument("--json", action="store_true", help="print JSON")
+
+    verify = steps.add_parser("verify", help="does the quantized judge decide like the original?",
+                              description="Judge the same pairs (both orders) with REF and QUANT: verdict "
+                                          "agreement, mean KL divergence of the verdict options, flipped items. "
+                                          "REF / QUANT: a .gguf file, a library name, or a Hugging Face / GPTQ "
+                                          "folder.")
+    verify.add_argument("reference", metavar="REF")
+    verify.add_argument("candidate", metavar="QUANT")
+    verify.add_argument("--data", type=Path, metavar="PATH", help="pairs file or outputs folder (default: demo data)")
+    verify.add_argument("--format", choices=formats, help="judge format (default: the reference's own)")
+    verify.add_argument("--limit", type=int, metavar="N", help="take the first N items")
+    verify.add_argument("--one-order", action="store_true", help="judge only with A shown first")
+    verify.add_argument("--ctx", type=int, default=4096, metavar="N")
+    verify.add_argument("--threads", type=int, metavar="N")
+    verify.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                        help="device for Hugging Face folders (cpu)")
+    verify.add_argument("--json", action="store_true", help="print JSON")
