@@ -95,6 +95,17 @@ def test_importing_core_stays_light() -> None:
     assert json.loads(_run_python(code)) == []
 
 
+def test_importing_quantize_stays_light() -> None:
+    # The quantize pipeline must import on a core-only install: torch and friends load only in the steps needing them.
+    code = (
+        "import json, sys\n"
+        "import judgedesk.quantize\n"
+        "heavy = ('PySide6', 'torch', 'transformers', 'gptqmodel', 'llama_cpp')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+    )
+    assert json.loads(_run_python(code)) == []
+
+
 def test_cli_import_stays_light() -> None:
     code = (
         "import json, sys\n"
