@@ -7,14 +7,27 @@ Nothing here imports Qt; torch, transformers and GPTQModel are imported only by 
 from __future__ import annotations
 
 from ._errors import CheckpointError, QuantizeCancelled, QuantizeError
+from ._kquant import QUANT_TYPES, QuantizeProgress, quantize_gguf, read_imatrix
+from ._plan import BUDGET_PRESETS, GpuMemory, MemoryPlan, PlanRow, SystemMemory, detect_memory, plan_memory
 from ._verify import FidelityReport, FlippedVerdict, open_judge_backend, verify_fidelity
 
 __all__ = [
+    "BUDGET_PRESETS",
+    "QUANT_TYPES",
     "CheckpointError",
     "FidelityReport",
     "FlippedVerdict",
+    "GpuMemory",
+    "MemoryPlan",
+    "PlanRow",
     "QuantizeCancelled",
     "QuantizeError",
+    "QuantizeProgress",
+    "SystemMemory",
+    "detect_memory",
     "open_judge_backend",
+    "plan_memory",
+    "quantize_gguf",
+    "read_imatrix",
     "verify_fidelity",
 ]

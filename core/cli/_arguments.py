@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-QUANT_TYPES = ["F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K"]
+# The same as judgedesk.quantize.QUANT_TYPES (tested); listed here so that building the parser imports nothing heavy.
+QUANT_TYPES = ["F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K"]
 
 
 def _quantize_commands(commands: argparse._SubParsersAction, formats: list[str]) -> None:

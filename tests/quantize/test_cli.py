@@ -1,0 +1,68 @@
+"""`judgedesk quantize ...` on the command line: each step validates its input and prints one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from judgedesk.core import demo_judge_path, read_gguf_header
+from judgedesk.core.cli import main
+from judgedesk.core.cli._arguments import QUANT_TYPES
+from judgedesk.quantize import QUANT_TYPES as QUANTIZER_TYPES
+
+LLAMA_13B = {"architectures": ["LlamaForCausalLM"], "hidden_size": 5120, "num_hidden_layers": 40,
+             "num_attention_heads": 40, "intermediate_size": 13824, "vocab_size": 32000,
+             "max_position_embeddings": 4096, "rms_norm_eps": 1e-5}
+
+
+def test_the_parser_offers_exactly_the_quantizer_types():
+    assert set(QUANT_TYPES) == set(QUANTIZER_TYPES)
+
+
+def test_plan_json_for_a_config_only_folder(tmp_path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_13B))
+    assert main(["quantize", "plan", str(tmp_path), "--ctx", "4096", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    rows = {row["qtype"]: row for row in plan["rows"]}
+    assert rows["F16"]["fits"] is False and rows["Q4_K_M"]["fits"] is True
+
+
+def test_plan_table_for_the_demo_judge(capsys):
+    assert main(["quantize", "plan", str(demo_judge_path()), "--budget", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "Q4_K_M" in out and "Q4_1" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["quantize", "plan", "/nonexistent/folder"], "/nonexistent/folder"),
+    (["quantize", "convert", "/nonexistent/hf", "--out", "x.gguf"], "/nonexistent/hf"),
+    (["quantize", "gguf", "/nonexistent/in.gguf", "--type", "Q4_K_M", "--out", "x.gguf"], "/nonexistent/in.gguf"),
+    (["quantize", "verify", "/nonexistent/ref.gguf", "demo"], "/nonexistent/ref.gguf"),
+])
+def test_bad_inputs_are_one_line_errors(argv, message, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "judgedesk.core.cli", *argv], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120, check=False)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("judgedesk: error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_text_file_is_not_a_model(tmp_path, capsys):
+    bogus = tmp_path / "notes.gguf"
+    bogus.write_text("hello")
+    assert main(["quantize", "gguf", str(bogus), "--type", "Q8_0", "--out", str(tmp_path / "out.gguf")]) == 1
+    assert "notes.gguf" in capsys.readouterr().err
+    assert not (tmp_path / "out.gguf").exists()
+
+
+@pytest.mark.real_model
+def test_gguf_step_requantizes_the_demo_judge_only_when_allowed(tmp_path, capsys):
+    out = tmp_path / "demo.Q8_0.gguf"
+    assert main(["quantize", "gguf", str(demo_judge_path()), "--type", "Q8_0", "--out", str(out)]) == 1
+    assert "requantize" in capsys.readouterr().err and not out.exists()
+    assert main(["quantize", "gguf", str(demo_judge_path()), "--type", "Q8_0", "--out", str(out),
+                 "--allow-requantize"]) == 0
+    assert read_gguf_header(out).file_type == "Q8_0"
+    assert f"wrote {out}" in capsys.readouterr().out
