@@ -6,6 +6,8 @@ Nothing here imports Qt; torch, transformers and GPTQModel are imported only by 
 
 from __future__ import annotations
 
+from ._checkpoint import SUPPORTED_ARCHITECTURES, Checkpoint, ModelConfig, inspect_checkpoint, read_model_config
+from ._convert import OUTTYPES, ConvertResult, convert_to_gguf
 from ._errors import CheckpointError, QuantizeCancelled, QuantizeError
 from ._kquant import QUANT_TYPES, QuantizeProgress, quantize_gguf, read_imatrix
 from ._plan import BUDGET_PRESETS, GpuMemory, MemoryPlan, PlanRow, SystemMemory, detect_memory, plan_memory
@@ -13,21 +15,29 @@ from ._verify import FidelityReport, FlippedVerdict, open_judge_backend, verify_
 
 __all__ = [
     "BUDGET_PRESETS",
+    "OUTTYPES",
     "QUANT_TYPES",
+    "SUPPORTED_ARCHITECTURES",
+    "Checkpoint",
     "CheckpointError",
+    "ConvertResult",
     "FidelityReport",
     "FlippedVerdict",
     "GpuMemory",
     "MemoryPlan",
+    "ModelConfig",
     "PlanRow",
     "QuantizeCancelled",
     "QuantizeError",
     "QuantizeProgress",
     "SystemMemory",
+    "convert_to_gguf",
     "detect_memory",
+    "inspect_checkpoint",
     "open_judge_backend",
     "plan_memory",
     "quantize_gguf",
     "read_imatrix",
+    "read_model_config",
     "verify_fidelity",
 ]
