@@ -6,15 +6,18 @@ Nothing here imports Qt; torch, transformers and GPTQModel are imported only by 
 
 from __future__ import annotations
 
+from ._calibration import calibration_prompts
 from ._checkpoint import SUPPORTED_ARCHITECTURES, Checkpoint, ModelConfig, inspect_checkpoint, read_model_config
 from ._convert import OUTTYPES, ConvertResult, convert_to_gguf
 from ._errors import CheckpointError, QuantizeCancelled, QuantizeError
+from ._gptq import GPTQ_BITS, import_autogptq, quantize_gptq
 from ._kquant import QUANT_TYPES, QuantizeProgress, quantize_gguf, read_imatrix
 from ._plan import BUDGET_PRESETS, GpuMemory, MemoryPlan, PlanRow, SystemMemory, detect_memory, plan_memory
 from ._verify import FidelityReport, FlippedVerdict, open_judge_backend, verify_fidelity
 
 __all__ = [
     "BUDGET_PRESETS",
+    "GPTQ_BITS",
     "OUTTYPES",
     "QUANT_TYPES",
     "SUPPORTED_ARCHITECTURES",
@@ -31,12 +34,15 @@ __all__ = [
     "QuantizeError",
     "QuantizeProgress",
     "SystemMemory",
+    "calibration_prompts",
     "convert_to_gguf",
     "detect_memory",
+    "import_autogptq",
     "inspect_checkpoint",
     "open_judge_backend",
     "plan_memory",
     "quantize_gguf",
+    "quantize_gptq",
     "read_imatrix",
     "read_model_config",
     "verify_fidelity",

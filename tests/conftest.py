@@ -14,6 +14,7 @@ import pytest
 from judgedesk.core import demo_judge_path
 
 _HOME = "JUDGEDESK_HOME"
+pytest_plugins = ["tests.hf_fixtures"]  # smollm2_hf_dir, for tests/quantize/ and tests/core/backends/
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -54,6 +54,14 @@ def _llamacpp(**options: Any) -> Backend:
     return LlamaCppBackend(**options)
 
 
+def _transformers(**options: Any) -> Backend:
+    # The module imports torch and transformers only when a backend is created, and names `pip install
+    # judgedesk[hf]` when they are missing; the folder is checked first, so a wrong path is reported as such.
+    from ._transformers import TransformersBackend
+
+    return TransformersBackend(**options)
+
+
 def _mock(**options: Any) -> Backend:
     from ._mock import MockBackend
 
@@ -62,3 +70,4 @@ def _mock(**options: Any) -> Backend:
 
 register_backend("llama.cpp", _llamacpp)
 register_backend("mock", _mock)
+register_backend("transformers", _transformers)
