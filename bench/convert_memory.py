@@ -6,7 +6,9 @@ child's peak resident set size (VmHWM), so the figures do not pile up:
 - interpreter: python importing judgedesk.quantize and doing nothing (the fixed cost);
 - load all: reading every tensor of the checkpoint into memory at once (what a converter that loads the model does);
 - convert: `judgedesk quantize convert` to f16 and to q8_0, which streams tensor by tensor.
-Prints the peaks, the checkpoint size, and the ratios of each peak above the interpreter to the checkpoint size.
+Prints peak anonymous memory (what the process really needs; sampled every millisecond) and the ratio of each peak
+above the interpreter to the checkpoint size, and peak RSS, which also counts the memory-mapped checkpoint pages
+read so far (clean page cache the kernel reclaims under pressure).
 
 Usage: python bench/convert_memory.py [--work DIR]
 """
@@ -14,16 +16,29 @@ Usage: python bench/convert_memory.py [--work DIR]
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+# Peak RSS (VmHWM) counts the checkpoint's memory-mapped pages once they are read, although the kernel can drop those
+# clean file pages at any time; what a conversion really needs is anonymous memory (RssAnon), whose peak the kernel
+# does not keep, so a thread samples it every millisecond.
 _PEAK = """
-import json, re
-def peak():
+import json, re, threading, time
+def _field(name):
     text = open('/proc/self/status').read()
-    return int(re.search(r'VmHWM:\\s+(\\d+) kB', text).group(1)) * 1024
+    return int(re.search(name + r':\\s+(\\d+) kB', text).group(1)) * 1024
+_anon = [0]
+def _sample():
+    while True:
+        _anon[0] = max(_anon[0], _field('RssAnon'))
+        time.sleep(0.001)
+threading.Thread(target=_sample, daemon=True).start()
+def peak():
+    time.sleep(0.01)
+    return [max(_anon[0], _field('RssAnon')), _field('VmHWM')]
 """
 
 _CHILDREN = {
@@ -66,10 +81,12 @@ tokenizer.save_pretrained({str(folder)!r})
     subprocess.run([sys.executable, "-c", script], check=True)
 
 
-def measure(code: str, folder: Path, out: Path) -> int:
+def measure(code: str, folder: Path, out: Path) -> tuple[int, int]:
+    """(peak anonymous memory, peak RSS) of a child process running `code`, in bytes."""
     script = f"FOLDER = {str(folder)!r}\nOUT = {str(out)!r}\n{_PEAK}\n{code}\nprint(json.dumps(peak()))"
     result = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
-    return int(result.stdout.strip().splitlines()[-1])
+    anon, rss = json.loads(result.stdout.strip().splitlines()[-1])
+    return anon, rss
 
 
 def main() -> None:
@@ -81,13 +98,16 @@ def main() -> None:
     print(f"checkpoint: {args.work} (float32 safetensors, {on_disk / 2**20:.1f} MiB on disk)\n")
     with tempfile.TemporaryDirectory() as out:
         peaks = {name: measure(code, args.work, Path(out)) for name, code in _CHILDREN.items()}
-    base = peaks["interpreter"]
-    print(f"{'':14s} {'peak RSS':>10s} {'above interpreter':>18s} {'/ checkpoint size':>18s}")
-    for name, value in peaks.items():
-        above = value - base
-        print(f"{name:14s} {value / 2**20:8.1f} MiB {above / 2**20:14.1f} MiB {above / on_disk:17.2f}x")
-    ratio = (peaks["load all"] - base) / max(1, peaks["convert f16"] - base)
-    print(f"\nstreaming conversion needs {ratio:.1f}x less memory above the interpreter than loading the checkpoint")
+    base = peaks["interpreter"][0]
+    header = f"{'peak anonymous':>15s} {'above interpreter':>18s} {'/ checkpoint':>13s} {'peak RSS (+ mapped)':>20s}"
+    print(f"{'':14s} {header}")
+    for name, (anon, rss) in peaks.items():
+        above = anon - base
+        print(f"{name:14s} {anon / 2**20:11.1f} MiB {above / 2**20:14.1f} MiB {above / on_disk:12.2f}x "
+              f"{rss / 2**20:16.1f} MiB")
+    ratio = (peaks["load all"][0] - base) / max(1, peaks["convert f16"][0] - base)
+    print(f"\nstreaming conversion needs {ratio:.1f}x less anonymous memory above the interpreter than loading "
+          "the checkpoint")
 
 
 if __name__ == "__main__":
