@@ -735,7 +735,7 @@ def _ram() -> tuple[int | None, int | None]:
                 fields[key] = int(rest.split()[0]) * 1024
         return fields.get("MemTotal"), fields.get("MemAvailable", fields.get("MemFree"))
     except (OSError, ValueError, IndexError):
-        pass
+        pass  # no /proc (macOS, Windows): ask sysconf
     try:
         page = os.sysconf("SC_PAGE_SIZE")
         return page * os.sysconf("SC_PHYS_PAGES"), page * os.sysconf("SC_AVPHYS_PAGES")

@@ -22,6 +22,7 @@ from .._errors import ContextOverflowError, ModelLoadError
 from .._gguf_file import read_gguf_header
 from .._hashing import file_sha256
 from ._protocol import Generation, ModelInfo, Sampling
+from ._stops import first_stop
 
 __all__ = ["LlamaCppBackend", "default_threads"]
 
@@ -186,7 +187,7 @@ class LlamaCppBackend:
                 produced.append(token)
                 if stop:
                     text = llm.detokenize(produced).decode("utf-8", errors="ignore")
-                    hit = _first_stop(text, stop)
+                    hit = first_stop(text, stop)
                     if hit is not None:
                         stopped_at = stop[hit[1]]
                         text = text[:hit[0]]
@@ -218,13 +219,3 @@ class LlamaCppBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _first_stop(text: str, stops: Sequence[str]) -> tuple[int, int] | None:
-    """(position, index) of the earliest stop phrase in `text`, or None."""
-    best: tuple[int, int] | None = None
-    for index, phrase in enumerate(stops):
-        position = text.find(phrase)
-        if position >= 0 and (best is None or position < best[0]):
-            best = (position, index)
-    return best

@@ -25,8 +25,8 @@ from typing import Any
 from .._errors import BackendError, ContextOverflowError, ModelLoadError
 from ._gbnf import GrammarMatcher, State
 from ._hf_folder import HFFolder, read_hf_folder
-from ._llamacpp import _first_stop
 from ._protocol import Generation, ModelInfo, Sampling
+from ._stops import first_stop
 
 __all__ = ["TransformersBackend", "quiet_hf_warnings"]
 
@@ -216,7 +216,7 @@ class TransformersBackend:
                 state = matcher.advance(state, self._piece(token))
             if stop:
                 text = self.detokenize(produced)
-                hit = _first_stop(text, stop)
+                hit = first_stop(text, stop)
                 if hit is not None:
                     stopped_at = stop[hit[1]]
                     text = text[:hit[0]]
@@ -401,6 +401,6 @@ def _versions(torch: Any, transformers: Any, quantized: bool) -> dict[str, str]:
             try:
                 versions[package] = version(package)
             except PackageNotFoundError:
-                pass
+                pass  # not installed: the manifest lists only what ran
     return versions
 
