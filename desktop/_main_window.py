@@ -1,0 +1,128 @@
+"""The main window: navigation on the left, the five views, the message bar, and a status bar that says the
+process is offline and what the judge is doing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from judgedesk.core import guard_installed
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ._batch_view import BatchView
+from ._compare_view import CompareView
+from ._context import AppContext
+from ._judge_service import LoadedJudge
+from ._judges_view import JudgesView
+from ._results_view import ResultsView
+from ._settings_view import SettingsView
+
+__all__ = ["MainWindow"]
+
+_OFFLINE_ON = "● Offline: network access is blocked in this process"
+_OFFLINE_OFF = "● Network guard NOT installed: this process could reach the network"
+
+
+class MainWindow(QMainWindow):
+    """The app window; owns the AppContext and shuts it down when closed."""
+
+    def __init__(self, context: AppContext | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("judgedesk")
+        self.context = context or AppContext()
+        self.context.setParent(self)
+        self.compare = CompareView(self.context)
+        self.batch = BatchView(self.context)
+        self.results = ResultsView(self.context)
+        self.judges = JudgesView(self.context)
+        self.settings_view = SettingsView(self.context)
+        self.views: list[QWidget] = [self.compare, self.batch, self.results, self.judges, self.settings_view]
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("navigation")
+        self.nav.setIconSize(QSize(20, 20))
+        self.stack = QStackedWidget()
+        for number, view in enumerate(self.views, start=1):
+            item = QListWidgetItem(view.title)  # type: ignore[attr-defined]
+            item.setToolTip(f"{view.title} (Ctrl+{number})")  # type: ignore[attr-defined]
+            item.setSizeHint(QSize(120, 34))
+            self.nav.addItem(item)
+            self.stack.addWidget(view)
+            QShortcut(QKeySequence(f"Ctrl+{number}"), self, activated=lambda n=number - 1: self.show_view(n))
+        self.nav.setFixedWidth(130)
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(8, 8, 8, 4)
+        layout.addWidget(self.context.messages)
+        layout.addWidget(self.stack, 1)
+        splitter = QSplitter()
+        splitter.addWidget(self.nav)
+        splitter.addWidget(content)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.context.messages.clear)
+
+        self.offline_label = QLabel(_OFFLINE_ON if guard_installed() else _OFFLINE_OFF)
+        self.offline_label.setObjectName("offlineIndicator")
+        self.offline_label.setStyleSheet("color: #1b5e20;" if guard_installed() else "color: #b71c1c;")
+        self._judge_text = "no judge loaded"
+        self.judge_label = QLabel(self._judge_text)
+        self.judge_label.setObjectName("judgeState")
+        self.statusBar().addWidget(self.judge_label, 1)
+        self.statusBar().addPermanentWidget(self.offline_label)
+        self.context.service.judge_did_load.connect(self._judge_loaded)
+        self.context.service.judge_did_unload.connect(self._judge_unloaded)
+        self.context.service.service_did_change_busy.connect(self._busy_changed)
+        self.context.set_results_opener(self._open_results)
+
+        geometry = self.context.settings.window_geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 820)
+        self.show_view(int(self.context.settings.value("window/view", 0) or 0))
+
+    def show_view(self, index: int) -> None:
+        index = min(max(index, 0), len(self.views) - 1)
+        self.nav.setCurrentRow(index)
+
+    def view_index(self, view: QWidget) -> int:
+        return self.views.index(view)
+
+    def _open_results(self, folder: Path, run_key: str | None) -> None:
+        self.results.open_run(folder, run_key)
+        self.show_view(self.view_index(self.results))
+
+    def _judge_loaded(self, loaded: LoadedJudge) -> None:
+        info = loaded.info
+        self._judge_text = f"Judge: {info.name} ({info.file_type}), format {loaded.format}"
+        self._busy_changed(self.context.service.busy)
+
+    def _judge_unloaded(self) -> None:
+        self._judge_text = "no judge loaded"
+        self._busy_changed(self.context.service.busy)
+
+    def _busy_changed(self, busy: bool) -> None:
+        self.judge_label.setText(self._judge_text + (" · working…" if busy else ""))
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        settings = self.context.settings
+        settings.set_window_geometry(self.saveGeometry())
+        settings.set_value("window/view", self.stack.currentIndex())
+        for view in self.views:
+            closing = getattr(view, "view_will_close", None)
+            if closing is not None:
+                closing()
+        self.context.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,117 @@
+"""The judge service on the real demo judge: one worker owns the model, reuses it, frees it, stays cancellable."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from judgedesk.core import EvalItem
+from judgedesk.desktop._judge_service import JudgeService, JudgeSpec, LoadedJudge
+from judgedesk.desktop._settings import AppSettings
+
+pytestmark = pytest.mark.real_model
+
+ITEM = EvalItem(id="capital", instruction="What is the capital of France? Answer in one sentence.",
+                responses=("The capital of France is Paris.", "The capital of France is Lyon."))
+
+
+@pytest.fixture
+def service(qapp: object):  # noqa: ANN201
+    svc = JudgeService()
+    yield svc
+    svc.shutdown()
+
+
+def test_judge_work_runs_on_one_thread_with_the_loaded_judge(service: JudgeService, qtbot) -> None:  # noqa: ANN001
+    threads: set[int] = set()
+
+    def compare(ctx):  # noqa: ANN001, ANN202
+        threads.add(threading.get_ident())
+        return ctx.judge.judge_both_orders(ITEM)
+
+    with qtbot.waitSignal(service.judge_did_load, timeout=60000) as loaded:
+        first = service.submit(JudgeSpec(format="pandalm"), compare)
+    assert isinstance(loaded.args[0], LoadedJudge) and loaded.args[0].format == "pandalm"
+    second = service.submit(JudgeSpec(format="generic"), compare)
+    with qtbot.waitSignal(second.task_did_finish, timeout=60000):
+        pass
+    assert first.state == "finished" and first.result.ab.manifest.format == "pandalm"
+    assert second.result.ab.manifest.format == "generic"
+    assert len(threads) == 1 and threading.get_ident() not in threads
+    assert service.loaded is not None and service.loaded.format == "generic"
+
+
+def test_changing_the_format_keeps_the_model_and_changing_the_context_reloads_it(service: JudgeService,
+                                                                                  qtbot) -> None:  # noqa: ANN001
+    backends: list[object] = []
+    record = lambda ctx: backends.append(ctx.judge.backend)  # noqa: E731
+    for spec in (JudgeSpec(format="pandalm"), JudgeSpec(format="generic"), JudgeSpec(format="generic", n_ctx=2048)):
+        task = service.submit(spec, record)
+    with qtbot.waitSignal(task.task_did_finish, timeout=60000):
+        pass
+    assert backends[0] is backends[1]
+    assert backends[2] is not backends[1]
+
+
+def test_unload_frees_the_model(service: JudgeService, qtbot) -> None:  # noqa: ANN001
+    task = service.preload(JudgeSpec())
+    with qtbot.waitSignal(task.task_did_finish, timeout=60000):
+        pass
+    assert service.loaded is not None
+    with qtbot.waitSignal(service.judge_did_unload, timeout=10000):
+        service.unload()
+    assert service.loaded is None
+
+
+def test_the_event_loop_answers_while_the_judge_works_and_cancel_stops_it(service: JudgeService,
+                                                                          qtbot) -> None:  # noqa: ANN001
+    judged: list[int] = []
+
+    def many(ctx):  # noqa: ANN001, ANN202
+        for _ in range(50):
+            ctx.check_cancelled()
+            ctx.judge.compare(ITEM)
+            judged.append(1)
+            ctx.progress(len(judged))
+
+    task = service.submit(JudgeSpec(format="pandalm"), many)
+    ticks: list[float] = []
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+    qtbot.waitUntil(lambda: len(judged) >= 2, timeout=60000)
+    timer.stop()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert gaps and max(gaps) < 0.5, f"the GUI thread stalled for {max(gaps):.2f} s"
+    asked = time.monotonic()
+    with qtbot.waitSignal(task.task_was_cancelled, timeout=10000):
+        task.cancel()
+    assert time.monotonic() - asked < 2.0
+    assert len(judged) < 50
+
+
+def test_a_missing_judge_is_a_message(service: JudgeService, qtbot, tmp_path) -> None:  # noqa: ANN001
+    task = service.submit(JudgeSpec(judge=str(tmp_path / "nothing.gguf")), lambda ctx: None)
+    with qtbot.waitSignal(task.task_did_fail, timeout=10000) as failed:
+        pass
+    assert "nothing.gguf" in failed.args[0] and "no such file" in failed.args[0]
+
+
+def test_settings_persist_and_build_the_spec(tmp_path, qapp) -> None:  # noqa: ANN001
+    path = tmp_path / "desktop.ini"
+    settings = AppSettings(path)
+    assert settings.seed == 2023 and settings.n_ctx == 4096 and settings.threads is None
+    settings.threads, settings.n_ctx, settings.seed, settings.gpu_layers = 2, 2048, 7, 3
+    settings.default_format = "pandalm"
+    settings.runs_dir = tmp_path / "runs"
+    again = AppSettings(path)
+    assert (again.threads, again.n_ctx, again.seed, again.gpu_layers) == (2, 2048, 7, 3)
+    assert again.runs_dir == tmp_path / "runs"
+    spec = again.judge_spec()
+    assert spec.format == "pandalm" and spec.n_ctx == 2048 and spec.n_threads == 2 and spec.n_gpu_layers == 3
+    assert spec.decoding.sampling.seed == 7 and spec.judge == "demo"
+    settings.default_format = None
+    assert AppSettings(path).default_format is None
