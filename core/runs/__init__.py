@@ -7,7 +7,7 @@ The CLI's `judgedesk batch` and the desktop app's batch view both call `run_batc
 from __future__ import annotations
 
 from ._lock import RunFolderLock
-from ._runner import BatchOptions, BatchProgress, BatchResult, RunInterrupted, run_batch, run_key_for
+from ._runner import BatchOptions, BatchProgress, BatchResult, JudgedOrder, RunInterrupted, run_batch, run_key_for
 from ._store import RunInfo, RunStore, content_hash
 from ._terminal import TerminalProgress, format_duration
 
@@ -15,6 +15,7 @@ __all__ = [
     "BatchOptions",
     "BatchProgress",
     "BatchResult",
+    "JudgedOrder",
     "RunFolderLock",
     "RunInfo",
     "RunInterrupted",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +23,7 @@ from ..datasets import Dataset
 from ._lock import RunFolderLock
 from ._store import RunInfo, RunStore, StoredTask, content_hash
 
-__all__ = ["BatchOptions", "BatchProgress", "BatchResult", "RunInterrupted", "run_batch", "run_key_for"]
+__all__ = ["BatchOptions", "BatchProgress", "BatchResult", "JudgedOrder", "RunInterrupted", "run_batch", "run_key_for"]
 
 Mode = Literal["pairwise", "single"]
 
@@ -45,6 +45,28 @@ class BatchOptions:
 
 
 @dataclass(frozen=True)
+class JudgedOrder:
+    """One judgement just stored, for a live table of verdicts."""
+
+    position: int
+    """The task's position in the input."""
+    item_id: str
+    """The item judged."""
+    model_a: str
+    """The model whose response is A (the graded model when grading)."""
+    model_b: str | None
+    """The model whose response is B; None when grading."""
+    category: str | None
+    """The item's category."""
+    side: str
+    """'AB', 'BA' or 'single'."""
+    status: str
+    """ok, truncated, unparsed or error."""
+    record: Mapping[str, Any]
+    """The stored record: a verdict, a grade, or {'error': ...}."""
+
+
+@dataclass(frozen=True)
 class BatchProgress:
     """Where a run stands, for a progress bar."""
 
@@ -60,6 +82,8 @@ class BatchProgress:
     """Estimated seconds left, when a rate is known."""
     last_item: str | None
     """The item just judged."""
+    last: JudgedOrder | None = None
+    """The judgement just stored."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +203,9 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
                     complete += 1
                     finished_now += 1
                 if progress is not None:
-                    progress(_progress(complete, len(tasks), judged, finished_now, started, task.item_id))
+                    last = JudgedOrder(task.position, task.item_id, task.model_a, task.model_b, task.category, side,
+                                       status, record)
+                    progress(_progress(complete, len(tasks), judged, finished_now, started, last))
         except KeyboardInterrupt:
             raise RunInterrupted(_stopped_message(folder, complete, len(tasks))) from None
         final = store.done(run_key)
@@ -198,12 +224,12 @@ def _judge_one(judge: Judge, task: StoredTask, side: str) -> tuple[str, dict[str
 
 
 def _progress(complete: int, total: int, judged: int, finished_now: int, started: float,
-              item_id: str) -> BatchProgress:
+              last: JudgedOrder) -> BatchProgress:
     elapsed = max(time.monotonic() - started, 1e-9)
     rate = finished_now / elapsed * 60 if finished_now else 0.0
     eta = (total - complete) / rate * 60 if rate > 0 else None
     return BatchProgress(done=complete, total=total, judged_now=judged, per_minute=rate, eta_seconds=eta,
-                         last_item=item_id)
+                         last_item=last.item_id, last=last)
 
 
 def _stopped_message(folder: Path, complete: int, total: int) -> str:

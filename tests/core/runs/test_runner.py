@@ -126,3 +126,14 @@ def test_reports_carry_statistics_and_agreement(tmp_path: Path) -> None:
     battles = [json.loads(line) for line in files.battles.read_text(encoding="utf-8").splitlines()]  # type: ignore[union-attr]
     assert {b["winner"] for b in battles} == {"model_a"} and len(battles) == 6
     assert set(summary["categories"]) == {"qa", "writing"}
+
+
+def test_progress_carries_each_stored_judgement_for_a_live_table(tmp_path: Path) -> None:
+    seen = []
+    run_batch(tmp_path / "run", _dataset(2), _judge(), progress=seen.append)
+    judged = [(e.last.item_id, e.last.side, e.last.status, e.last.record["winner"]) for e in seen]
+    assert judged == [("i0", "AB", "ok", "A"), ("i0", "BA", "ok", "A"), ("i1", "AB", "ok", "A"),
+                      ("i1", "BA", "ok", "A")]
+    first = seen[0].last
+    assert (first.position, first.model_a, first.model_b, first.category) == (0, "alpha", "beta", "writing")
+    assert seen[0].last_item == "i0"

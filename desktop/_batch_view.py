@@ -1,0 +1,475 @@
+"""The Batch view: a file or folder previewed before anything runs, then judged with progress, pause, resume
+and cancel, its verdicts appearing in a live table; earlier runs of the same data are offered for resume."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from judgedesk.core.datasets import Dataset, load_dataset
+from judgedesk.core.reports import write_reports
+from judgedesk.core.runs import BatchOptions, BatchProgress, BatchResult, format_duration, run_batch
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ._batch_runs import EarlierRun, find_earlier_runs, run_folder_for, spec_for_run
+from ._context import AppContext
+from ._judge_picker import JudgePicker
+from ._live_verdicts import LiveVerdictsModel
+from ._messages import report_task_errors
+from ._tasks import Task, WorkContext
+
+__all__ = ["BatchView"]
+
+_UPDATE_EVERY_S = 1.0  # how often a running run tells the Results view to refresh
+
+
+class BatchView(QWidget):
+    """Evaluate a whole file or folder of model outputs."""
+
+    title = "Batch"
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.dataset: Dataset | None = None
+        self.folder: Path | None = None
+        self.run_task: Task | None = None
+        self.preview_task: Task | None = None
+        self.last_result: BatchResult | None = None
+        self.state = "idle"
+        """idle, previewing, running, pausing, paused, finished."""
+        self._last_update = 0.0
+        self._earlier: list[EarlierRun] = []
+
+        # -- source --
+        self.path_edit = QLineEdit()
+        self.path_edit.setObjectName("dataPath")
+        self.path_edit.setPlaceholderText("a pairs file (JSONL/JSON/CSV) or a folder of per-model outputs")
+        self.path_edit.returnPressed.connect(lambda: self.open_path(Path(self.path_edit.text().strip())))
+        open_file = QPushButton("Open &file…")
+        open_file.setObjectName("openDataFile")
+        open_file.clicked.connect(self._choose_file)
+        open_folder = QPushButton("Open f&older…")
+        open_folder.setObjectName("openDataFolder")
+        open_folder.clicked.connect(self._choose_folder)
+        source = QHBoxLayout()
+        source.addWidget(QLabel("Data"))
+        source.addWidget(self.path_edit, 1)
+        source.addWidget(open_file)
+        source.addWidget(open_folder)
+
+        # -- options --
+        self.picker = JudgePicker(context)
+        self.pairing_box = QComboBox()
+        self.pairing_box.setObjectName("pairingBox")
+        self.pairing_box.addItem("all pairs", "all")
+        self.pairing_box.addItem("each model against a baseline", "baseline")
+        self.baseline_box = QComboBox()
+        self.baseline_box.setObjectName("baselineBox")
+        self.baseline_box.setEnabled(False)
+        self.mode_box = QComboBox()
+        self.mode_box.setObjectName("modeBox")
+        self.mode_box.addItem("pairwise comparison", "pairwise")
+        self.mode_box.addItem("single grading", "single")
+        self.both_orders = QCheckBox("both orders (A,B and B,A)")
+        self.both_orders.setObjectName("bothOrders")
+        self.both_orders.setChecked(True)
+        self.limit_box = QSpinBox()
+        self.limit_box.setObjectName("limitBox")
+        self.limit_box.setRange(0, 1_000_000)
+        self.limit_box.setSpecialValueText("all items")
+        self.limit_box.setToolTip("Judge only the first N items (0 = all)")
+        options = QFormLayout()
+        options.addRow("Judge", self.picker)
+        pairing_row = QHBoxLayout()
+        pairing_row.addWidget(self.pairing_box)
+        pairing_row.addWidget(QLabel("baseline"))
+        pairing_row.addWidget(self.baseline_box, 1)
+        options.addRow("Pairs", pairing_row)
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(self.mode_box)
+        mode_row.addWidget(self.both_orders)
+        mode_row.addStretch(1)
+        mode_row.addWidget(QLabel("Items"))
+        mode_row.addWidget(self.limit_box)
+        options.addRow("Mode", mode_row)
+        options_box = QGroupBox("How to judge")
+        options_box.setLayout(options)
+        self.pairing_box.currentIndexChanged.connect(self._pairing_changed)
+        self.baseline_box.currentIndexChanged.connect(self._reload)
+        self.limit_box.editingFinished.connect(self._reload)
+        self.mode_box.currentIndexChanged.connect(self._mode_changed)
+
+        # -- preview --
+        self.preview_text = QPlainTextEdit()
+        self.preview_text.setObjectName("previewText")
+        self.preview_text.setReadOnly(True)
+        self.preview_text.setPlaceholderText("Open a file or folder: what was detected appears here before "
+                                             "anything runs.")
+        self.problems_table = QTableWidget(0, 4)
+        self.problems_table.setObjectName("problemsTable")
+        self.problems_table.setHorizontalHeaderLabels(["File", "Line", "Problem", "Item"])
+        self.problems_table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.problems_table.verticalHeader().setVisible(False)
+        self.problems_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.earlier_table = QTableWidget(0, 3)
+        self.earlier_table.setObjectName("earlierRuns")
+        self.earlier_table.setHorizontalHeaderLabels(["Earlier run of this data", "Mode", "Judged"])
+        self.earlier_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.earlier_table.verticalHeader().setVisible(False)
+        self.earlier_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.earlier_table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.earlier_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.resume_earlier = QPushButton("Resume selected run")
+        self.resume_earlier.setObjectName("resumeEarlier")
+        self.resume_earlier.setEnabled(False)
+        self.resume_earlier.clicked.connect(self.resume_selected_run)
+        self.earlier_table.itemSelectionChanged.connect(
+            lambda: self.resume_earlier.setEnabled(bool(self.earlier_table.selectedItems()) and not self._busy()))
+        earlier_box = QWidget()
+        earlier_layout = QVBoxLayout(earlier_box)
+        earlier_layout.setContentsMargins(0, 0, 0, 0)
+        earlier_layout.addWidget(self.earlier_table, 1)
+        earlier_layout.addWidget(self.resume_earlier, 0, Qt.AlignmentFlag.AlignRight)
+
+        # -- controls --
+        self.start_button = QPushButton("▶ Start")
+        self.start_button.setObjectName("startButton")
+        self.start_button.setToolTip("Start or resume (Ctrl+Return)")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton("⏸ Pause")
+        self.pause_button.setObjectName("pauseButton")
+        self.pause_button.clicked.connect(self.pause)
+        self.cancel_button = QPushButton("■ Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.results_button = QPushButton("Open results")
+        self.results_button.setObjectName("openResults")
+        self.results_button.clicked.connect(self._open_results)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setObjectName("batchProgress")
+        self.progress_bar.setFormat("%v / %m")
+        self.rate_label = QLabel("")
+        self.rate_label.setObjectName("batchRate")
+        self.rate_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        controls = QHBoxLayout()
+        for button in (self.start_button, self.pause_button, self.cancel_button):
+            controls.addWidget(button)
+        controls.addWidget(self.progress_bar, 1)
+        controls.addWidget(self.rate_label)
+        controls.addWidget(self.results_button)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start)
+
+        # -- live verdicts --
+        self.live_model = LiveVerdictsModel(self)
+        self.live_table = QTableView()
+        self.live_table.setObjectName("liveVerdicts")
+        self.live_table.setModel(self.live_model)
+        self.live_table.verticalHeader().setVisible(False)
+        self.live_table.horizontalHeader().setStretchLastSection(True)
+        self.live_table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.live_table.setAlternatingRowColors(True)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        preview = QSplitter(Qt.Orientation.Vertical)
+        preview.addWidget(self.preview_text)
+        preview.addWidget(self.problems_table)
+        top.addWidget(preview)
+        top.addWidget(earlier_box)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(top)
+        body.addWidget(self.live_table)
+        body.setStretchFactor(0, 2)
+        body.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.addLayout(source)
+        layout.addWidget(options_box)
+        layout.addLayout(controls)
+        layout.addWidget(body, 1)
+        self._update_buttons()
+
+    # -- opening data ---------------------------------------------------------------------------------------
+
+    def open_path(self, path: Path) -> Task | None:
+        """Preview `path` (a pairs file or a folder of outputs); nothing is judged until Start."""
+        if not str(path):
+            return None
+        self.path_edit.setText(str(path))
+        self.context.settings.last_data_path = path
+        return self._reload()
+
+    def _choose_file(self) -> None:
+        start = str(self.context.settings.last_data_path or Path.home())
+        name, _ = QFileDialog.getOpenFileName(self, "Open a pairs file", start,
+                                              "Pairs files (*.jsonl *.json *.csv *.tsv);;All files (*)")
+        if name:
+            self.open_path(Path(name))
+
+    def _choose_folder(self) -> None:
+        start = str(self.context.settings.last_data_path or Path.home())
+        name = QFileDialog.getExistingDirectory(self, "Open a folder of model outputs", start)
+        if name:
+            self.open_path(Path(name))
+
+    def _pairing_changed(self) -> None:
+        self.baseline_box.setEnabled(self.pairing_box.currentData() == "baseline")
+        self._reload()
+
+    def _mode_changed(self) -> None:
+        self.both_orders.setEnabled(self.mode_box.currentData() == "pairwise")
+        self._update_buttons()
+
+    def _reload(self) -> Task | None:
+        text = self.path_edit.text().strip()
+        if not text or self._busy():
+            return None
+        path = Path(text).expanduser()
+        pairing = self.pairing_box.currentData()
+        baseline = self.baseline_box.currentData() if pairing == "baseline" else None
+        if pairing == "baseline" and not baseline:
+            pairing = "all"  # the models are known only after a first read
+        limit = self.limit_box.value() or None
+        runs_dir = self.context.settings.runs_dir
+
+        def read(ctx: WorkContext) -> tuple[Dataset, Path, list[EarlierRun]]:
+            dataset = load_dataset(path, baseline=baseline, pairing=pairing, limit=limit)
+            folder = run_folder_for(runs_dir, path)
+            return dataset, folder, find_earlier_runs(folder)
+
+        if self.preview_task is not None:
+            self.preview_task.cancel()
+        self.state = "previewing"
+        self.preview_text.setPlainText(f"Reading {path} …")
+        task = report_task_errors(self.context.jobs.submit(read, "reading the data"), self.context.messages)
+        task.task_did_finish.connect(self._previewed)
+        task.task_did_fail.connect(self._preview_failed)
+        task.task_did_end.connect(self._update_buttons)
+        self.preview_task = task
+        self._update_buttons()
+        return task
+
+    def _previewed(self, outcome: tuple[Dataset, Path, list[EarlierRun]]) -> None:
+        dataset, folder, earlier = outcome
+        self.state = "idle"
+        self.dataset, self.folder, self._earlier = dataset, folder, earlier
+        self.preview_text.setPlainText(dataset.summary() + f"\n\nRun folder: {folder}")
+        self.problems_table.setRowCount(len(dataset.problems))
+        for row, problem in enumerate(dataset.problems):
+            for column, value in enumerate((problem.path, "" if problem.line is None else str(problem.line),
+                                            problem.reason, problem.item or "")):
+                self.problems_table.setItem(row, column, QTableWidgetItem(value))
+        self.problems_table.resizeColumnToContents(0)
+        current = self.baseline_box.currentData()
+        self.baseline_box.blockSignals(True)
+        self.baseline_box.clear()
+        for model in dataset.models:
+            self.baseline_box.addItem(model, model)
+        index = self.baseline_box.findData(current)
+        self.baseline_box.setCurrentIndex(max(index, 0))
+        self.baseline_box.blockSignals(False)
+        if self.pairing_box.currentData() == "baseline" and current is None and dataset.models:
+            self._reload()  # read again now that there is a baseline to pair against
+        self._show_earlier(earlier)
+
+    def _preview_failed(self, message: str) -> None:
+        self.state = "idle"
+        self.dataset = None
+        self.preview_text.setPlainText(message)
+        self.problems_table.setRowCount(0)
+
+    def _show_earlier(self, earlier: list[EarlierRun]) -> None:
+        self.earlier_table.setRowCount(len(earlier))
+        for row, run in enumerate(earlier):
+            cells = (run.info.label, f"{run.info.mode} {'/'.join(run.info.orders)}", f"{run.done} / {run.total}")
+            for column, value in enumerate(cells):
+                item = QTableWidgetItem(value)
+                item.setToolTip(f"run {run.info.run_key[:16]} — {run.info.source}")
+                self.earlier_table.setItem(row, column, item)
+        self.resume_earlier.setEnabled(False)
+
+    # -- running --------------------------------------------------------------------------------------------
+
+    def options(self) -> BatchOptions:
+        return BatchOptions(mode=self.mode_box.currentData(), both_orders=self.both_orders.isChecked())
+
+    def start(self, spec_override: object = None) -> Task | None:
+        """Start (or, after a pause, resume) judging the previewed data; everything done is skipped."""
+        if self._busy():
+            return None
+        dataset, folder = self.dataset, self.folder
+        if dataset is None or folder is None:
+            self.context.messages.show_error("Open a data file or folder first (Batch → Open file / Open folder).")
+            return None
+        options = self.options()
+        tasks = dataset.pairs if options.mode == "pairwise" else dataset.grades
+        if not tasks:
+            self.context.messages.show_error(f"{dataset.source}: nothing to judge in {options.mode} mode")
+            return None
+        spec = spec_override or self.context.settings.judge_spec(**self.picker.spec_parts())  # type: ignore[arg-type]
+
+        def judge_all(ctx: WorkContext) -> BatchResult:
+            assert ctx.judge is not None
+            return run_batch(folder, dataset, ctx.judge, options, progress=ctx.progress, cancel=ctx.cancel)
+
+        self.context.messages.clear()
+        self.live_model.clear()
+        self.progress_bar.setRange(0, len(tasks))
+        unit = "pairs" if options.mode == "pairwise" else "responses"
+        self.rate_label.setText(f"starting… ({len(tasks)} {unit})")
+        task = report_task_errors(self.context.service.submit(spec, judge_all, "the batch run"),  # type: ignore[arg-type]
+                                  self.context.messages)
+        task.task_did_progress.connect(self._progressed)
+        task.task_did_finish.connect(self._finished)
+        task.task_was_cancelled.connect(self._stopped)
+        task.task_did_fail.connect(self._failed)
+        task.task_did_end.connect(self._update_buttons)
+        self.run_task = task
+        self.state = "running"
+        self._update_buttons()
+        return task
+
+    def pause(self) -> None:
+        """Stop after the judgement in progress; Start resumes where it stopped."""
+        if self.run_task is not None and self.run_task.is_running:
+            self.state = "pausing"
+            self.run_task.cancel()
+            self._update_buttons()
+
+    def cancel(self) -> None:
+        """Stop the run; what is judged stays saved and the run can be resumed later from Earlier runs."""
+        if self.run_task is not None and self.run_task.is_running:
+            self.state = "cancelling"
+            self.run_task.cancel()
+            self._update_buttons()
+
+    def resume_selected_run(self) -> Task | None:
+        """Resume the earlier run selected in the table, with the judge and settings it was started with."""
+        rows = self.earlier_table.selectionModel().selectedRows()
+        if not rows or self._busy():
+            return None
+        earlier = self._earlier[rows[0].row()]
+        try:
+            spec = spec_for_run(earlier.info)
+        except LookupError as exc:
+            self.context.messages.show_error(str(exc))
+            return None
+        self.mode_box.setCurrentIndex(self.mode_box.findData(earlier.info.mode))
+        self.both_orders.setChecked(len(earlier.info.orders) == 2 or earlier.info.mode == "single")
+        self.picker.set_judge(str(spec.judge))
+        self.picker.set_format(spec.format)
+        return self.start(spec)
+
+    def _progressed(self, progress: BatchProgress) -> None:
+        self.progress_bar.setRange(0, progress.total)
+        self.progress_bar.setValue(progress.done)
+        unit = "pairs" if self.mode_box.currentData() == "pairwise" else "responses"
+        rate = f"{progress.per_minute:.1f} {unit}/min" if progress.per_minute else "measuring…"
+        eta = f" · ETA {format_duration(progress.eta_seconds)}" if progress.eta_seconds is not None else ""
+        self.rate_label.setText(f"{rate}{eta}")
+        if progress.last is not None:
+            self.live_model.append(progress.last)
+            self.live_table.scrollToBottom()
+        now = time.monotonic()
+        if self.folder is not None and now - self._last_update >= _UPDATE_EVERY_S:
+            self._last_update = now
+            self.context.run_did_update.emit(self.folder)
+
+    def _finished(self, result: BatchResult) -> None:
+        self.state = "finished"
+        self.last_result = result
+        folder = self.folder
+        self.progress_bar.setValue(self.progress_bar.maximum())
+        parts = [f"{result.total} done"]
+        if result.already_done:
+            parts.append(f"{result.already_done} judgement(s) resumed from before")
+        if result.unparsed:
+            parts.append(f"{result.unparsed} unparsed")
+        if result.errors:
+            parts.append(f"{result.errors} failed (see the results table)")
+        self.rate_label.setText(", ".join(parts))
+        if folder is None:
+            return
+        self.context.run_did_update.emit(folder)
+        run_key = result.run_key
+        reports = report_task_errors(self.context.jobs.submit(
+            lambda ctx: write_reports(folder, run_key=run_key)[0], "writing the reports"), self.context.messages)
+        reports.task_did_finish.connect(
+            lambda files: self.context.messages.show_info(f"Run finished: report {files.report}"))
+
+    def _stopped(self) -> None:
+        paused = self.state == "pausing"
+        self.state = "paused" if paused else "idle"
+        done = f"{self.progress_bar.value()} of {self.progress_bar.maximum()}"
+        self.rate_label.setText(f"paused after {done}: Start resumes" if paused else
+                                f"cancelled after {done}; saved, resume from Earlier runs")
+        if self.folder is not None:
+            self.context.run_did_update.emit(self.folder)
+            self._refresh_earlier()
+
+    def _failed(self, message: str) -> None:
+        self.state = "idle"
+        self.rate_label.setText("stopped by an error (see above)")
+
+    def _refresh_earlier(self) -> None:
+        folder = self.folder
+        if folder is None:
+            return
+        task = self.context.jobs.submit(lambda ctx: find_earlier_runs(folder), "listing earlier runs")
+        task.task_did_finish.connect(self._show_earlier_now)
+
+    def _show_earlier_now(self, earlier: list[EarlierRun]) -> None:
+        self._earlier = earlier
+        self._show_earlier(earlier)
+
+    def _open_results(self) -> None:
+        if self.folder is not None and (self.folder / "run.sqlite").exists():
+            self.context.open_results(self.folder, self.last_result.run_key if self.last_result else None)
+        else:
+            self.context.messages.show_error("No run yet for this data: press Start first.")
+
+    def _busy(self) -> bool:
+        return self.run_task is not None and self.run_task.is_running
+
+    def _update_buttons(self) -> None:
+        running = self._busy()
+        stopping = self.state in ("pausing", "cancelling")
+        self.start_button.setEnabled(not running and self.dataset is not None and self.state != "previewing")
+        self.start_button.setText("▶ Resume" if self.state == "paused" else "▶ Start")
+        self.pause_button.setEnabled(running and not stopping)
+        self.cancel_button.setEnabled(running and not stopping)
+        for widget in (self.path_edit, self.picker, self.pairing_box, self.mode_box, self.limit_box):
+            widget.setEnabled(not running)
+        self.baseline_box.setEnabled(not running and self.pairing_box.currentData() == "baseline")
+        self.both_orders.setEnabled(not running and self.mode_box.currentData() == "pairwise")
+        self.results_button.setEnabled(self.folder is not None)
+        if running:
+            self.resume_earlier.setEnabled(False)
+
+    def view_will_close(self) -> None:
+        """The window closes: stop the run (everything judged is already saved)."""
+        if self.run_task is not None:
+            self.run_task.cancel()
