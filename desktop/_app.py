@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from ._context import AppContext
 from ._main_window import MainWindow
-from ._messages import report_task_errors
+from ._messages import install_unexpected_error_hook, report_task_errors
 
 __all__ = ["run_app", "start_window"]
 
@@ -35,6 +35,7 @@ def run_app(*, data: str | None = None, judge: str | None = None, view: str | No
     app.setApplicationName("judgedesk")
     app.setOrganizationName("judgedesk")
     window = start_window(data=data, judge=judge, view=view)
+    install_unexpected_error_hook(window.context.messages)
     status = app.exec()
     window.close()
     return status

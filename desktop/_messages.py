@@ -6,12 +6,16 @@ user, and a cancelled job says nothing.
 
 from __future__ import annotations
 
+import sys
+import traceback
+from types import TracebackType
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from ._tasks import Task
 
-__all__ = ["MessageBar", "report_task_errors"]
+__all__ = ["MessageBar", "install_unexpected_error_hook", "report_task_errors"]
 
 _STYLES = {
     "error": "QFrame#messageBar { background: #fdecea; border: 1px solid #e0a39c; border-radius: 4px; }"
@@ -75,3 +79,16 @@ def report_task_errors(task: Task, bar: MessageBar) -> Task:
     """Show `task`'s failure in `bar`; its cancellation stays quiet. Returns the task."""
     task.task_did_fail.connect(bar.show_error)
     return task
+
+
+def install_unexpected_error_hook(bar: MessageBar) -> None:
+    """A bug in a GUI-thread slot shows one line in `bar` (the traceback goes to stderr), instead of the default
+    of printing it where an analyst never looks while the app carries on as if nothing happened."""
+
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        traceback.print_exception(kind, error, tb, file=sys.stderr)
+        if isinstance(error, KeyboardInterrupt):
+            return
+        bar.show_error(f"unexpected error: {kind.__name__}: {error}")
+
+    sys.excepthook = hook

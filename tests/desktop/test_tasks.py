@@ -107,3 +107,16 @@ def test_message_bar_shows_the_latest_message(qtbot) -> None:  # noqa: ANN001
     assert bar.kind == "info" and bar.current_text() == "report written"
     bar.clear()
     assert bar.current_text() == "" and bar.isHidden()
+
+
+def test_an_unexpected_error_in_a_gui_slot_is_one_line_in_the_bar(qtbot, monkeypatch) -> None:  # noqa: ANN001
+    import sys
+
+    from judgedesk.desktop._messages import install_unexpected_error_hook
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    bar = MessageBar()
+    qtbot.addWidget(bar)
+    install_unexpected_error_hook(bar)
+    sys.excepthook(ValueError, ValueError("boom"), None)
+    assert bar.kind == "error" and bar.current_text() == "unexpected error: ValueError: boom"
