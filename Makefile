@@ -12,10 +12,10 @@ DEBIAN_PACKAGES := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig
   libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-render-util0 libxcb-image0 \
   libxcb-randr0 libxcb-xinerama0 libxcb-xkb1 xvfb xauth
 
-.PHONY: help setup run batch test bench lint clean
+.PHONY: help setup run demo batch test bench lint clean bundle screenshots
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml Makefile
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -33,7 +33,13 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP) ## create .venv; install judgedesk with its [hf,desktop,bundle] extras, Qt's Debian packages, the demo judge
 
-run: setup ## judge a demo pair on the embedded (weak) demo judge, both orders, with reasons
+run: setup ## the desktop app with the demo judge loaded and assets/demo open in the Batch view
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then \
+	  $(BIN)/judgedesk-desktop --data assets/demo; \
+	else echo "no display here (DISPLAY is unset): judging a demo pair in the terminal instead (make demo)"; \
+	  $(MAKE) --no-print-directory demo; fi
+
+demo: setup ## judge a demo pair in the terminal on the embedded (weak) demo judge, both orders, with reasons
 	$(BIN)/judgedesk compare --explain --max-tokens 96 \
 	  --instruction "What is the capital of France? Answer in one sentence." \
 	  --a "The capital of France is Paris." \
@@ -53,6 +59,14 @@ bench: setup ## benchmarks: fast verdicts vs generation; batch vs bare engine; c
 
 lint: setup ## ruff
 	$(BIN)/ruff check core quantize desktop tests bench
+
+bundle: setup ## PyInstaller one-folder build of the desktop app (build.spec) into dist/judgedesk/; checks it with --selftest
+	$(BIN)/pyinstaller build.spec --noconfirm --distpath dist --workpath build
+	env -u PYTHONPATH dist/judgedesk/judgedesk --selftest
+	@du -sh dist/judgedesk
+
+screenshots: setup ## render each view of the desktop app under Xvfb into docs/screenshot-<view>.png
+	xvfb-run -a -s "-screen 0 1400x900x24" $(BIN)/python scripts/screenshots.py
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -113,8 +113,10 @@ class JudgeService(QObject):
     def shutdown(self) -> None:
         """Cancel everything, free the model and stop the worker thread (called before the app exits)."""
         self.cancel_all()
-        self._executor.submit(self._close_backend)
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._close_backend()  # the worker thread has ended, so nothing else can be using the model
+        if self.loaded is not None:  # the queued notice would arrive after the window is gone
+            self._did_unload()
 
     # -- worker thread --------------------------------------------------------------------------------------
 
