@@ -134,7 +134,8 @@ svg .dot{fill:#1f5fa8}svg .whisker{stroke:#1f5fa8;stroke-width:2}svg .bar{fill:#
 details{border:1px solid #d8dee8;border-radius:6px;margin:.4rem 0;padding:.3rem .6rem}summary{cursor:pointer}
 pre{white-space:pre-wrap;word-break:break-word;background:#f7f9fb;padding:.4rem .6rem;border-radius:4px;margin:.2rem 0}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:.6rem}.tag{font-size:.8rem;padding:0 .35rem;border-radius:3px;background:#e6ecf4}
-.tag.bad{background:#fbe0e0}.tag.good{background:#dff3e4}
+.tag.bad{background:#fbe0e0}.tag.good{background:#dff3e4}.tag.override{background:#f3e3fb}
+p.override{background:#f8effc;border-left:3px solid #9b59b6;padding:.3rem .6rem}
 </style></head><body>
 <h1>judgedesk report</h1>
 <div class="muted">{{ s.run.label }} · {{ s.run.mode }} · orders {{ s.run.orders|join(", ") }} · source {{ s.run.source }}<br>
@@ -187,7 +188,7 @@ run {{ s.run.run_key[:16] }} · judgedesk {{ s.judgedesk }} · seed {{ s.run.set
 <div class="figure">inconsistent<b>{{ pct(b.inconsistent_rate) }}</b>{{ b.inconsistent }} pairs</div>
 <div class="figure">unparsed<b>{{ pct(b.unparsed_rate) }}</b>{{ b.unparsed }} pairs</div>
 </div>
-{% if s.agreement %}
+{% if s.agreement and s.agreement.final_decision %}
 <h2>Agreement with human labels</h2>
 <table><tr><th>protocol</th><th>n</th><th>accuracy</th><th>macro precision</th><th>macro recall</th><th>macro F1</th><th>Cohen's κ</th><th>unparsed</th></tr>
 {% for name, a in [("first order only (PandaLM)", s.agreement.first_order), ("final decision", s.agreement.final_decision)] %}
@@ -196,6 +197,14 @@ run {{ s.run.run_key[:16] }} · judgedesk {{ s.judgedesk }} · seed {{ s.run.set
 {% if s.agreement.both_orders %}{% set o = s.agreement.both_orders %}
 <p>Auto-J's protocol: right in both orders <b>{{ pct(o.agreement) }}</b> ({{ o.correct_both }} of {{ o.n }}), same verdict in both orders <b>{{ pct(o.consistency) }}</b>.</p>{% endif %}
 {% endif %}
+{% endif %}
+{% if s.agreement and s.agreement.overrides %}{% set a = s.agreement.overrides %}
+<h2>Agreement with the analyst's overrides</h2>
+<p class="muted">{{ a.count }} task{{ "s" if a.count != 1 else "" }} overridden; the judge's {{ "scores" if s.grades else "final decisions" }} against the analyst's, taken as gold.
+{% if s.options.apply_overrides %}The figures above use the overrides in place of the judge's decisions.{% else %}The figures above are the judge's own.{% endif %}</p>
+{% if s.grades %}<p>Same score <b>{{ pct(a.exact) }}</b> of {{ a.n }}, mean absolute difference <b>{{ num(a.mean_absolute_difference, 2) }}</b>.</p>
+{% else %}<table><tr><th>n</th><th>accuracy</th><th>macro F1</th><th>Cohen's κ</th><th>inconsistent</th><th>unparsed</th></tr>
+<tr><td class="n">{{ a.n }}</td><td class="n">{{ pct(a.accuracy) }}</td><td class="n">{{ pct(a.f1) }}</td><td class="n">{{ num(a.kappa, 3) }}</td><td class="n">{{ a.n_inconsistent }}</td><td class="n">{{ a.n_unparsed }}</td></tr></table>{% endif %}
 {% endif %}
 
 {% if s.input_problems %}
@@ -209,7 +218,9 @@ run {{ s.run.run_key[:16] }} · judgedesk {{ s.judgedesk }} · seed {{ s.run.set
 {% for row in rows %}
 <details><summary>#{{ row.task.position + 1 }} · {{ row.task.item_id }} · {{ row.task.model_a }}{% if row.task.model_b %} vs {{ row.task.model_b }}{% endif %}
 {% for side, status in row.statuses.items() %} <span class="tag{% if status in ('unparsed', 'error') %} bad{% endif %}">{{ side }}: {{ row.sides[side].winner or row.sides[side].score or status }}</span>{% endfor %}
-{% if row.task.human %} <span class="tag good">human: {{ row.task.human }}</span>{% endif %}</summary>
+{% if row.task.human %} <span class="tag good">human: {{ row.task.human }}</span>{% endif %}
+{% if row.override %} <span class="tag override">override: {{ row.override.value }}</span>{% endif %}</summary>
+{% if row.override %}<p class="override"><b>Analyst's override:</b> {{ row.override.value }}{% if row.override.note %} · {{ row.override.note }}{% endif %} <span class="muted">({{ row.override.created }})</span></p>{% endif %}
 <p><b>Instruction</b></p><pre>{{ row.task.payload.instruction }}</pre>
 {% if row.task.payload.input %}<p><b>Input</b></p><pre>{{ row.task.payload.input }}</pre>{% endif %}
 <div class="cols">{% for text in row.task.payload.responses %}<div><b>Response {{ "AB"[loop.index0] if row.task.payload.responses|length > 1 else "" }}</b><pre>{{ text }}</pre></div>{% endfor %}</div>

@@ -1,4 +1,5 @@
-"""A run's results read back from its database: one row per task with its judged orders and final decision."""
+"""A run's results read back from its database: one row per task with its judged orders, final decision and the
+analyst's override, if any."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from .._errors import InputError
 from .._records import Decision, decide_winners
-from ..runs._store import DB_NAME, RunInfo, RunStore, StoredTask
+from ..runs._store import DB_NAME, Override, RunInfo, RunStore, StoredTask
 from ..stats import Outcome
 
 __all__ = ["ResultRow", "RunResults", "load_results"]
@@ -25,6 +26,8 @@ class ResultRow:
     """Judged side ('AB', 'BA' or 'single') -> its stored record (a verdict, a grade, or an error)."""
     statuses: Mapping[str, str]
     """Judged side -> status: ok, truncated, unparsed or error."""
+    override: Override | None = None
+    """The analyst's correction of this task, if any (the judge's records above are never changed)."""
 
     def winner(self, side: str) -> str | None:
         record = self.sides.get(side)
@@ -60,11 +63,22 @@ class RunResults:
     def complete(self) -> int:
         return sum(all(side in row.sides for side in self.info.orders) for row in self.rows)
 
-    def outcomes(self, *, inconsistent_as_tie: bool = False) -> list[Outcome]:
-        """Finished pairwise rows as statistics inputs."""
+    @property
+    def overridden(self) -> int:
+        """Tasks with an analyst's override."""
+        return sum(row.override is not None for row in self.rows)
+
+    def outcomes(self, *, inconsistent_as_tie: bool = False, apply_overrides: bool = False) -> list[Outcome]:
+        """Finished pairwise rows as statistics inputs.
+
+        apply_overrides: an overridden task's decision is the analyst's label instead of the judge's (and the task
+            counts even when the judge has not finished it); the per-order winners stay the judge's.
+        """
         out = []
         for row in self.rows:
             decision = row.decision(self.info.orders, inconsistent_as_tie=inconsistent_as_tie)
+            if apply_overrides and row.override is not None and row.override.label is not None:
+                decision = row.override.label  # type: ignore[assignment]
             if decision is None or row.task.model_b is None:
                 continue
             responses = row.task.payload["responses"]
@@ -97,9 +111,10 @@ def load_results(folder: str | Path, run_key: str | None = None) -> RunResults:
         tasks = store.tasks(info.run_key)
         verdicts = store.verdicts(info.run_key)
         problems = tuple(store.problems(info.run_key))
+        overrides = store.overrides(info.run_key)
     rows = []
     for task in tasks:
         sides = {side: verdicts[(task.content, side)] for side in info.orders if (task.content, side) in verdicts}
         rows.append(ResultRow(task=task, sides={s: v.record for s, v in sides.items()},
-                              statuses={s: v.status for s, v in sides.items()}))
+                              statuses={s: v.status for s, v in sides.items()}, override=overrides.get(task.content)))
     return RunResults(folder=folder, info=info, rows=tuple(rows), problems=problems)

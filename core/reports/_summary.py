@@ -1,4 +1,10 @@
-"""Every figure of a run in one JSON-safe dictionary: the content of summary.json and of the HTML report."""
+"""Every figure of a run in one JSON-safe dictionary: the content of summary.json and of the HTML report.
+
+Analyst overrides: by default every statistic describes the judge's own verdicts, and the overrides only show as
+`agreement["overrides"]`, the judge's final decision (or score) measured against the analyst's labels taken as
+gold. `apply_overrides=True` puts the analyst's label (or score) in place of the judge's decision for the ranking,
+win rates, pair and category tables and grades; judge behaviour and agreement still describe the judge itself.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +29,12 @@ __all__ = ["build_summary"]
 
 
 def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, baseline: str | None = None,
-                  rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """All statistics of `results`; bootstraps are seeded, so the same run always gives the same numbers."""
+                  rounds: int = 1000, seed: int = 0, apply_overrides: bool = False) -> dict[str, Any]:
+    """All statistics of `results`; bootstraps are seeded, so the same run always gives the same numbers.
+
+    apply_overrides: rank and count with the analyst's overrides in place of the judge's decisions (see the module
+        docstring); off by default, so the figures are the judge's.
+    """
     info = results.info
     statuses = Counter(status for row in results.rows for status in row.statuses.values())
     summary: dict[str, Any] = {
@@ -32,14 +42,19 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
         "run": {"run_key": info.run_key, "label": info.label, "mode": info.mode, "orders": list(info.orders),
                 "source": info.source, "settings": dict(info.settings)},
         "progress": {"tasks": len(results.rows), "complete": results.complete,
-                     "judgements": sum(statuses.values()), "statuses": dict(sorted(statuses.items()))},
+                     "judgements": sum(statuses.values()), "statuses": dict(sorted(statuses.items())),
+                     "overrides": results.overridden},
         "input_problems": [{"path": p[0], "line": p[1], "reason": p[2], "item": p[3]} for p in results.problems],
-        "options": {"inconsistent_as_tie": inconsistent_as_tie, "bootstrap_rounds": rounds, "seed": seed},
+        "options": {"inconsistent_as_tie": inconsistent_as_tie, "bootstrap_rounds": rounds, "seed": seed,
+                    "apply_overrides": apply_overrides},
     }
     if info.mode == "single":
-        summary["grades"] = _grades(results, rounds=rounds, seed=seed)
+        summary["grades"] = _grades(results, rounds=rounds, seed=seed, apply_overrides=apply_overrides)
+        if results.overridden:
+            summary["agreement"] = {"overrides": _score_agreement(results)}
         return summary
-    outcomes = results.outcomes(inconsistent_as_tie=inconsistent_as_tie)
+    judged = results.outcomes(inconsistent_as_tie=inconsistent_as_tie)
+    outcomes = results.outcomes(inconsistent_as_tie=inconsistent_as_tie, apply_overrides=apply_overrides)
     models = list(dict.fromkeys(m for o in outcomes for m in (o.model_a, o.model_b)))
     summary["decisions"] = dict(sorted(Counter(o.decision for o in outcomes).items()))
     summary["pairs"] = [p.to_dict() for p in pair_summary(outcomes, inconsistent_as_tie=inconsistent_as_tie,
@@ -51,8 +66,8 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
         summary["win_rate_matrix"] = win_rate_matrix(outcomes, inconsistent_as_tie=inconsistent_as_tie).to_dict()
     categories = by_category(outcomes, inconsistent_as_tie=inconsistent_as_tie, rounds=rounds, seed=seed)
     summary["categories"] = {name: [p.to_dict() for p in rows] for name, rows in sorted(categories.items())}
-    summary["judge_behaviour"] = judge_behaviour(outcomes).to_dict()
-    labelled = [o for o in outcomes if o.human is not None]
+    summary["judge_behaviour"] = judge_behaviour(judged).to_dict()
+    labelled = [o for o in judged if o.human is not None]
     if labelled:
         gold = [o.human for o in labelled]
         summary["agreement"] = {
@@ -65,10 +80,34 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
             # Auto-J's protocol: right in both orders, and consistency across orders.
             summary["agreement"]["both_orders"] = order_agreement([o.ab for o in labelled], [o.ba for o in labelled],
                                                                   gold).to_dict()
+    if results.overridden:
+        summary.setdefault("agreement", {})["overrides"] = _label_agreement(results, inconsistent_as_tie)
     return summary
 
 
-def _grades(results: RunResults, *, rounds: int, seed: int) -> dict[str, Any]:
+def _label_agreement(results: RunResults, inconsistent_as_tie: bool) -> dict[str, Any]:
+    """The judge's final decision against the analyst's overrides as gold labels, over the finished tasks."""
+    predicted, gold = [], []
+    for row in results.rows:
+        decision = row.decision(results.info.orders, inconsistent_as_tie=inconsistent_as_tie)
+        if row.override is None or row.override.label is None or decision is None:
+            continue
+        predicted.append(decision)
+        gold.append(row.override.label)
+    return {**agreement(predicted, gold).to_dict(), "count": results.overridden}
+
+
+def _score_agreement(results: RunResults) -> dict[str, Any]:
+    """The judge's grades against the analyst's scores: exact matches and mean absolute difference."""
+    differences = [abs(float(row.score) - float(row.override.score)) for row in results.rows
+                   if row.override is not None and row.override.score is not None and row.score is not None]
+    n = len(differences)
+    return {"count": results.overridden, "n": n,
+            "exact": sum(d == 0 for d in differences) / n if n else None,
+            "mean_absolute_difference": float(np.mean(differences)) if n else None}
+
+
+def _grades(results: RunResults, *, rounds: int, seed: int, apply_overrides: bool = False) -> dict[str, Any]:
     by_model: dict[str, list[tuple[str, float]]] = defaultdict(list)
     unparsed: Counter[str] = Counter()
     per_category: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -78,12 +117,15 @@ def _grades(results: RunResults, *, rounds: int, seed: int) -> dict[str, Any]:
         if record is None:
             continue
         scale = scale or record.get("scale")
-        if row.score is None:
+        score = row.score
+        if apply_overrides and row.override is not None and row.override.score is not None:
+            score = row.override.score
+        if score is None:
             unparsed[row.task.model_a] += 1
             continue
-        by_model[row.task.model_a].append((row.task.item_id, float(row.score)))
+        by_model[row.task.model_a].append((row.task.item_id, float(score)))
         if row.task.category:
-            per_category[row.task.category][row.task.model_a].append(float(row.score))
+            per_category[row.task.category][row.task.model_a].append(float(score))
     models = []
     for model, scored in by_model.items():
         values = np.array([s for _, s in scored])

@@ -1,5 +1,8 @@
 """The files a run folder gets: verdicts.csv, battles.jsonl, summary.json and report.html.
 
+verdicts.csv always shows the judge's records, with the analyst's override (and note) of the task in columns of its
+own; battles.jsonl takes the override as the winner only when the reports are built with `apply_overrides`.
+
 Each is written to a temporary file and renamed, so a reader never sees half a report.
 """
 
@@ -20,7 +23,8 @@ from ._summary import build_summary
 __all__ = ["ReportFiles", "write_reports"]
 
 _CSV_COLUMNS = ["position", "item_id", "model_a", "model_b", "category", "human", "side", "status", "winner",
-                "score", "p_A", "p_B", "p_tie", "cut_tokens", "reason", "raw_output", "error"]
+                "score", "p_A", "p_B", "p_tie", "cut_tokens", "reason", "raw_output", "error", "override",
+                "override_note"]
 
 
 @dataclass(frozen=True)
@@ -34,18 +38,24 @@ class ReportFiles:
 
 
 def write_reports(folder: str | Path, *, run_key: str | None = None, inconsistent_as_tie: bool = False,
-                  baseline: str | None = None, rounds: int = 1000, seed: int = 0) -> tuple[ReportFiles, dict[str, Any]]:
-    """Rebuild every output of the run folder from its database; returns the files and the summary."""
+                  baseline: str | None = None, rounds: int = 1000, seed: int = 0,
+                  apply_overrides: bool = False) -> tuple[ReportFiles, dict[str, Any]]:
+    """Rebuild every output of the run folder from its database; returns the files and the summary.
+
+    apply_overrides: the statistics and battles take the analyst's overrides in place of the judge's decisions
+        (see `build_summary`).
+    """
     results = load_results(folder, run_key)
     summary = build_summary(results, inconsistent_as_tie=inconsistent_as_tie, baseline=baseline, rounds=rounds,
-                            seed=seed)
+                            seed=seed, apply_overrides=apply_overrides)
     folder = Path(folder)
     _atomic_write(folder / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
     _atomic_write(folder / "verdicts.csv", _verdicts_csv(results))
     battles = None
     if results.info.mode == "pairwise":
         battles = folder / "battles.jsonl"
-        _atomic_write(battles, _battles(results, inconsistent_as_tie=inconsistent_as_tie))
+        _atomic_write(battles, _battles(results, inconsistent_as_tie=inconsistent_as_tie,
+                                        apply_overrides=apply_overrides))
     _atomic_write(folder / "report.html", render_report(results, summary))
     return ReportFiles(folder / "report.html", folder / "verdicts.csv", folder / "summary.json", battles), summary
 
@@ -66,16 +76,20 @@ def _verdicts_csv(results: RunResults) -> str:
                 "p_tie": probabilities.get("tie", ""), "cut_tokens": record.get("cut_tokens", ""),
                 "reason": record.get("reason") or record.get("critique") or "",
                 "raw_output": record.get("raw_output", ""), "error": record.get("error", ""),
+                "override": "" if row.override is None else row.override.value,
+                "override_note": "" if row.override is None else row.override.note or "",
             })
     return buffer.getvalue()
 
 
-def _battles(results: RunResults, *, inconsistent_as_tie: bool) -> str:
+def _battles(results: RunResults, *, inconsistent_as_tie: bool, apply_overrides: bool = False) -> str:
     """Chatbot Arena's battle shape. Unparsed pairs are left out; contradicting orders are a tie there, as in
     Arena's own judge-based tables, whatever `inconsistent_as_tie` says for judgedesk's statistics."""
     lines = []
     for row in results.rows:
         decision = row.decision(results.info.orders, inconsistent_as_tie=True)
+        if apply_overrides and row.override is not None and row.override.label is not None:
+            decision = row.override.label  # type: ignore[assignment]
         if decision is None or decision == "unparsed" or row.task.model_b is None:
             continue
         winner = {"A": "model_a", "B": "model_b", "tie": "tie"}[decision]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ._lock import RunFolderLock
 from ._runner import BatchOptions, BatchProgress, BatchResult, JudgedOrder, RunInterrupted, run_batch, run_key_for
-from ._store import RunInfo, RunStore, content_hash
+from ._store import Override, RunInfo, RunStore, content_hash
 from ._terminal import TerminalProgress, format_duration
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "BatchProgress",
     "BatchResult",
     "JudgedOrder",
+    "Override",
     "RunFolderLock",
     "RunInfo",
     "RunInterrupted",

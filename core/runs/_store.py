@@ -5,22 +5,29 @@ Verdicts are keyed by content, not by position in a file: the run key hashes eve
 row is keyed by (run key, item content hash, order). So resuming skips exactly what is done, a reordered or
 extended input reuses what it can, and changing the judge or a parameter opens a new run key instead of mixing
 results. Commits use synchronous=FULL: a `kill -9` (or a power cut) loses at most the verdict being computed.
+
+An analyst's overrides (a corrected verdict or grade, with a note) live in their own table, keyed by (run key,
+content) like the verdicts, so they survive a resumed or extended run and never touch the judge's own records.
+They are written without the folder lock: a write is one short SQLite transaction, which WAL lets interleave with
+a batch that is still running in the same folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .._errors import InputError
 
-__all__ = ["RunInfo", "RunStore", "StoredTask", "StoredVerdict", "content_hash"]
+__all__ = ["Override", "RunInfo", "RunStore", "StoredTask", "StoredVerdict", "content_hash"]
 
 DB_NAME = "run.sqlite"
 _SCHEMA = """
@@ -62,7 +69,17 @@ CREATE TABLE IF NOT EXISTS verdicts (
     record TEXT NOT NULL,
     PRIMARY KEY (run_key, content, side)
 );
+CREATE TABLE IF NOT EXISTS overrides (
+    run_key TEXT NOT NULL,
+    content TEXT NOT NULL,
+    label TEXT,
+    score REAL,
+    note TEXT,
+    created TEXT NOT NULL,
+    PRIMARY KEY (run_key, content)
+);
 """
+_LABELS = ("A", "B", "tie")
 
 
 def content_hash(*texts: str | None) -> str:
@@ -115,6 +132,28 @@ class StoredVerdict:
     side: str
     status: str
     record: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Override:
+    """An analyst's correction of one task: the verdict (pairwise runs) or the score (single grading)."""
+
+    label: str | None
+    """The right winner, A, B or tie, for a pairwise task; None for a grade."""
+    score: float | None
+    """The right score for a graded task; None for a pairwise one."""
+    note: str | None
+    """Why, in the analyst's words."""
+    created: str
+    """When it was set: ISO 8601, UTC, to the second."""
+
+    @property
+    def value(self) -> str | float:
+        """The label or the score, whichever this override sets."""
+        return self.label if self.label is not None else self.score  # type: ignore[return-value]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "score": self.score, "note": self.note, "created": self.created}
 
 
 class RunStore:
@@ -210,8 +249,58 @@ class RunStore:
         rows = self._db.execute("SELECT content, side, status, record FROM verdicts WHERE run_key = ?", (run_key,))
         return {(r[0], r[1]): StoredVerdict(r[0], r[1], r[2], json.loads(r[3])) for r in rows}
 
+    def put_verdicts(self, run_key: str, verdicts: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> None:
+        """Commit many judged sides, (content, side, status, record), in one transaction (imports, tests)."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)",
+                [(run_key, content, side, status, json.dumps(record, sort_keys=True, ensure_ascii=False))
+                 for content, side, status, record in verdicts],
+            )
+
     def count_verdicts(self, run_key: str) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM verdicts WHERE run_key = ?", (run_key,)).fetchone()[0])
+
+    # -- overrides ------------------------------------------------------------------------------------------
+
+    def set_override(self, run_key: str, content: str, label: str | float, note: str | None = None) -> Override:
+        """Store the analyst's verdict (A, B or tie) or score for a task, replacing an earlier one; returns it.
+
+        The run's mode decides which is expected: a label for a pairwise run, a number for single grading.
+        """
+        mode = self._mode(run_key)
+        known = self._db.execute("SELECT 1 FROM tasks WHERE run_key = ? AND content = ? LIMIT 1",
+                                 (run_key, content)).fetchone()
+        if known is None:
+            raise InputError(f"run {run_key[:12]!r} has no task with content {content[:12]!r}", path=self.path)
+        if mode == "single":
+            if isinstance(label, bool) or not isinstance(label, int | float) or not math.isfinite(label):
+                raise InputError(f"a grade override is a finite score, not {label!r}", field="override")
+            override = Override(None, float(label), note or None, _now())
+        else:
+            if label not in _LABELS:
+                raise InputError(f"a verdict override is A, B or tie, not {label!r}", field="override")
+            override = Override(str(label), None, note or None, _now())
+        self._db.execute("INSERT OR REPLACE INTO overrides VALUES (?, ?, ?, ?, ?, ?)",
+                         (run_key, content, override.label, override.score, override.note, override.created))
+        return override
+
+    def clear_override(self, run_key: str, content: str) -> bool:
+        """Remove the override of a task; False when it had none."""
+        cursor = self._db.execute("DELETE FROM overrides WHERE run_key = ? AND content = ?", (run_key, content))
+        return cursor.rowcount > 0
+
+    def overrides(self, run_key: str) -> dict[str, Override]:
+        """Content hash -> the analyst's override, for every overridden task of the run."""
+        rows = self._db.execute("SELECT content, label, score, note, created FROM overrides WHERE run_key = ?",
+                                (run_key,))
+        return {r[0]: Override(r[1], r[2], r[3], r[4]) for r in rows}
+
+    def _mode(self, run_key: str) -> str:
+        row = self._db.execute("SELECT mode FROM runs WHERE run_key = ?", (run_key,)).fetchone()
+        if row is None:
+            raise InputError(f"no run {run_key[:12]!r} in this folder", path=self.path)
+        return str(row[0])
 
     # -- plumbing -------------------------------------------------------------------------------------------
 
@@ -226,6 +315,10 @@ class RunStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 class _Transaction:

@@ -1,0 +1,453 @@
+"""Charts of the Results view, painted with QPainter (the Qt wheel the app uses has no QtCharts).
+
+Each chart is a widget holding plain data; `paint(painter, rect)` draws it into any rectangle, so the same code
+paints the widget and, in tests and screenshots, a `QImage` (`render_image`). Margins are measured from the
+labels' own text width, so names are never clipped (a name too long for a third of the width is elided, with the
+full name in the tooltip); an empty chart says so instead of drawing empty axes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QLinearGradient, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+__all__ = ["BarRow", "Chart", "HeatMapChart", "IntervalChart", "IntervalRow", "PercentBarChart", "win_rate_colour"]
+
+BACKGROUND = QColor("#ffffff")
+INK = QColor("#1d2430")
+MUTED = QColor("#5b6577")
+GRID = QColor("#e3e8ef")
+ACCENT = QColor("#1f5fa8")
+BAR = QColor("#9cc0e6")
+_LOSE = QColor("#c0392b")
+_WIN = QColor("#1f5fa8")
+_PAD = 12.0
+
+
+class Chart(QWidget):
+    """A titled chart; subclasses paint the body and say whether they have data."""
+
+    empty_text = "No data yet"
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(360)
+
+    # -- subclass interface ---------------------------------------------------------------------------------
+
+    def has_data(self) -> bool:
+        raise NotImplementedError
+
+    def body_height(self) -> float:
+        """Height the body needs, in pixels."""
+        return 60.0
+
+    def paint_body(self, painter: QPainter, rect: QRectF) -> None:
+        raise NotImplementedError
+
+    # -- painting -------------------------------------------------------------------------------------------
+
+    def _title_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPointSizeF(self.font().pointSizeF() * 1.1)
+        return font
+
+    def _title_height(self) -> float:
+        return QFontMetricsF(self._title_font()).height() + _PAD
+
+    def paint(self, painter: QPainter, rect: QRectF) -> None:
+        """Draw the whole chart (background, title, body or the empty text) into `rect`."""
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        painter.fillRect(rect, BACKGROUND)
+        painter.setPen(QPen(GRID, 1))
+        painter.drawRect(rect.adjusted(0.5, 0.5, -0.5, -0.5))
+        painter.setFont(self._title_font())
+        painter.setPen(INK)
+        title_rect = QRectF(rect.left() + _PAD, rect.top() + _PAD / 2, rect.width() - 2 * _PAD, self._title_height())
+        painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.title)
+        painter.setFont(self.font())
+        body = QRectF(rect.left() + _PAD, title_rect.bottom(), rect.width() - 2 * _PAD,
+                      rect.bottom() - title_rect.bottom() - _PAD / 2)
+        if self.has_data():
+            self.paint_body(painter, body)
+        else:
+            painter.setPen(MUTED)
+            painter.drawText(body, Qt.AlignmentFlag.AlignCenter, self.empty_text)
+        painter.restore()
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        try:
+            self.paint(painter, QRectF(self.rect()))
+        finally:
+            painter.end()
+
+    def render_image(self, width: int | None = None, height: int | None = None) -> QImage:
+        """The chart painted into an image (tests, screenshots)."""
+        hint = self.sizeHint()
+        image = QImage(width or max(self.width(), hint.width()), height or hint.height(),
+                       QImage.Format.Format_ARGB32)
+        image.fill(BACKGROUND)
+        painter = QPainter(image)
+        try:
+            self.paint(painter, QRectF(0, 0, image.width(), image.height()))
+        finally:
+            painter.end()
+        return image
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        body = self.body_height() if self.has_data() else 60.0
+        return QSize(640, math.ceil(self._title_height() + body + _PAD))
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(360, self.sizeHint().height())
+
+    def refresh(self) -> None:
+        """After new data: a new height, a repaint."""
+        self.setFixedHeight(self.sizeHint().height())
+        self.updateGeometry()
+        self.update()
+
+
+def _label_width(metrics: QFontMetricsF, labels: list[str], limit: float) -> float:
+    return min(max((metrics.horizontalAdvance(label) for label in labels), default=0.0), limit)
+
+
+def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values covering [low, high]."""
+    span = high - low
+    if span <= 0:
+        return [low]
+    raw = span / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    ticks = []
+    value = first
+    while value <= high + step * 1e-9:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+# -- intervals (ranking, mean scores) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntervalRow:
+    """One line of an interval chart."""
+
+    label: str
+    value: float
+    low: float | None = None
+    high: float | None = None
+    note: str = ""
+    """Shown after the value, e.g. the number of games."""
+
+
+class IntervalChart(Chart):
+    """Estimates with their 95% intervals, one row each, best first (Bradley–Terry ratings, mean scores)."""
+
+    row_height = 30.0
+
+    def __init__(self, title: str, *, value_format: str = "{:.0f}", axis_label: str = "",
+                 parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.rows: list[IntervalRow] = []
+        self.value_format = value_format
+        self.axis_label = axis_label
+        self.reference: float | None = None
+        self.bounds: tuple[float, float] | None = None
+
+    def set_rows(self, rows: list[IntervalRow], *, reference: float | None = None,
+                 bounds: tuple[float, float] | None = None) -> None:
+        """New rows; `reference` draws a dashed line (e.g. the anchor's 1000), `bounds` fixes the axis."""
+        self.rows = list(rows)
+        self.reference = reference
+        self.bounds = bounds
+        self.setToolTip("\n".join(f"{r.label}: {self._value_text(r)}" for r in self.rows))
+        self.refresh()
+
+    def has_data(self) -> bool:
+        return bool(self.rows)
+
+    def body_height(self) -> float:
+        metrics = QFontMetricsF(self.font())
+        return self.row_height * len(self.rows) + metrics.height() * 3 + 16
+
+    def _value_text(self, row: IntervalRow) -> str:
+        text = self.value_format.format(row.value)
+        if row.low is not None and row.high is not None:
+            text += f"  [{self.value_format.format(row.low)}, {self.value_format.format(row.high)}]"
+        return text + (f"  {row.note}" if row.note else "")
+
+    def _range(self) -> tuple[float, float]:
+        if self.bounds is not None:
+            low, high = self.bounds
+            pad = (high - low) * 0.03  # a dot at the scale's end stays clear of the values column
+            return low - pad, high + pad
+        values = [v for r in self.rows for v in (r.value, r.low, r.high) if v is not None]
+        if self.reference is not None:
+            values.append(self.reference)
+        low, high = min(values), max(values)
+        span = max(high - low, abs(high) * 0.05, 1e-6)
+        return low - span * 0.08, high + span * 0.08
+
+    def paint_body(self, painter: QPainter, rect: QRectF) -> None:
+        metrics = QFontMetricsF(self.font())
+        left = _label_width(metrics, [r.label for r in self.rows], rect.width() * 0.3) + _PAD
+        right = _label_width(metrics, [self._value_text(r) for r in self.rows], rect.width() * 0.35) + _PAD
+        plot = QRectF(rect.left() + left, rect.top() + 4, max(rect.width() - left - right, 40.0),
+                      self.row_height * len(self.rows))
+        low, high = self._range()
+
+        def x(value: float) -> float:
+            return plot.left() + (value - low) / (high - low) * plot.width()
+
+        ticks = [t for t in _nice_ticks(low, high) if low <= t <= high]
+        painter.setPen(QPen(GRID, 1))
+        for tick in ticks:
+            painter.drawLine(QPointF(x(tick), plot.top()), QPointF(x(tick), plot.bottom()))
+        if self.reference is not None and low <= self.reference <= high:
+            painter.setPen(QPen(MUTED, 1, Qt.PenStyle.DashLine))
+            painter.drawLine(QPointF(x(self.reference), plot.top()), QPointF(x(self.reference), plot.bottom()))
+        for i, row in enumerate(self.rows):
+            y = plot.top() + self.row_height * (i + 0.5)
+            label_rect = QRectF(rect.left(), y - self.row_height / 2, left - _PAD / 2, self.row_height)
+            painter.setPen(INK)
+            painter.drawText(label_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(row.label, Qt.TextElideMode.ElideMiddle, left - _PAD / 2))
+            if row.low is not None and row.high is not None:
+                painter.setPen(QPen(ACCENT, 2))
+                x1, x2 = x(max(row.low, low)), x(min(row.high, high))
+                painter.drawLine(QPointF(x1, y), QPointF(x2, y))
+                painter.drawLine(QPointF(x1, y - 6), QPointF(x1, y + 6))
+                painter.drawLine(QPointF(x2, y - 6), QPointF(x2, y + 6))
+            painter.setPen(QPen(QColor("#ffffff"), 1.5))
+            painter.setBrush(QBrush(ACCENT))
+            painter.drawEllipse(QPointF(x(min(max(row.value, low), high)), y), 5.5, 5.5)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(MUTED)
+            value_rect = QRectF(plot.right() + _PAD / 2, y - self.row_height / 2, right, self.row_height)
+            painter.drawText(value_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(self._value_text(row), Qt.TextElideMode.ElideRight, right - 2))
+        # Axis: ticks under the plot, then the axis label and the legend.
+        painter.setPen(QPen(MUTED, 1))
+        painter.drawLine(QPointF(plot.left(), plot.bottom()), QPointF(plot.right(), plot.bottom()))
+        text_h = metrics.height()
+        for tick in ticks:
+            text = f"{tick:g}"
+            width = metrics.horizontalAdvance(text)
+            painter.drawText(QRectF(x(tick) - width / 2 - 2, plot.bottom() + 2, width + 4, text_h),
+                             Qt.AlignmentFlag.AlignCenter, text)
+        legend_y = plot.bottom() + text_h + 6
+        legend = QRectF(plot.left(), legend_y, plot.width() + right, text_h)
+        painter.setPen(QPen(ACCENT, 2))
+        painter.drawLine(QPointF(legend.left(), legend.center().y()), QPointF(legend.left() + 22, legend.center().y()))
+        painter.setBrush(QBrush(ACCENT))
+        painter.drawEllipse(QPointF(legend.left() + 11, legend.center().y()), 4, 4)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(MUTED)
+        caption = "estimate and 95% interval"
+        if self.axis_label:
+            caption = f"{self.axis_label} · {caption}"
+        if self.reference is not None:
+            caption += f" · dashed: {self.value_format.format(self.reference)}"
+        painter.drawText(legend.adjusted(30, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         caption)
+
+
+# -- win-rate matrix ---------------------------------------------------------------------------------------------
+
+
+def win_rate_colour(rate: float) -> QColor:
+    """Red for losing, white at one half, blue for winning."""
+    rate = min(max(rate, 0.0), 1.0)
+    end = _WIN if rate >= 0.5 else _LOSE
+    t = abs(rate - 0.5) * 2
+    return QColor(round(255 + (end.red() - 255) * t), round(255 + (end.green() - 255) * t),
+                  round(255 + (end.blue() - 255) * t))
+
+
+def _text_on(colour: QColor) -> QColor:
+    luminance = 0.2126 * colour.redF() + 0.7152 * colour.greenF() + 0.0722 * colour.blueF()
+    return QColor("#ffffff") if luminance < 0.5 else INK
+
+
+class HeatMapChart(Chart):
+    """Each row model's win rate against each column model, the value written in its cell."""
+
+    empty_text = "Not enough decisive verdicts between two models yet"
+
+    def __init__(self, title: str = "Win-rate matrix", parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.models: list[str] = []
+        self.rates: list[list[float | None]] = []
+        self.games: list[list[int]] = []
+
+    def set_matrix(self, models: list[str], rates: list[list[float | None]],
+                   games: list[list[int]] | None = None) -> None:
+        self.models, self.rates = list(models), [list(r) for r in rates]
+        self.games = [list(g) for g in games] if games else [[0] * len(models) for _ in models]
+        self.refresh()
+
+    def has_data(self) -> bool:
+        return len(self.models) >= 2
+
+    def _geometry(self, width: float | None) -> tuple[float, float, float]:
+        """Label column width, header height and cell size (as big as fits, up to 60 px)."""
+        metrics = QFontMetricsF(self.font())
+        label = _label_width(metrics, self.models, 220.0) + _PAD
+        top = label * 0.72 + metrics.height() + 4  # column names at -45°
+        cell = 60.0
+        if width is not None:
+            cell = min(cell, max(36.0, (width - label - 2 * _PAD) / max(len(self.models), 1)))
+        return label, top, cell
+
+    def body_height(self) -> float:
+        _, top, cell = self._geometry(None)
+        return top + cell * len(self.models) + QFontMetricsF(self.font()).height() * 3 + 26
+
+    def paint_body(self, painter: QPainter, rect: QRectF) -> None:
+        metrics = QFontMetricsF(self.font())
+        label, top, cell = self._geometry(rect.width())
+        origin = QPointF(rect.left() + label, rect.top() + top)
+        size = len(self.models)
+        for j, name in enumerate(self.models):
+            painter.save()
+            painter.translate(origin.x() + cell * (j + 0.5), origin.y() - 6)
+            painter.rotate(-45)
+            painter.setPen(INK)
+            painter.drawText(QPointF(0, 0), metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, label - _PAD))
+            painter.restore()
+        cell_font = QFont(self.font())
+        cell_font.setBold(True)
+        for i, name in enumerate(self.models):
+            y = origin.y() + cell * i
+            painter.setPen(INK)
+            painter.setFont(self.font())
+            painter.drawText(QRectF(rect.left(), y, label - _PAD / 2, cell),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, label - _PAD / 2))
+            for j in range(size):
+                box = QRectF(origin.x() + cell * j + 1, y + 1, cell - 2, cell - 2)
+                rate = self.rates[i][j] if i < len(self.rates) and j < len(self.rates[i]) else None
+                if rate is None:
+                    painter.fillRect(box, QColor("#eef1f5"))
+                    painter.setPen(MUTED)
+                    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "–")
+                    continue
+                colour = win_rate_colour(rate)
+                painter.fillRect(box, colour)
+                painter.setPen(QPen(GRID, 1))  # a near-white cell (about 50%) still shows its edge
+                painter.drawRect(box)
+                painter.setPen(_text_on(colour))
+                painter.setFont(cell_font)
+                painter.drawText(box, Qt.AlignmentFlag.AlignCenter, f"{rate:.0%}")
+                painter.setFont(self.font())
+        # Legend: the colour scale.
+        legend_top = origin.y() + cell * size + 12
+        bar = QRectF(origin.x(), legend_top, min(cell * size, 260.0), 10)
+        gradient = QLinearGradient(bar.topLeft(), bar.topRight())
+        for stop in (0.0, 0.25, 0.5, 0.75, 1.0):
+            gradient.setColorAt(stop, win_rate_colour(stop))
+        painter.fillRect(bar, QBrush(gradient))
+        painter.setPen(QPen(GRID, 1))
+        painter.drawRect(bar)
+        painter.setPen(MUTED)
+        text_h = metrics.height()
+        for stop, text in ((0.0, "0%"), (0.5, "50%"), (1.0, "100%")):
+            width = metrics.horizontalAdvance(text)
+            x = bar.left() + bar.width() * stop - width / 2
+            painter.drawText(QRectF(x, bar.bottom() + 1, width + 2, text_h), Qt.AlignmentFlag.AlignCenter, text)
+        caption = "row model's win rate against the column model (ties count half)"
+        painter.drawText(QRectF(rect.left(), bar.bottom() + text_h + 2, rect.width(), text_h),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         metrics.elidedText(caption, Qt.TextElideMode.ElideRight, rect.width()))
+
+
+# -- percentages (judge behaviour, agreement) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BarRow:
+    """One bar of a percentage chart."""
+
+    label: str
+    value: float | None
+    """A share in [0, 1]; None shows as 'n/a'."""
+    detail: str = ""
+    """Shown after the percentage, e.g. '12 of 16'."""
+    reference: float | None = None
+    """A marker, e.g. 0.5 where no bias is expected."""
+
+
+class PercentBarChart(Chart):
+    """Shares as horizontal bars from 0 to 100%, with optional reference markers."""
+
+    row_height = 28.0
+
+    def __init__(self, title: str, *, reference_label: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.rows: list[BarRow] = []
+        self.reference_label = reference_label
+
+    def set_rows(self, rows: list[BarRow]) -> None:
+        self.rows = list(rows)
+        self.setToolTip("\n".join(f"{r.label}: {self._value_text(r)}" for r in self.rows))
+        self.refresh()
+
+    def has_data(self) -> bool:
+        return bool(self.rows)
+
+    def body_height(self) -> float:
+        legend = QFontMetricsF(self.font()).height() + 8 if any(r.reference is not None for r in self.rows) else 0
+        return self.row_height * len(self.rows) + legend + 8
+
+    @staticmethod
+    def _value_text(row: BarRow) -> str:
+        value = "n/a" if row.value is None else f"{row.value:.0%}"
+        return f"{value}  {row.detail}" if row.detail else value
+
+    def paint_body(self, painter: QPainter, rect: QRectF) -> None:
+        metrics = QFontMetricsF(self.font())
+        left = _label_width(metrics, [r.label for r in self.rows], rect.width() * 0.38) + _PAD
+        right = _label_width(metrics, [self._value_text(r) for r in self.rows], rect.width() * 0.4) + _PAD
+        plot = QRectF(rect.left() + left, rect.top() + 4, max(rect.width() - left - right, 40.0),
+                      self.row_height * len(self.rows))
+        for i, row in enumerate(self.rows):
+            y = plot.top() + self.row_height * i
+            painter.setPen(INK)
+            painter.drawText(QRectF(rect.left(), y, left - _PAD / 2, self.row_height),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(row.label, Qt.TextElideMode.ElideMiddle, left - _PAD / 2))
+            track = QRectF(plot.left(), y + 6, plot.width(), self.row_height - 12)
+            painter.fillRect(track, QColor("#eef1f5"))
+            if row.value is not None:
+                painter.fillRect(QRectF(track.left(), track.top(), track.width() * min(max(row.value, 0.0), 1.0),
+                                        track.height()), BAR)
+            if row.reference is not None:
+                painter.setPen(QPen(INK, 1.5, Qt.PenStyle.DashLine))
+                rx = track.left() + track.width() * row.reference
+                painter.drawLine(QPointF(rx, track.top() - 3), QPointF(rx, track.bottom() + 3))
+            painter.setPen(MUTED)
+            painter.drawText(QRectF(plot.right() + _PAD / 2, y, right, self.row_height),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(self._value_text(row), Qt.TextElideMode.ElideRight, right - 2))
+        if any(r.reference is not None for r in self.rows):
+            legend = QRectF(plot.left(), plot.bottom() + 6, plot.width() + right, metrics.height())
+            painter.setPen(QPen(INK, 1.5, Qt.PenStyle.DashLine))
+            painter.drawLine(QPointF(legend.left() + 4, legend.top()), QPointF(legend.left() + 4, legend.bottom()))
+            painter.setPen(MUTED)
+            painter.drawText(legend.adjusted(14, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             self.reference_label or "reference")
