@@ -312,18 +312,19 @@ class ResultsView(QWidget):
         self.export_battles.clicked.connect(lambda: self.export_to(None, ("battles",)))
         self.export_elsewhere.clicked.connect(self._ask_export_folder)
 
+        # Two rows, so the view still fits a 1024-pixel-wide screen beside the navigation.
         top = QHBoxLayout()
         top.addWidget(self.open_button)
         top.addWidget(QLabel("Run:"))
         top.addWidget(self.run_picker, 1)
-        top.addWidget(self.inconsistent_as_tie)
-        top.addWidget(self.apply_overrides)
         top.addWidget(self.refresh_button)
         exports = QHBoxLayout()
+        exports.addWidget(self.inconsistent_as_tie)
+        exports.addWidget(self.apply_overrides)
+        exports.addStretch(1)
         exports.addWidget(QLabel("Export:"))
         for button in (self.export_report, self.export_csv, self.export_battles, self.export_elsewhere):
             exports.addWidget(button)
-        top.addLayout(exports)
 
         self.summary_label = QLabel("No run open. Open a run folder, or finish a batch in the Batch view.")
         self.summary_label.setObjectName("resultsSummary")
@@ -337,6 +338,7 @@ class ResultsView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addLayout(exports)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.tabs, 1)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, lambda: self.reload())
