@@ -131,7 +131,8 @@ class JudgeService(QObject):
     def _judge_for(self, spec: JudgeSpec) -> Judge:
         path = resolve_judge(spec.judge)
         seed = spec.decoding.sampling.seed
-        key = (str(path.resolve()), spec.n_ctx, spec.n_threads, spec.n_gpu_layers, seed)
+        # Not the seed: the backend sets the request's seed on every sampling call, so a new seed needs no reload.
+        key = (str(path.resolve()), spec.n_ctx, spec.n_threads, spec.n_gpu_layers)
         if key != self._backend_key or self._backend is None:
             self._close_backend()
             self._backend = create_backend("llama.cpp", path=path, n_ctx=spec.n_ctx, n_threads=spec.n_threads,

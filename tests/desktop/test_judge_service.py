@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from judgedesk.core import EvalItem
+from judgedesk.core import DecodingSettings, EvalItem, Sampling
 from judgedesk.desktop._judge_service import JudgeService, JudgeSpec, LoadedJudge
 from judgedesk.desktop._settings import AppSettings
 
@@ -46,12 +46,14 @@ def test_changing_the_format_keeps_the_model_and_changing_the_context_reloads_it
                                                                                   qtbot) -> None:  # noqa: ANN001
     backends: list[object] = []
     record = lambda ctx: backends.append(ctx.judge.backend)  # noqa: E731
-    for spec in (JudgeSpec(format="pandalm"), JudgeSpec(format="generic"), JudgeSpec(format="generic", n_ctx=2048)):
+    reseeded = JudgeSpec(format="generic", decoding=DecodingSettings(sampling=Sampling(seed=7)))
+    for spec in (JudgeSpec(format="pandalm"), JudgeSpec(format="generic"), reseeded,
+                 JudgeSpec(format="generic", n_ctx=2048)):
         task = service.submit(spec, record)
     with qtbot.waitSignal(task.task_did_finish, timeout=60000):
         pass
-    assert backends[0] is backends[1]
-    assert backends[2] is not backends[1]
+    assert backends[0] is backends[1] is backends[2]
+    assert backends[3] is not backends[2]
 
 
 def test_unload_frees_the_model(service: JudgeService, qtbot) -> None:  # noqa: ANN001
