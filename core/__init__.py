@@ -31,6 +31,7 @@ from ._judges import (  # noqa: E402
     demo_judge_path,
     judge_sha256,
     list_judges,
+    recorded_format,
     resolve_judge,
 )
 from ._library import (  # noqa: E402
@@ -38,6 +39,7 @@ from ._library import (  # noqa: E402
     LibraryRecord,
     delete_judge,
     import_judge,
+    library_file,
     read_library,
     validate_judge_name,
 )
@@ -106,10 +108,12 @@ __all__ = [
     "import_judge",
     "install_offline_guard",
     "judge_sha256",
+    "library_file",
     "list_judges",
     "load_judge",
     "read_gguf_header",
     "read_library",
+    "recorded_format",
     "register_backend",
     "register_format",
     "resolve_judge",

@@ -20,6 +20,7 @@ from judgedesk.core import (
     ModelInfo,
     create_backend,
     default_format_for,
+    recorded_format,
     resolve_judge,
 )
 from PySide6.QtCore import QObject, Qt, Signal
@@ -139,7 +140,8 @@ class JudgeService(QObject):
                                            n_gpu_layers=spec.n_gpu_layers, seed=seed)
             self._backend_key = key
         info = self._backend.info
-        chosen = spec.format or default_format_for(info.judge_format, info.name, path.name)
+        chosen = spec.format or recorded_format(spec.judge) or default_format_for(info.judge_format, info.name,
+                                                                                  path.name)
         judge = Judge(self._backend, format=chosen, lang=spec.lang, rubric=spec.rubric, decoding=spec.decoding)
         self._loaded_relay.emit(LoadedJudge(spec=spec, path=path, info=info, format=chosen))
         return judge

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from judgedesk.core import Judge, JudgedeskError
+from judgedesk.core import ImportCancelled, Judge, JudgedeskError
 from judgedesk.core.runs import RunInterrupted
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
@@ -49,7 +49,7 @@ Work = Callable[[WorkContext], Any]
 
 def is_cancellation(exc: BaseException) -> bool:
     """Whether `exc` means "stopped because the user asked", which is never shown as an error."""
-    if isinstance(exc, TaskCancelled | RunInterrupted):
+    if isinstance(exc, TaskCancelled | RunInterrupted | ImportCancelled):
         return True
     # The quantize package is imported only when needed; its cancellation error is recognised by name so this
     # module does not pull it in.

@@ -150,10 +150,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     _quantize_commands(commands, formats)
 
-    models = commands.add_parser("models", help="list the judge models known on this machine",
-                                 description="The embedded demo judge and every .gguf in the judge library "
-                                             "folder, with size, quantization, architecture and default format.")
+    models = commands.add_parser("models", help="list, import or remove the judge models known on this machine",
+                                 description="The embedded demo judge and the judge library (imported judges, "
+                                             "copied or referenced, and every .gguf placed in the library "
+                                             "folder), with size, quantization, architecture and default format.")
     models.add_argument("--json", action="store_true", help="print JSON")
+    library = models.add_subparsers(dest="models_command", metavar="ACTION")
+    add = library.add_parser("import", help="add a GGUF judge to the library",
+                             description="Check a GGUF judge file and add it to the library: copied into the "
+                                         "library folder (default) or referenced where it is (--reference).")
+    add.add_argument("path", type=Path, metavar="FILE.gguf")
+    add.add_argument("--name", help="library name (default: from the file name)")
+    add.add_argument("--reference", action="store_true", help="do not copy: use the file where it is")
+    add.add_argument("--format", choices=formats, help="its default judge format (default: recorded in the file, "
+                                                       "else recognised from its name, else generic)")
+    remove = library.add_parser("remove", help="delete a copied judge, or forget a referenced one",
+                                description="Remove a judge from the library. A copied judge's file is deleted; "
+                                            "a referenced judge is only forgotten and its file stays.")
+    remove.add_argument("name")
     return parser
 
 

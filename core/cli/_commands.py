@@ -10,6 +10,7 @@ from typing import Any
 from .._engine import DecodingSettings, Judge
 from .._errors import InputError
 from .._judges import list_judges
+from .._library import LibraryRecord, delete_judge, import_judge
 from .._loading import load_judge
 from .._records import EvalItem, to_json
 from ..backends import Sampling
@@ -113,16 +114,38 @@ def _parse_line(fmt: Any, task: Task, lang: str, line: str, number: int) -> tupl
 
 
 def run_models(args: argparse.Namespace) -> int:
+    action = getattr(args, "models_command", None)
+    if action == "import":
+        return _import_model(args)
+    if action == "remove":
+        return _remove_model(args)
     entries = list_judges()
     if args.json:
         rows = [{
-            "name": e.name, "label": e.label, "path": str(e.path), "size_bytes": e.path.stat().st_size,
+            "name": e.name, "label": e.label, "path": str(e.path), "size_bytes": e.size_bytes,
             "quantization": e.header.file_type if e.header else None,
             "architecture": e.header.architecture if e.header else None,
             "model_name": e.header.name if e.header else None, "default_format": e.default_format,
+            "referenced": e.referenced, "source": e.source, "imported_at": e.imported_at, "sha256": e.sha256,
             "problem": e.problem,
         } for e in entries]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
         print(render_judges(entries))
+    return 0
+
+
+def _import_model(args: argparse.Namespace) -> int:
+    record = import_judge(args.path, name=args.name, copy=not args.reference, format=args.format)
+    where = f"referenced at {record.path}" if record.referenced else f"copied to {record.path}"
+    print(f"imported {record.name} ({where}; format {record.default_format}; SHA-256 {record.sha256})")
+    return 0
+
+
+def _remove_model(args: argparse.Namespace) -> int:
+    removed = delete_judge(args.name)
+    if isinstance(removed, LibraryRecord) and removed.referenced:
+        print(f"removed {removed.name} from the library; its file stays at {removed.path}")
+    else:
+        print(f"deleted {args.name} ({removed.path if isinstance(removed, LibraryRecord) else removed})")
     return 0

@@ -85,7 +85,8 @@ def render_judges(entries: Sequence[JudgeEntry]) -> str:
     for e in entries:
         h = e.header
         rows.append((e.label if e.name == DEMO_JUDGE else e.name, h.file_type if h else "-",
-                     h.architecture if h else "-", _size(e.path.stat().st_size), e.default_format,
+                     h.architecture if h else "-", "-" if e.size_bytes is None else _size(e.size_bytes),
+                     e.default_format,
                      str(e.path) + (f"  [unusable: {e.problem}]" if e.problem else "")))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:5])) + "  " + r[5] for r in rows)
