@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--baseline", metavar="MODEL", help="anchor the ratings at this model (1000)")
     report.add_argument("--inconsistent-as-tie", action="store_true",
                         help="count contradicting orders as ties (PandaLM's protocol)")
+    report.add_argument("--apply-overrides", action="store_true",
+                        help="count the analyst's overrides (set in the desktop app's Results view) in the rankings "
+                             "and tables instead of the judge's decisions; agreement with them is reported either way")
     report.add_argument("--list", action="store_true", help="list the runs in the folder and stop")
 
     imported = commands.add_parser(

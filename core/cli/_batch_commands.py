@@ -84,7 +84,7 @@ def run_report(args: argparse.Namespace) -> int:
                       f"judgements)  {info.source}")
         return 0
     files, summary = write_reports(args.folder, run_key=args.run, inconsistent_as_tie=args.inconsistent_as_tie,
-                                   baseline=args.baseline)
+                                   baseline=args.baseline, apply_overrides=args.apply_overrides)
     print(_headline(summary))
     print(f"report: {files.report}")
     return 0

@@ -161,3 +161,17 @@ def test_bulk_verdicts(tmp_path: Path) -> None:
         content = store.tasks(result.run_key)[0].content
         store.put_verdicts(result.run_key, [(content, "AB", "unparsed", {"winner": None})])
         assert store.done(result.run_key)[(content, "AB")] == "unparsed"
+
+
+def test_report_command_applies_overrides_when_asked(run: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+    from judgedesk.core.cli import main
+
+    folder, key = run
+    with RunStore(folder) as store:
+        store.set_override(key, store.tasks(key)[0].content, "B")
+    assert main(["report", str(folder)]) == 0
+    assert json.loads((folder / "summary.json").read_text(encoding="utf-8"))["options"]["apply_overrides"] is False
+    assert main(["report", str(folder), "--apply-overrides"]) == 0
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["options"]["apply_overrides"] is True and summary["pairs"][0]["losses"] == 1
+    capsys.readouterr()
