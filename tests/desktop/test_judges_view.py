@@ -196,13 +196,13 @@ def test_the_memory_plan_of_the_demo_judge_has_rows(view: JudgesView, qtbot) -> 
     view.set_budget(24.0)
     with qtbot.waitSignal(view.findChild(QPushButton, "planMemory").clicked):
         qtbot.mouseClick(view.findChild(QPushButton, "planMemory"), Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(view.plan_task.task_did_finish, timeout=30_000):
+    with qtbot.waitSignal(view.plan_panel.plan_task.task_did_finish, timeout=30_000):
         pass
     rows = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
     assert len(rows) >= 10
     own = next(r for r in rows if r[0] == "Q4_1 (this file)")
     assert own[5] == "fits" and own[6] == "all 30"
-    assert "RTX 3090 / 4090" in view.findChild(type(view.plan_title), "planTitle").text()
+    assert "RTX 3090 / 4090" in view.findChild(type(view.plan_panel.plan_title), "planTitle").text()
 
     view.set_budget(0.05)  # 50 MiB: an F16 135M model does not fit; some layers can be offloaded
     with qtbot.waitSignal(view.plan_memory().task_did_finish, timeout=30_000):
@@ -217,7 +217,7 @@ def test_planning_for_the_cpu(view: JudgesView, qtbot) -> None:
     view.set_budget(0, device="cpu")
     with qtbot.waitSignal(view.plan_memory(demo_judge_path()).task_did_finish, timeout=30_000):
         pass
-    assert view.last_plan is not None and view.last_plan.device == "cpu"
+    assert view.plan_panel.last_plan is not None and view.plan_panel.last_plan.device == "cpu"
     assert view.findChild(QTableWidget, "planTable").item(0, 6).text() == "CPU only"
 
 
@@ -230,15 +230,15 @@ def test_a_fidelity_check_of_the_demo_judge_against_its_copy(view: JudgesView, a
     _import(view, app_context, qtbot, demo_copy, copy=False)
     progress: list[object] = []
     view.findChild(QCheckBox, "fidelityBothOrders").setChecked(False)  # 3 pairs x 1 order x 2 judges: 6 verdicts
-    task = view.run_fidelity(DEMO_JUDGE, "smol-copy", limit=1)
+    task = view.fidelity_panel.run_fidelity(DEMO_JUDGE, "smol-copy", limit=1)
     assert task is not None
     task.task_did_progress.connect(progress.append)
     with qtbot.waitSignal(task.task_did_finish, timeout=300_000):
         pass
-    report = view.last_report
+    report = view.fidelity_panel.last_report
     assert report is not None and report.orders == 3
     assert report.agreement == 1.0 and report.flipped == ()
-    summary = view.findChild(type(view.fidelity_summary), "fidelitySummary").text()
+    summary = view.findChild(type(view.fidelity_panel.fidelity_summary), "fidelitySummary").text()
     assert summary.startswith(f"Agreement 100.0% ({report.orders}/{report.orders} orders)")
     assert "0 flipped" in summary
     assert "verdict agreement" in view.findChild(QPlainTextEdit, "fidelityResult").toPlainText()
@@ -249,12 +249,12 @@ def test_a_fidelity_check_of_the_demo_judge_against_its_copy(view: JudgesView, a
 
 @pytest.mark.real_model
 def test_a_fidelity_check_can_be_cancelled(view: JudgesView, qtbot) -> None:
-    task = view.run_fidelity(DEMO_JUDGE, DEMO_JUDGE, limit=3)
+    task = view.fidelity_panel.run_fidelity(DEMO_JUDGE, DEMO_JUDGE, limit=3)
     qtbot.waitUntil(lambda: task.state == "running", timeout=30_000)
     with qtbot.waitSignal(task.task_was_cancelled, timeout=60_000):
         qtbot.mouseClick(view.findChild(QPushButton, "cancelFidelity"), Qt.MouseButton.LeftButton)
-    assert view.last_report is None
-    assert "cancelled" in view.fidelity_status.text()
+    assert view.fidelity_panel.last_report is None
+    assert "cancelled" in view.fidelity_panel.fidelity_status.text()
     assert view.findChild(QPushButton, "runFidelity").isEnabled()
     assert not view.findChild(QPushButton, "cancelFidelity").isEnabled()
 
