@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QStyle,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -102,7 +103,7 @@ class BatchView(QWidget):
         self.limit_box.setSpecialValueText("all items")
         self.limit_box.setToolTip("Judge only the first N items (0 = all)")
         options = QFormLayout()
-        options.addRow("Judge", self.picker)
+        options.addRow(self.picker)
         pairing_row = QHBoxLayout()
         pairing_row.addWidget(self.pairing_box)
         pairing_row.addWidget(QLabel("baseline"))
@@ -155,14 +156,15 @@ class BatchView(QWidget):
         earlier_layout.addWidget(self.resume_earlier, 0, Qt.AlignmentFlag.AlignRight)
 
         # -- controls --
-        self.start_button = QPushButton("▶ Start")
+        style = self.style()
+        self.start_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Start")
         self.start_button.setObjectName("startButton")
         self.start_button.setToolTip("Start or resume (Ctrl+Return)")
         self.start_button.clicked.connect(self.start)
-        self.pause_button = QPushButton("⏸ Pause")
+        self.pause_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause")
         self.pause_button.setObjectName("pauseButton")
         self.pause_button.clicked.connect(self.pause)
-        self.cancel_button = QPushButton("■ Cancel")
+        self.cancel_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Cancel")
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.clicked.connect(self.cancel)
         self.results_button = QPushButton("Open results")
@@ -458,7 +460,7 @@ class BatchView(QWidget):
         running = self._busy()
         stopping = self.state in ("pausing", "cancelling")
         self.start_button.setEnabled(not running and self.dataset is not None and self.state != "previewing")
-        self.start_button.setText("▶ Resume" if self.state == "paused" else "▶ Start")
+        self.start_button.setText("Resume" if self.state == "paused" else "Start")
         self.pause_button.setEnabled(running and not stopping)
         self.cancel_button.setEnabled(running and not stopping)
         for widget in (self.path_edit, self.picker, self.pairing_box, self.mode_box, self.limit_box):

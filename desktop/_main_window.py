@@ -9,11 +9,11 @@ from judgedesk.core import guard_installed
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QSplitter,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -67,12 +67,13 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(8, 8, 8, 4)
         layout.addWidget(self.context.messages)
         layout.addWidget(self.stack, 1)
-        splitter = QSplitter()
-        splitter.addWidget(self.nav)
-        splitter.addWidget(content)
-        splitter.setStretchFactor(1, 1)
-        splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(splitter)
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.nav)
+        row.addWidget(content, 1)
+        self.setCentralWidget(central)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.context.messages.clear)
 
         self.offline_label = QLabel(_OFFLINE_ON if guard_installed() else _OFFLINE_OFF)

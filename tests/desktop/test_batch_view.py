@@ -95,7 +95,7 @@ def test_pause_and_resume_with_the_start_button(view: BatchView, demo_folder: Pa
     view.pause()
     with qtbot.waitSignal(first.task_did_end, timeout=10000):  # type: ignore[union-attr]
         pass
-    assert view.state == "paused" and view.start_button.text() == "▶ Resume"
+    assert view.state == "paused" and view.start_button.text() == "Resume"
     qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
     second = view.run_task
     with qtbot.waitSignal(second.task_did_finish, timeout=120000):  # type: ignore[union-attr]
