@@ -1,0 +1,83 @@
+"""`judgedesk-desktop --selftest`: prove, headless, that an installed or bundled app can do its job.
+
+It checks what a PyInstaller bundle is most likely to lose: Qt's platform plugin, the demo data, the embedded
+demo judge and llama.cpp's shared libraries. It then judges one pair in both orders and prints a short report
+that ends in `selftest passed`; any failure prints the reason and the exit code is 1. No window is created, so
+it runs on a machine without a display (the offscreen platform unless QT_QPA_PLATFORM says otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from judgedesk.core import PairwiseVerdict
+
+__all__ = ["SELFTEST_ITEM", "run_selftest"]
+
+_PREFIX = 12
+
+
+SELFTEST_ITEM = ("What is the capital of France? Answer in one sentence.", "The capital of France is Paris.",
+                 "The capital of France is Lyon, which is also its largest city.")
+"""The pair the selftest judges: instruction, response A, response B."""
+
+
+def run_selftest(out: TextIO | None = None) -> int:
+    """Run the selftest, printing the report to `out` (stdout); 0 when everything worked, else 1."""
+    out = out or sys.stdout
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        _check(out)
+    except Exception as exc:  # the report is the product: any failure is printed, never raised
+        print(f"selftest FAILED: {type(exc).__name__}: {exc}", file=out)
+        traceback.print_exc(file=sys.stderr)
+        return 1
+    print("selftest passed", file=out)
+    out.flush()
+    return 0
+
+
+def _check(out: TextIO) -> None:
+    # Imported here, not at the top: a bundle that lost a library must still print why.
+    import judgedesk.core as core
+    import PySide6
+    from PySide6.QtCore import qVersion
+    from PySide6.QtWidgets import QApplication
+
+    def line(text: str) -> None:
+        print(text, file=out)
+        out.flush()
+
+    line(f"judgedesk {core.__version__} selftest ({'bundle' if getattr(sys, 'frozen', False) else 'source'})")
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "judgedesk"])
+    platform = app.platformName()  # type: ignore[attr-defined]
+    if not platform:
+        raise RuntimeError("no Qt platform plugin was loaded")
+    line(f"Qt: {qVersion()} (PySide6 {PySide6.__version__}), platform plugin: {platform}")
+    if not core.guard_installed():
+        raise RuntimeError("the offline guard is not installed")
+    line("offline guard: installed (outbound network access is refused in this process)")
+    line(f"demo data: {core.demo_data_path()}")
+    judge = core.load_judge()
+    try:
+        info = judge.backend.info
+        line(f"judge: {core.demo_judge_path()} (sha256 {info.sha256[:_PREFIX]}), format {judge.format.name}")
+        instruction, a, b = SELFTEST_ITEM
+        result = judge.judge_both_orders(core.EvalItem(id="selftest", instruction=instruction, responses=(a, b)))
+    finally:
+        judge.close()
+    if result.decision == "unparsed":
+        raise RuntimeError(f"the judge's verdict could not be parsed: {result.ab.raw_output!r}")
+    orders = ", ".join(f"{v.order}: {v.winner}{_probability(v)}" for v in (result.ab, result.ba) if v is not None)
+    line(f"verdict: {result.decision} ({orders})")
+
+
+def _probability(verdict: PairwiseVerdict) -> str:
+    probs = verdict.probabilities
+    if not probs or verdict.winner not in probs:
+        return ""
+    return f" p={probs[verdict.winner]:.2f}"
