@@ -49,7 +49,7 @@ batch: setup ## evaluate the demo folder (3 models, all pairs, both orders) into
 	$(BIN)/judgedesk batch assets/demo --out runs/demo --threads $(shell nproc 2>/dev/null || echo 2)
 
 test: setup ## lint, then the whole test suite (unit, real-model on the demo judge, slow)
-	$(BIN)/ruff check core quantize desktop tests bench
+	$(BIN)/ruff check core quantize desktop tests bench scripts
 	$(BIN)/python -m pytest
 
 bench: setup ## benchmarks: fast verdicts vs generation; batch vs bare engine; converter peak memory
@@ -58,7 +58,7 @@ bench: setup ## benchmarks: fast verdicts vs generation; batch vs bare engine; c
 	$(BIN)/python bench/convert_memory.py
 
 lint: setup ## ruff
-	$(BIN)/ruff check core quantize desktop tests bench
+	$(BIN)/ruff check core quantize desktop tests bench scripts
 
 bundle: setup ## PyInstaller one-folder build of the desktop app (build.spec) into dist/judgedesk/; checks it with --selftest
 	$(BIN)/pyinstaller build.spec --noconfirm --distpath dist --workpath build
@@ -68,5 +68,5 @@ bundle: setup ## PyInstaller one-folder build of the desktop app (build.spec) in
 screenshots: setup ## render each view of the desktop app under Xvfb into docs/screenshot-<view>.png
 	xvfb-run -a -s "-screen 0 1400x900x24" $(BIN)/python scripts/screenshots.py
 
-clean: ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+clean: ## remove the virtual environment, caches and the bundle build
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info build dist

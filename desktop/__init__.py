@@ -51,4 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from ._app import run_app
 
-    return run_app(data=args.data, judge=args.judge, view=args.view)
+    status = run_app(data=args.data, judge=args.judge, view=args.view)
+    # The window is closed, its work cancelled, the model freed and every file written. Skipping the interpreter's
+    # final cleanup avoids a PySide6 6.12 abort while it tears down Qt wrappers ("none_dealloc"), which would
+    # turn a clean exit into a crash report.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

@@ -190,7 +190,10 @@ class BatchView(QWidget):
         self.live_table.setObjectName("liveVerdicts")
         self.live_table.setModel(self.live_model)
         self.live_table.verticalHeader().setVisible(False)
+        self.live_table.setWordWrap(False)
         self.live_table.horizontalHeader().setStretchLastSection(True)
+        for column, width in enumerate((44, 260, 120, 120, 56, 70, 86)):  # the item id is the long one
+            self.live_table.setColumnWidth(column, width)
         self.live_table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.live_table.setAlternatingRowColors(True)
 

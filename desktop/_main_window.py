@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
 
     def _judge_loaded(self, loaded: LoadedJudge) -> None:
         info = loaded.info
-        self._judge_text = f"Judge: {info.name} ({info.file_type}), format {loaded.format}"
+        self._judge_text = f"Judge: {info.file_name} ({info.file_type}), format {loaded.format}"
         self._busy_changed(self.context.service.busy)
 
     def _judge_unloaded(self) -> None:

@@ -74,7 +74,7 @@ class _DetailPane(QWidget):
         self.header.setObjectName("detailHeader")
         self.header.setWordWrap(True)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.instruction = self._text("detailInstruction", 70)
+        self.instruction = self._text("detailInstruction", 48)
         self.response_a = self._text("detailResponseA", 90)
         self.response_b = self._text("detailResponseB", 90)
         self.order_ab = QTextBrowser()
@@ -83,7 +83,7 @@ class _DetailPane(QWidget):
         self.order_ba.setObjectName("detailOrderBA")
         for browser in (self.order_ab, self.order_ba):
             browser.setOpenLinks(False)
-            browser.setMinimumHeight(90)
+            browser.setMinimumHeight(220)  # winner, probabilities, reason and the start of the raw output
         self.label_a = QLabel("Response A")
         self.label_b = QLabel("Response B")
 
@@ -121,7 +121,7 @@ class _DetailPane(QWidget):
         box.addLayout(buttons)
         box.addWidget(self.override_current)
 
-        self.instruction.setMaximumHeight(110)
+        self.instruction.setMaximumHeight(80)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(self.header)
