@@ -8,7 +8,6 @@ the run database (one short transaction) and the statistics are recomputed so ag
 
 from __future__ import annotations
 
-import html
 import shutil
 import sqlite3
 import time
@@ -24,32 +23,26 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFrame,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSplitter,
     QTableView,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
-from ._charts import BarRow, HeatMapChart, IntervalChart, IntervalRow, PercentBarChart
 from ._context import AppContext
 from ._messages import report_task_errors
-from ._results_model import IndexedResults, ResultsFilter, ResultsTableModel, describe_side, index_results
+from ._result_detail import ResultDetailPane
+from ._results_model import IndexedResults, ResultsFilter, ResultsTableModel, index_results
+from ._results_overview import ResultsOverview
 from ._tasks import Task, WorkContext
 
 __all__ = ["ResultsView"]
@@ -58,182 +51,6 @@ _REFRESH_SECONDS = 2.0
 _ANY = "__any__"
 _PAIRWISE_DECISIONS = ("A", "B", "tie", "inconsistent", "unparsed", "pending")
 _GRADE_DECISIONS = ("graded", "unparsed", "pending")
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
-class _DetailPane(QWidget):
-    """The selected task: its texts, both judged orders side by side, and the override control."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("resultDetail")
-        self.header = QLabel("Select a row to see the item and both orders.")
-        self.header.setObjectName("detailHeader")
-        self.header.setWordWrap(True)
-        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.instruction = self._text("detailInstruction", 48)
-        self.response_a = self._text("detailResponseA", 90)
-        self.response_b = self._text("detailResponseB", 90)
-        self.order_ab = QTextBrowser()
-        self.order_ab.setObjectName("detailOrderAB")
-        self.order_ba = QTextBrowser()
-        self.order_ba.setObjectName("detailOrderBA")
-        for browser in (self.order_ab, self.order_ba):
-            browser.setOpenLinks(False)
-            browser.setMinimumHeight(220)  # winner, probabilities, reason and the start of the raw output
-        self.label_a = QLabel("Response A")
-        self.label_b = QLabel("Response B")
-
-        responses = QSplitter(Qt.Orientation.Horizontal)
-        responses.addWidget(self._titled(self.label_a, self.response_a))
-        responses.addWidget(self._titled(self.label_b, self.response_b))
-        orders = QSplitter(Qt.Orientation.Horizontal)
-        orders.setObjectName("detailOrders")
-        orders.addWidget(self.order_ab)
-        orders.addWidget(self.order_ba)
-
-        self.override_box = QGroupBox("Analyst's override")
-        self.override_box.setObjectName("overrideBox")
-        self.override_a = self._button("overrideA", "&A is right", "The right verdict is A (Alt+A)")
-        self.override_b = self._button("overrideB", "&B is right", "The right verdict is B (Alt+B)")
-        self.override_tie = self._button("overrideTie", "&Tie", "The right verdict is a tie (Alt+T)")
-        self.override_score = QDoubleSpinBox()
-        self.override_score.setObjectName("overrideScore")
-        self.override_score.setDecimals(1)
-        self.override_set_score = self._button("overrideSetScore", "&Set score", "The right score (Alt+S)")
-        self.override_clear = self._button("overrideClear", "&Clear", "Remove the override (Alt+C)")
-        self.override_note = QLineEdit()
-        self.override_note.setObjectName("overrideNote")
-        self.override_note.setPlaceholderText("Note (why the judge is wrong), optional")
-        self.override_current = QLabel("No override.")
-        self.override_current.setObjectName("overrideCurrent")
-        self.override_current.setWordWrap(True)
-        self.override_current.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        buttons = QHBoxLayout()
-        for widget in (self.override_a, self.override_b, self.override_tie, self.override_score,
-                       self.override_set_score, self.override_clear):
-            buttons.addWidget(widget)
-        buttons.addWidget(self.override_note, 1)
-        box = QVBoxLayout(self.override_box)
-        box.addLayout(buttons)
-        box.addWidget(self.override_current)
-
-        self.instruction.setMaximumHeight(80)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.header)
-        layout.addWidget(self.override_box)  # first: the analyst's action stays in sight
-        layout.addWidget(self.instruction)
-        layout.addWidget(responses, 1)
-        layout.addWidget(orders, 2)
-        self.show_row(None, single=False)
-
-    @staticmethod
-    def _text(name: str, height: int) -> QPlainTextEdit:
-        edit = QPlainTextEdit()
-        edit.setObjectName(name)
-        edit.setReadOnly(True)
-        edit.setMinimumHeight(height)
-        return edit
-
-    @staticmethod
-    def _button(name: str, text: str, tip: str) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setToolTip(tip)
-        return button
-
-    @staticmethod
-    def _titled(label: QLabel, widget: QWidget) -> QWidget:
-        box = QWidget()
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(0, 0, 0, 0)
-        label.setStyleSheet("font-weight: bold")
-        layout.addWidget(label)
-        layout.addWidget(widget)
-        return box
-
-    def show_row(self, row: ResultRow | None, *, single: bool, orders: tuple[str, ...] = (),
-                 scale: tuple[float, float] | None = None) -> None:
-        for widget in (self.override_a, self.override_b, self.override_tie):
-            widget.setVisible(not single)
-        for widget in (self.override_score, self.override_set_score):
-            widget.setVisible(single)
-        self.order_ba.setVisible(not single and "BA" in orders)
-        self.response_b.parentWidget().setVisible(not single)
-        self.override_box.setEnabled(row is not None)
-        if row is None:
-            self.header.setText("Select a row to see the item and both orders.")
-            for widget in (self.instruction, self.response_a, self.response_b):
-                widget.clear()
-            self.order_ab.clear()
-            self.order_ba.clear()
-            self.override_current.setText("No override.")
-            return
-        task = row.task
-        models = task.model_a if task.model_b is None else f"{task.model_a} vs {task.model_b}"
-        extra = [f"category {task.category}"] if task.category else []
-        if task.human:
-            extra.append(f"human label {task.human}")
-        self.header.setText(f"#{task.position + 1} · {task.item_id} · {models}" +
-                            (" · " + " · ".join(extra) if extra else ""))
-        payload = task.payload
-        text = payload.get("instruction", "")
-        if payload.get("input"):
-            text += f"\n\nInput:\n{payload['input']}"
-        if payload.get("reference"):
-            text += f"\n\nReference answer:\n{payload['reference']}"
-        self.instruction.setPlainText(text)
-        responses = list(payload.get("responses") or [])
-        self.label_a.setText("Response" if single else f"Response A · {task.model_a}")
-        self.label_b.setText(f"Response B · {task.model_b or ''}")
-        self.response_a.setPlainText(responses[0] if responses else "")
-        self.response_b.setPlainText(responses[1] if len(responses) > 1 else "")
-        if single:
-            self.order_ab.setHtml(self._side_html("Grade", row.sides.get("single"), row.statuses.get("single")))
-            if scale:
-                self.override_score.setRange(float(scale[0]), float(scale[1]))
-        else:
-            self.order_ab.setHtml(self._side_html("A shown first (AB)", row.sides.get("AB"), row.statuses.get("AB")))
-            self.order_ba.setHtml(self._side_html("B shown first (BA)", row.sides.get("BA"), row.statuses.get("BA")))
-        if row.override is None:
-            self.override_current.setText("No override: the judge's verdict stands.")
-            if single and row.score is not None:
-                self.override_score.setValue(float(row.score))
-        else:
-            value = row.override.value
-            shown = f"{value:g}" if isinstance(value, float) else value
-            note = f" · “{row.override.note}”" if row.override.note else ""
-            self.override_current.setText(f"✎ Override: {shown}{note} · set {row.override.created}")
-            if isinstance(value, float):
-                self.override_score.setValue(value)
-
-    @staticmethod
-    def _side_html(title: str, record: Any, status: str | None) -> str:
-        side = describe_side(record, status)
-        parts = [f"<p><b>{html.escape(title)}</b> · {html.escape(str(side['status']))}</p>"]
-        if record is None:
-            return "".join(parts)
-        if side["winner"] is not None:
-            parts.append(f"<p>Winner: <b>{html.escape(str(side['winner']))}</b></p>")
-        if side["score"] is not None:
-            parts.append(f"<p>Score: <b>{side['score']:g}</b></p>")
-        if side["probabilities"]:
-            shown = " · ".join(f"{html.escape(str(k))} {_pct(v)}" for k, v in side["probabilities"].items())
-            parts.append(f"<p>Probabilities: {shown}</p>")
-        if side["cut_tokens"]:
-            parts.append(f"<p>{side['cut_tokens']} tokens cut to fit the context</p>")
-        if side["reason"]:
-            parts.append(f"<p>Reason: {html.escape(side['reason'])}</p>")
-        if title.endswith("(BA)"):
-            parts.append("<p style='color:#5b6577'>The raw output names positions as the judge saw them: "
-                         "its first response (A) was B here.</p>")
-        parts.append("<p>Raw output:</p><pre style='white-space: pre-wrap'>"
-                     f"{html.escape(str(side['raw_output']))}</pre>")
-        return "".join(parts)
 
 
 class ResultsView(QWidget):
@@ -333,7 +150,12 @@ class ResultsView(QWidget):
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("resultsTabs")
-        self.tabs.addTab(self._build_overview(), "Overview")
+        self.overview = ResultsOverview()
+        # The charts, reached from tests and the screenshot script through the view.
+        self.ranking_chart, self.grades_chart = self.overview.ranking_chart, self.overview.grades_chart
+        self.heat_map, self.behaviour_chart = self.overview.heat_map, self.overview.behaviour_chart
+        self.agreement_chart, self.category_table = self.overview.agreement_chart, self.overview.category_table
+        self.tabs.addTab(self.overview, "Overview")
         self.tabs.addTab(self._build_verdicts(), "Verdicts")
 
         layout = QVBoxLayout(self)
@@ -344,50 +166,6 @@ class ResultsView(QWidget):
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, lambda: self.reload())
         QShortcut(QKeySequence("Ctrl+E"), self, lambda: self.export_to(None, ("report",)))
         self._set_enabled(False)
-
-    def _build_overview(self) -> QWidget:
-        self.ranking_chart = IntervalChart("Ranking · Bradley–Terry rating (Elo scale)", axis_label="rating")
-        self.ranking_chart.setObjectName("rankingChart")
-        self.ranking_chart.empty_text = "No decisive verdicts to rank yet"
-        self.grades_chart = IntervalChart("Mean score per model", value_format="{:.2f}", axis_label="score")
-        self.grades_chart.setObjectName("gradesChart")
-        self.heat_map = HeatMapChart()
-        self.heat_map.setObjectName("winRateMatrix")
-        self.behaviour_chart = PercentBarChart("Judge behaviour", reference_label="dashed: no bias (50%)")
-        self.behaviour_chart.setObjectName("behaviourChart")
-        self.agreement_chart = PercentBarChart("Agreement")
-        self.agreement_chart.setObjectName("agreementChart")
-        self.agreement_chart.empty_text = "No human labels or overrides in this run"
-        self.category_table = QTableWidget(0, 0)
-        self.category_table.setObjectName("categoryTable")
-        self.category_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.category_table.verticalHeader().setVisible(False)
-        self.category_table.horizontalHeader().setStretchLastSection(False)
-        self.category_table.setMinimumHeight(160)
-        self.category_title = QLabel("Per category")
-        self.category_title.setStyleSheet("font-weight: bold")
-
-        body = QWidget()
-        grid = self._grid = QGridLayout(body)
-        top = Qt.AlignmentFlag.AlignTop
-        grid.addWidget(self.ranking_chart, 0, 0, top)
-        grid.addWidget(self.grades_chart, 0, 0, top)
-        grid.addWidget(self.heat_map, 0, 1, top)
-        grid.addWidget(self.behaviour_chart, 1, 0, top)
-        grid.addWidget(self.agreement_chart, 1, 1, top)
-        grid.addWidget(self.category_title, 2, 0, 1, 2)
-        grid.addWidget(self.category_table, 3, 0, 1, 2)
-        grid.setRowStretch(4, 1)
-        for column in (0, 1):
-            grid.setColumnStretch(column, 1)
-        grid.setAlignment(Qt.AlignmentFlag.AlignTop)
-        scroll = QScrollArea()
-        scroll.setObjectName("chartsArea")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(body)
-        self.grades_chart.hide()
-        return scroll
 
     def _build_verdicts(self) -> QWidget:
         self.filter_model = QComboBox()
@@ -434,7 +212,7 @@ class ResultsView(QWidget):
         for column, width in enumerate((120, 130, 130, 100, 80, 80, 100, 90, 80, 70, 80)):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().currentRowChanged.connect(self._row_did_change)
-        self.detail = _DetailPane()
+        self.detail = ResultDetailPane()
         self.detail.override_a.clicked.connect(lambda: self.set_override("A", self.detail.override_note.text()))
         self.detail.override_b.clicked.connect(lambda: self.set_override("B", self.detail.override_note.text()))
         self.detail.override_tie.clicked.connect(lambda: self.set_override("tie", self.detail.override_note.text()))
@@ -506,13 +284,11 @@ class ResultsView(QWidget):
         single = info.mode == "single"
         for column in (2, 4, 5, 7):  # model B, both orders' winners, confidence: pairwise only
             self.table.setColumnHidden(column, single)
-        # The agreement chart takes the free place next to the first chart.
-        self._grid.removeWidget(self.agreement_chart)
-        self._grid.addWidget(self.agreement_chart, *((0, 1) if single else (1, 1)), Qt.AlignmentFlag.AlignTop)
+        self.overview.set_mode(single)
         self.model.set_results(None)
         self.detail.show_row(None, single=info.mode == "single", orders=info.orders)
         self._reset_filters()
-        self._paint_summary({})
+        self.overview.show_summary({}, single=single, inconsistent_as_tie=self.inconsistent_as_tie.isChecked())
         self.summary_label.setText(f"Loading {self.folder} …")
         self.reload()
 
@@ -612,7 +388,8 @@ class ResultsView(QWidget):
         if generation != self._generation or not isinstance(summary, dict):
             return
         self.summary = summary
-        self._paint_summary(summary)
+        self.overview.show_summary(summary, single=self.info is not None and self.info.mode == "single",
+                                   inconsistent_as_tie=self.inconsistent_as_tie.isChecked())
         self.summary_did_update.emit(summary)
 
     def _summary_text(self, loaded: IndexedResults) -> str:
@@ -627,107 +404,6 @@ class ResultsView(QWidget):
         if results.problems:
             text += f" · {len(results.problems)} input problems skipped"
         return text + f"\n{results.folder}"
-
-    # -- figures --------------------------------------------------------------------------------------------
-
-    def _paint_summary(self, summary: dict[str, Any]) -> None:
-        single = self.info is not None and self.info.mode == "single"
-        self.ranking_chart.setVisible(not single)
-        self.heat_map.setVisible(not single)
-        self.behaviour_chart.setVisible(not single)
-        self.grades_chart.setVisible(single)
-        if single:
-            grades = summary.get("grades") or {}
-            scale = grades.get("scale")
-            self.grades_chart.set_rows(
-                [IntervalRow(m["model"], m["mean"], m["ci_low"], m["ci_high"], f"n={m['n']}")
-                 for m in grades.get("models") or []], bounds=tuple(scale) if scale else None)
-            categories = grades.get("categories") or {}
-            self._fill_table(["category", "model", "mean score"],
-                             [[cat, model, f"{mean:.2f}"] for cat, per in categories.items()
-                              for model, mean in per.items()])
-        else:
-            ratings = summary.get("ratings") or {}
-            self.ranking_chart.title = (f"Ranking · Bradley–Terry rating, anchored at {ratings['anchor']} = 1000"
-                                        if ratings.get("anchor") else "Ranking · Bradley–Terry rating")
-            self.ranking_chart.empty_text = ("No decisive verdicts to rank yet" if self.inconsistent_as_tie.isChecked()
-                                             else "No decisive verdicts to rank yet; try 'Inconsistent as tie'")
-            self.ranking_chart.set_rows(
-                [IntervalRow(m["model"], m["rating"], m["ci_low"], m["ci_high"], f"{m['games']} games")
-                 for m in ratings.get("models") or []], reference=1000.0 if ratings.get("models") else None)
-            matrix = summary.get("win_rate_matrix") or {}
-            self.heat_map.set_matrix(matrix.get("models") or [], matrix.get("rates") or [], matrix.get("games"))
-            self.behaviour_chart.set_rows(self._behaviour_rows(summary.get("judge_behaviour")))
-            rows = [["(all)", p] for p in summary.get("pairs") or []]
-            rows += [[name, p] for name, pairs in (summary.get("categories") or {}).items() for p in pairs]
-            self._fill_table(["category", "model A", "model B", "n", "A wins", "B wins", "ties", "inconsistent",
-                              "A's win rate", "95% interval"],
-                             [[name, p["model_a"], p["model_b"], str(p["n"]), str(p.get("wins", "")),
-                               str(p.get("losses", "")), str(p.get("ties", "")), str(p.get("inconsistent", "")),
-                               _pct(p.get("win_rate")), f"{_pct(p.get('ci_low'))} – {_pct(p.get('ci_high'))}"]
-                              for name, p in rows])
-        self.agreement_chart.set_rows(self._agreement_rows(summary.get("agreement") or {}, single))
-
-    @staticmethod
-    def _behaviour_rows(b: dict[str, Any] | None) -> list[BarRow]:
-        if not b or not b.get("n"):
-            return []
-        return [
-            BarRow("Position consistency", b["position_consistency"], f"{b['consistent']} of {b['both_orders']}"),
-            BarRow("First-position preference", b["first_position_preference"],
-                   f"first shown won {b['first_shown_won']} of {b['order_verdicts']}", reference=0.5),
-            BarRow("Length preference", b["length_preference"],
-                   f"longer won {b['longer_won']} of {b['length_decided']}", reference=0.5),
-            BarRow("Ties", b["tie_rate"], f"{b['ties']} of {b['n']}"),
-            BarRow("Inconsistent", b["inconsistent_rate"], f"{b['inconsistent']} of {b['n']}"),
-            BarRow("Unparsed", b["unparsed_rate"], f"{b['unparsed']} of {b['n']}"),
-        ]
-
-    @staticmethod
-    def _agreement_rows(agreement: dict[str, Any], single: bool) -> list[BarRow]:
-        rows = []
-
-        def kappa(a: dict[str, Any]) -> str:
-            return "" if a.get("kappa") is None else f" · κ {a['kappa']:.2f}"
-
-        if "final_decision" in agreement:
-            final = agreement["final_decision"]
-            rows.append(BarRow("Human labels · final decision", final["accuracy"],
-                               f"{final['correct']} of {final['n']}{kappa(final)}"))
-            first = agreement["first_order"]
-            rows.append(BarRow("Human labels · first order", first["accuracy"],
-                               f"{first['correct']} of {first['n']}{kappa(first)}"))
-        if "both_orders" in agreement:
-            both = agreement["both_orders"]
-            rows.append(BarRow("Human labels · right in both orders", both["agreement"],
-                               f"{both['correct_both']} of {both['n']}"))
-        overrides = agreement.get("overrides")
-        if overrides and single:
-            mad = overrides["mean_absolute_difference"]
-            rows.append(BarRow("Overrides · same score", overrides["exact"],
-                               f"{overrides['n']} compared" + ("" if mad is None else f" · mean |Δ| {mad:.2f}")))
-        elif overrides:
-            rows.append(BarRow("Overrides · final decision", overrides["accuracy"],
-                               f"{overrides['correct']} of {overrides['n']} · {overrides['count']} overridden"
-                               f"{kappa(overrides)}"))
-        return rows
-
-    def _fill_table(self, headers: list[str], rows: list[list[str]]) -> None:
-        table = self.category_table
-        table.clear()
-        table.setColumnCount(len(headers))
-        table.setHorizontalHeaderLabels(headers)
-        table.setRowCount(len(rows))
-        for r, values in enumerate(rows):
-            for c, value in enumerate(values):
-                item = QTableWidgetItem(value)
-                if c >= 3 or (len(headers) == 3 and c == 2):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                table.setItem(r, c, item)
-        table.resizeColumnsToContents()
-        height = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in range(len(rows))) + 6
-        table.setFixedHeight(min(max(height, 60), 420))
-        self.category_title.setText("Model pairs and categories" if len(headers) > 3 else "Per category")
 
     # -- table, filters, detail -----------------------------------------------------------------------------
 

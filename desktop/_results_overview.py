@@ -1,0 +1,178 @@
+"""The Results view's overview: a run's figures painted from its summary (ranking with intervals, the win-rate heat
+map, judge behaviour, agreement, the per-pair and per-category table)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from ._charts import BarRow, HeatMapChart, IntervalChart, IntervalRow, PercentBarChart
+
+__all__ = ["ResultsOverview"]
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+class ResultsOverview(QScrollArea):
+    """The charts and tables of one run's summary, in a scroll area."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ranking_chart = IntervalChart("Ranking · Bradley–Terry rating (Elo scale)", axis_label="rating")
+        self.ranking_chart.setObjectName("rankingChart")
+        self.ranking_chart.empty_text = "No decisive verdicts to rank yet"
+        self.grades_chart = IntervalChart("Mean score per model", value_format="{:.2f}", axis_label="score")
+        self.grades_chart.setObjectName("gradesChart")
+        self.heat_map = HeatMapChart()
+        self.heat_map.setObjectName("winRateMatrix")
+        self.behaviour_chart = PercentBarChart("Judge behaviour", reference_label="dashed: no bias (50%)")
+        self.behaviour_chart.setObjectName("behaviourChart")
+        self.agreement_chart = PercentBarChart("Agreement")
+        self.agreement_chart.setObjectName("agreementChart")
+        self.agreement_chart.empty_text = "No human labels or overrides in this run"
+        self.category_table = QTableWidget(0, 0)
+        self.category_table.setObjectName("categoryTable")
+        self.category_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.category_table.verticalHeader().setVisible(False)
+        self.category_table.horizontalHeader().setStretchLastSection(False)
+        self.category_table.setMinimumHeight(160)
+        self.category_title = QLabel("Per category")
+        self.category_title.setStyleSheet("font-weight: bold")
+
+        body = QWidget()
+        grid = self._grid = QGridLayout(body)
+        top = Qt.AlignmentFlag.AlignTop
+        grid.addWidget(self.ranking_chart, 0, 0, top)
+        grid.addWidget(self.grades_chart, 0, 0, top)
+        grid.addWidget(self.heat_map, 0, 1, top)
+        grid.addWidget(self.behaviour_chart, 1, 0, top)
+        grid.addWidget(self.agreement_chart, 1, 1, top)
+        grid.addWidget(self.category_title, 2, 0, 1, 2)
+        grid.addWidget(self.category_table, 3, 0, 1, 2)
+        grid.setRowStretch(4, 1)
+        for column in (0, 1):
+            grid.setColumnStretch(column, 1)
+        grid.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.setObjectName("chartsArea")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWidget(body)
+        self.grades_chart.hide()
+
+    def set_mode(self, single: bool) -> None:
+        """Arrange the charts for a pairwise run or a single-grading run."""
+        # The agreement chart takes the free place next to the first chart.
+        self._grid.removeWidget(self.agreement_chart)
+        self._grid.addWidget(self.agreement_chart, *((0, 1) if single else (1, 1)), Qt.AlignmentFlag.AlignTop)
+
+    def show_summary(self, summary: dict[str, Any], *, single: bool, inconsistent_as_tie: bool) -> None:
+        """Paint `summary` (build_summary's dictionary; empty = no figures yet)."""
+        self.ranking_chart.setVisible(not single)
+        self.heat_map.setVisible(not single)
+        self.behaviour_chart.setVisible(not single)
+        self.grades_chart.setVisible(single)
+        if single:
+            grades = summary.get("grades") or {}
+            scale = grades.get("scale")
+            self.grades_chart.set_rows(
+                [IntervalRow(m["model"], m["mean"], m["ci_low"], m["ci_high"], f"n={m['n']}")
+                 for m in grades.get("models") or []], bounds=tuple(scale) if scale else None)
+            categories = grades.get("categories") or {}
+            self._fill_table(["category", "model", "mean score"],
+                             [[cat, model, f"{mean:.2f}"] for cat, per in categories.items()
+                              for model, mean in per.items()])
+        else:
+            ratings = summary.get("ratings") or {}
+            self.ranking_chart.title = (f"Ranking · Bradley–Terry rating, anchored at {ratings['anchor']} = 1000"
+                                        if ratings.get("anchor") else "Ranking · Bradley–Terry rating")
+            self.ranking_chart.empty_text = ("No decisive verdicts to rank yet" if inconsistent_as_tie
+                                             else "No decisive verdicts to rank yet; try 'Inconsistent as tie'")
+            self.ranking_chart.set_rows(
+                [IntervalRow(m["model"], m["rating"], m["ci_low"], m["ci_high"], f"{m['games']} games")
+                 for m in ratings.get("models") or []], reference=1000.0 if ratings.get("models") else None)
+            matrix = summary.get("win_rate_matrix") or {}
+            self.heat_map.set_matrix(matrix.get("models") or [], matrix.get("rates") or [], matrix.get("games"))
+            self.behaviour_chart.set_rows(self._behaviour_rows(summary.get("judge_behaviour")))
+            rows = [["(all)", p] for p in summary.get("pairs") or []]
+            rows += [[name, p] for name, pairs in (summary.get("categories") or {}).items() for p in pairs]
+            self._fill_table(["category", "model A", "model B", "n", "A wins", "B wins", "ties", "inconsistent",
+                              "A's win rate", "95% interval"],
+                             [[name, p["model_a"], p["model_b"], str(p["n"]), str(p.get("wins", "")),
+                               str(p.get("losses", "")), str(p.get("ties", "")), str(p.get("inconsistent", "")),
+                               _pct(p.get("win_rate")), f"{_pct(p.get('ci_low'))} – {_pct(p.get('ci_high'))}"]
+                              for name, p in rows])
+        self.agreement_chart.set_rows(self._agreement_rows(summary.get("agreement") or {}, single))
+
+    @staticmethod
+    def _behaviour_rows(b: dict[str, Any] | None) -> list[BarRow]:
+        if not b or not b.get("n"):
+            return []
+        return [
+            BarRow("Position consistency", b["position_consistency"], f"{b['consistent']} of {b['both_orders']}"),
+            BarRow("First-position preference", b["first_position_preference"],
+                   f"first shown won {b['first_shown_won']} of {b['order_verdicts']}", reference=0.5),
+            BarRow("Length preference", b["length_preference"],
+                   f"longer won {b['longer_won']} of {b['length_decided']}", reference=0.5),
+            BarRow("Ties", b["tie_rate"], f"{b['ties']} of {b['n']}"),
+            BarRow("Inconsistent", b["inconsistent_rate"], f"{b['inconsistent']} of {b['n']}"),
+            BarRow("Unparsed", b["unparsed_rate"], f"{b['unparsed']} of {b['n']}"),
+        ]
+
+    @staticmethod
+    def _agreement_rows(agreement: dict[str, Any], single: bool) -> list[BarRow]:
+        rows = []
+
+        def kappa(a: dict[str, Any]) -> str:
+            return "" if a.get("kappa") is None else f" · κ {a['kappa']:.2f}"
+
+        if "final_decision" in agreement:
+            final = agreement["final_decision"]
+            rows.append(BarRow("Human labels · final decision", final["accuracy"],
+                               f"{final['correct']} of {final['n']}{kappa(final)}"))
+            first = agreement["first_order"]
+            rows.append(BarRow("Human labels · first order", first["accuracy"],
+                               f"{first['correct']} of {first['n']}{kappa(first)}"))
+        if "both_orders" in agreement:
+            both = agreement["both_orders"]
+            rows.append(BarRow("Human labels · right in both orders", both["agreement"],
+                               f"{both['correct_both']} of {both['n']}"))
+        overrides = agreement.get("overrides")
+        if overrides and single:
+            mad = overrides["mean_absolute_difference"]
+            rows.append(BarRow("Overrides · same score", overrides["exact"],
+                               f"{overrides['n']} compared" + ("" if mad is None else f" · mean |Δ| {mad:.2f}")))
+        elif overrides:
+            rows.append(BarRow("Overrides · final decision", overrides["accuracy"],
+                               f"{overrides['correct']} of {overrides['n']} · {overrides['count']} overridden"
+                               f"{kappa(overrides)}"))
+        return rows
+
+    def _fill_table(self, headers: list[str], rows: list[list[str]]) -> None:
+        table = self.category_table
+        table.clear()
+        table.setColumnCount(len(headers))
+        table.setHorizontalHeaderLabels(headers)
+        table.setRowCount(len(rows))
+        for r, values in enumerate(rows):
+            for c, value in enumerate(values):
+                item = QTableWidgetItem(value)
+                if c >= 3 or (len(headers) == 3 and c == 2):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                table.setItem(r, c, item)
+        table.resizeColumnsToContents()
+        height = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in range(len(rows))) + 6
+        table.setFixedHeight(min(max(height, 60), 420))
+        self.category_title.setText("Model pairs and categories" if len(headers) > 3 else "Per category")
