@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from judgedesk.core import JudgeEntry
 from judgedesk.quantize import FidelityReport
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -17,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QProgressBar,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -26,18 +24,11 @@ from PySide6.QtWidgets import (
 from ._context import AppContext
 from ._messages import report_task_errors
 from ._tasks import Task, WorkContext
+from ._widgets import SELECTABLE, named_button
 
 __all__ = ["FidelityPanel"]
 
-_SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
 
-
-def _button(text: str, name: str, tip: str, slot: object) -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.setToolTip(tip)
-    button.clicked.connect(lambda: slot())  # type: ignore[operator]
-    return button
 
 
 class FidelityPanel(QWidget):
@@ -65,9 +56,9 @@ class FidelityPanel(QWidget):
         self.both_orders_box.setChecked(True)
         self.both_orders_box.setToolTip("Judge each pair with A first and with B first (twice the work; catches "
                                         "position bias that changes with quantization)")
-        self.fidelity_button = _button("&Run check", "runFidelity", "Judge the demo data with both judges and "
+        self.fidelity_button = named_button("&Run check", "runFidelity", "Judge the demo data with both judges and "
                                        "compare their verdicts", self.run_fidelity)
-        self.cancel_fidelity_button = _button("Cancel", "cancelFidelity", "Stop the check", self.cancel_fidelity)
+        self.cancel_fidelity_button = named_button("Cancel", "cancelFidelity", "Stop the check", self.cancel_fidelity)
         self.cancel_fidelity_button.setEnabled(False)
         self.fidelity_progress = QProgressBar()
         self.fidelity_progress.setObjectName("fidelityProgress")
@@ -77,7 +68,7 @@ class FidelityPanel(QWidget):
         self.fidelity_status.setObjectName("fidelityStatus")
         self.fidelity_summary = QLabel()
         self.fidelity_summary.setObjectName("fidelitySummary")
-        self.fidelity_summary.setTextInteractionFlags(_SELECTABLE)
+        self.fidelity_summary.setTextInteractionFlags(SELECTABLE)
         font = QFont(self.fidelity_summary.font())
         font.setBold(True)
         self.fidelity_summary.setFont(font)

@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QProgressBar,
-    QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -44,15 +43,15 @@ from PySide6.QtWidgets import (
 
 from ._context import AppContext
 from ._fidelity_panel import FidelityPanel
-from ._memory_plan_panel import MemoryPlanPanel, format_size
+from ._memory_plan_panel import MemoryPlanPanel
 from ._messages import report_task_errors
 from ._tasks import Task, TaskCancelled, WorkContext
+from ._widgets import SELECTABLE, format_size, named_button
 
 __all__ = ["JudgesView"]
 
 _AUTO_HASH_LIMIT = 512 << 20  # files this small are hashed when shown; bigger ones on request (a 7B file takes a while)
 _COLUMNS = ("Name", "Architecture", "Quantization", "Size", "SHA-256", "Default format", "Stored", "Source", "Status")
-_SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
 
 
 def _stored(entry: JudgeEntry) -> str:
@@ -92,19 +91,12 @@ class JudgesView(QWidget):
 
     # -- building -------------------------------------------------------------------------------------------
 
-    def _button(self, text: str, name: str, tip: str, slot: object) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setToolTip(tip)
-        button.clicked.connect(lambda: slot())  # type: ignore[operator]
-        return button
-
     def _build_library(self) -> QWidget:
         box = QWidget()
-        self.import_button = self._button("&Import GGUF…", "importGguf", "Add a .gguf judge: copied into the "
+        self.import_button = named_button("&Import GGUF…", "importGguf", "Add a .gguf judge: copied into the "
                                           "library, or referenced where it is (Ctrl+I)", self.import_gguf)
         self.import_button.setShortcut(QKeySequence("Ctrl+I"))
-        self.convert_button = self._button("Import &HF folder…", "importHfFolder", "Convert a Hugging Face "
+        self.convert_button = named_button("Import &HF folder…", "importHfFolder", "Convert a Hugging Face "
                                            "checkpoint folder to GGUF and quantize it", self.import_hf_folder)
         self.quant_box = QComboBox()
         self.quant_box.setObjectName("quantType")
@@ -112,9 +104,9 @@ class JudgesView(QWidget):
         for name in QUANT_TYPES:
             self.quant_box.addItem(name, name)
         self.quant_box.setCurrentIndex(self.quant_box.findData("Q4_K_M"))
-        self.hash_button = self._button("Compute SHA-256", "computeHash", "Hash the selected judge's file "
+        self.hash_button = named_button("Compute SHA-256", "computeHash", "Hash the selected judge's file "
                                         "(a few seconds per GB)", self.compute_hash)
-        self.delete_button = self._button("&Delete…", "deleteJudge", "Delete a copied judge, or forget a referenced "
+        self.delete_button = named_button("&Delete…", "deleteJudge", "Delete a copied judge, or forget a referenced "
                                           "one (its file stays) (Del in the table)", self.delete_judge)
         actions = QHBoxLayout()
         actions.addWidget(self.import_button)
@@ -145,7 +137,7 @@ class JudgesView(QWidget):
 
         self.details = QLabel()
         self.details.setObjectName("judgeDetails")
-        self.details.setTextInteractionFlags(_SELECTABLE)
+        self.details.setTextInteractionFlags(SELECTABLE)
         self.details.setTextFormat(Qt.TextFormat.PlainText)
         self.details.setWordWrap(True)
 
@@ -154,7 +146,7 @@ class JudgesView(QWidget):
         self.job_progress = QProgressBar()
         self.job_progress.setObjectName("jobProgress")
         self.job_progress.setRange(0, 1000)
-        self.cancel_job_button = self._button("Cancel", "cancelJob", "Stop the import; nothing is added",
+        self.cancel_job_button = named_button("Cancel", "cancelJob", "Stop the import; nothing is added",
                                               self.cancel_library_task)
         job_row = QHBoxLayout()
         job_row.addWidget(self.job_status, 1)

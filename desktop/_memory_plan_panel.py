@@ -11,7 +11,6 @@ from pathlib import Path
 
 from judgedesk.core import JudgeEntry
 from judgedesk.quantize import BUDGET_PRESETS, MemoryPlan, SystemMemory, detect_memory, plan_memory
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -31,23 +29,12 @@ from PySide6.QtWidgets import (
 from ._context import AppContext
 from ._messages import report_task_errors
 from ._tasks import Task
+from ._widgets import SELECTABLE, format_size, named_button
 
 __all__ = ["MemoryPlanPanel", "format_size"]
 
 _GIB = 1 << 30
 _PLAN_COLUMNS = ("Type", "Weights", "KV cache", "Compute", "Total", "Fits", "GPU layers")
-_SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
-
-
-def format_size(n: int | None) -> str:
-    """A byte count as KiB, MiB or GiB; "—" when unknown."""
-    if n is None:
-        return "—"
-    if n >= _GIB:
-        return f"{n / _GIB:.2f} GiB"
-    if n >= 1 << 20:
-        return f"{n / (1 << 20):.1f} MiB"
-    return f"{n / 1024:.0f} KiB"
 
 
 def _machine_text(memory: SystemMemory) -> str:
@@ -61,13 +48,6 @@ def _machine_text(memory: SystemMemory) -> str:
         gpus = "no NVIDIA GPU detected (NVML not available): pick the GPU memory budget to plan for"
     return f"This machine: {ram}; {gpus}"
 
-
-def _button(text: str, name: str, tip: str, slot: object) -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.setToolTip(tip)
-    button.clicked.connect(lambda: slot())  # type: ignore[operator]
-    return button
 
 
 class MemoryPlanPanel(QWidget):
@@ -85,7 +65,7 @@ class MemoryPlanPanel(QWidget):
         self.machine_label = QLabel(_machine_text(self.memory))
         self.machine_label.setObjectName("machineMemory")
         self.machine_label.setWordWrap(True)
-        self.machine_label.setTextInteractionFlags(_SELECTABLE)
+        self.machine_label.setTextInteractionFlags(SELECTABLE)
         self.budget_box = QComboBox()
         self.budget_box.setObjectName("planBudget")
         self.budget_box.setToolTip("The memory the judge may use")
@@ -105,10 +85,10 @@ class MemoryPlanPanel(QWidget):
         self.plan_ctx.setSingleStep(1024)
         self.plan_ctx.setValue(context.settings.n_ctx)
         self.plan_ctx.setSuffix(" tokens")
-        self.plan_button = _button("&Plan selected judge", "planMemory", "How much memory the selected judge "
+        self.plan_button = named_button("&Plan selected judge", "planMemory", "How much memory the selected judge "
                                    "needs at each quantization", self.plan_memory)
         self.plan_button.setEnabled(False)
-        self.plan_folder_button = _button("Plan HF folder…", "planFolder", "Plan a Hugging Face checkpoint "
+        self.plan_folder_button = named_button("Plan HF folder…", "planFolder", "Plan a Hugging Face checkpoint "
                                           "before converting it (config.json is enough)", self.plan_hf_folder)
         controls = QHBoxLayout()
         for label, widget in (("Budget", self.budget_box), ("Context", self.plan_ctx)):
@@ -122,7 +102,7 @@ class MemoryPlanPanel(QWidget):
         self.plan_title = QLabel("Select a judge and press Plan.")
         self.plan_title.setObjectName("planTitle")
         self.plan_title.setWordWrap(True)
-        self.plan_title.setTextInteractionFlags(_SELECTABLE)
+        self.plan_title.setTextInteractionFlags(SELECTABLE)
         self.plan_table = QTableWidget(0, len(_PLAN_COLUMNS))
         self.plan_table.setObjectName("planTable")
         self.plan_table.setHorizontalHeaderLabels(list(_PLAN_COLUMNS))

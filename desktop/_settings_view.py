@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from judgedesk.core import allowed_endpoints, format_names, guard_installed, list_judges
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -25,13 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from ._context import AppContext
+from ._widgets import SELECTABLE
 
 __all__ = ["OFFLINE_STATEMENT", "SettingsView"]
 
 OFFLINE_STATEMENT = "Offline: network access is blocked in this process"
 _NOT_OFFLINE = ("The network guard is NOT installed: this process could reach the network. judgedesk installs it "
                 "when judgedesk.core is imported; something went wrong, so do not judge confidential data here.")
-_SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
 _MAX_SEED = 2**31 - 1
 
 
@@ -126,11 +125,11 @@ class SettingsView(QWidget):
         self.offline_label = QLabel()
         self.offline_label.setObjectName("offlineStatement")
         self.offline_label.setWordWrap(True)
-        self.offline_label.setTextInteractionFlags(_SELECTABLE)
+        self.offline_label.setTextInteractionFlags(SELECTABLE)
         self.allowlist_label = QLabel()
         self.allowlist_label.setObjectName("allowedEndpoints")
         self.allowlist_label.setWordWrap(True)
-        self.allowlist_label.setTextInteractionFlags(_SELECTABLE)
+        self.allowlist_label.setTextInteractionFlags(SELECTABLE)
         privacy_layout = QVBoxLayout(privacy)
         privacy_layout.addWidget(self.offline_label)
         privacy_layout.addWidget(self.allowlist_label)

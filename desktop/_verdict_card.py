@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ._widgets import SELECTABLE
+
 __all__ = ["DECISION_COLOURS", "DECISION_LABELS", "ProbabilityBars", "VerdictCard", "result_as_text"]
 
 DECISION_LABELS = {"A": "Response A", "B": "Response B", "tie": "Tie", "inconsistent": "Inconsistent",
@@ -34,7 +36,6 @@ DECISION_COLOURS = {"A": "#1565c0", "B": "#7b1fa2", "tie": "#546e7a", "inconsist
                     "unparsed": "#c62828"}
 """One colour per decision; A, B and tie also colour the probability bars."""
 _ORDER_TITLES = {"AB": "A shown first", "BA": "B shown first"}
-_SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
 _SIDE_BY_SIDE_WIDTH = 540
 """Below this card width the two orders stack instead of standing side by side."""
 _HEAD_IN_ONE_ROW_WIDTH = 400
@@ -161,7 +162,7 @@ class _ReadOnlyText(QPlainTextEdit):
         super().__init__()
         self.setObjectName(name)
         self.setReadOnly(True)
-        self.setTextInteractionFlags(_SELECTABLE)
+        self.setTextInteractionFlags(SELECTABLE)
         self.setTabChangesFocus(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -198,7 +199,7 @@ class _OrderPanel(QFrame):
         self.title.setStyleSheet("font-weight: bold;")
         self.winner = QLabel()
         self.winner.setObjectName(f"winner{order}")
-        self.winner.setTextInteractionFlags(_SELECTABLE)
+        self.winner.setTextInteractionFlags(SELECTABLE)
         self.bars = ProbabilityBars()
         self.bars.setObjectName(f"probabilities{order}")
         self.no_bars = QLabel("Verdict generated as text: no option probabilities.")
@@ -267,22 +268,22 @@ class VerdictCard(QFrame):
 
         self.winner = QLabel()
         self.winner.setObjectName("verdictWinner")
-        self.winner.setTextInteractionFlags(_SELECTABLE)
+        self.winner.setTextInteractionFlags(SELECTABLE)
         font = self.winner.font()
         font.setPointSizeF(font.pointSizeF() * 2.0)
         font.setBold(True)
         self.winner.setFont(font)
         self.consistency = QLabel()
         self.consistency.setObjectName("verdictConsistency")
-        self.consistency.setTextInteractionFlags(_SELECTABLE)
+        self.consistency.setTextInteractionFlags(SELECTABLE)
         self.explanation = QLabel()
         self.explanation.setObjectName("verdictExplanation")
         self.explanation.setWordWrap(True)
-        self.explanation.setTextInteractionFlags(_SELECTABLE)
+        self.explanation.setTextInteractionFlags(SELECTABLE)
         self.truncated = QLabel()
         self.truncated.setObjectName("verdictTruncated")
         self.truncated.setWordWrap(True)
-        self.truncated.setTextInteractionFlags(_SELECTABLE)
+        self.truncated.setTextInteractionFlags(SELECTABLE)
         self.truncated.setStyleSheet("color: #8a4b00; background: #fff4e0; padding: 4px; border-radius: 3px;")
         self.stale = QLabel("The texts or settings changed since this verdict; run again to update it.")
         self.stale.setObjectName("verdictStale")
@@ -298,7 +299,7 @@ class VerdictCard(QFrame):
         self.manifest = QLabel()
         self.manifest.setObjectName("verdictManifest")
         self.manifest.setWordWrap(True)
-        self.manifest.setTextInteractionFlags(_SELECTABLE)
+        self.manifest.setTextInteractionFlags(SELECTABLE)
         self.manifest.setStyleSheet("color: #666;")
         self.copy_text = QPushButton("Copy as &text")
         self.copy_text.setObjectName("copyText")
