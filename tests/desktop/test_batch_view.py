@@ -28,8 +28,7 @@ def view(app_context, qtbot):  # noqa: ANN001, ANN201
 def _open(view: BatchView, path: Path, qtbot) -> None:  # noqa: ANN001
     task = view.open_path(path)
     assert task is not None
-    with qtbot.waitSignal(task.task_did_end, timeout=30000):
-        pass
+    qtbot.waitSignal(task.task_did_end, timeout=30000).wait()
 
 
 def test_preview_then_run_to_the_end_with_a_live_table(view: BatchView, demo_folder: Path, qtbot) -> None:  # noqa: ANN001
@@ -44,8 +43,7 @@ def test_preview_then_run_to_the_end_with_a_live_table(view: BatchView, demo_fol
     qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
     task = view.run_task
     assert task is not None
-    with qtbot.waitSignal(task.task_did_finish, timeout=120000):
-        pass
+    qtbot.waitSignal(task.task_did_finish, timeout=120000).wait()
     timer.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
     assert max(gaps) < 0.5, f"the window froze for {max(gaps):.2f} s during the run"
@@ -66,8 +64,7 @@ def test_cancel_midway_then_resume_from_earlier_runs_finishes_without_duplicates
     qtbot.waitUntil(lambda: view.live_model.rowCount() >= 3, timeout=60000)
     asked = time.monotonic()
     qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(task.task_did_end, timeout=10000):
-        pass
+    qtbot.waitSignal(task.task_did_end, timeout=10000).wait()
     assert time.monotonic() - asked < 2.5
     assert task.state == "cancelled" and view.context.messages.current_text() == ""  # quiet
     assert "cancelled after" in view.rate_label.text()
@@ -79,8 +76,7 @@ def test_cancel_midway_then_resume_from_earlier_runs_finishes_without_duplicates
     qtbot.mouseClick(view.resume_earlier, Qt.MouseButton.LeftButton)
     resumed = view.run_task
     assert resumed is not None and resumed is not task
-    with qtbot.waitSignal(resumed.task_did_finish, timeout=120000):
-        pass
+    qtbot.waitSignal(resumed.task_did_finish, timeout=120000).wait()
     result = resumed.result
     assert result.already_done >= 3 and result.already_done + result.judged_now == 12
     assert result.run_key == earlier[0].info.run_key  # the same run continued, not a new one
@@ -93,13 +89,11 @@ def test_pause_and_resume_with_the_start_button(view: BatchView, demo_folder: Pa
     first = view.start()
     qtbot.waitUntil(lambda: view.live_model.rowCount() >= 2, timeout=60000)
     view.pause()
-    with qtbot.waitSignal(first.task_did_end, timeout=10000):  # type: ignore[union-attr]
-        pass
+    qtbot.waitSignal(first.task_did_end, timeout=10000).wait()  # type: ignore[union-attr]
     assert view.state == "paused" and view.start_button.text() == "Resume"
     qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
     second = view.run_task
-    with qtbot.waitSignal(second.task_did_finish, timeout=120000):  # type: ignore[union-attr]
-        pass
+    qtbot.waitSignal(second.task_did_finish, timeout=120000).wait()  # type: ignore[union-attr]
     assert second.result.judged_now + second.result.already_done == 12  # type: ignore[union-attr]
 
 

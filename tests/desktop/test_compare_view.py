@@ -43,8 +43,7 @@ def _run_and_wait(view: CompareView, qtbot) -> BothOrdersResult:  # noqa: ANN001
     qtbot.mouseClick(view.findChild(QPushButton, "runButton"), Qt.MouseButton.LeftButton)
     task = view.task
     assert task is not None, view.context.messages.current_text()
-    with qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT):
-        pass
+    qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT).wait()
     assert task.state == "finished", task.error
     return task.result
 
@@ -89,8 +88,7 @@ def test_a_typed_pair_is_judged_in_both_orders_and_copied(view: CompareView, qtb
     # The view's two orders are the core's judge_both_orders, unrolled so a cancel lands between them.
     direct = view.context.service.submit(view.current_spec(), lambda ctx: ctx.judge.judge_both_orders(
         EvalItem(id="compare", instruction=INSTRUCTION, responses=(PARIS, LYON))))
-    with qtbot.waitSignal(direct.task_did_finish, timeout=TIMEOUT):
-        pass
+    qtbot.waitSignal(direct.task_did_finish, timeout=TIMEOUT).wait()
     assert to_json(direct.result) == to_json(result)
 
     qtbot.mouseClick(view.findChild(QPushButton, "copyJson"), Qt.MouseButton.LeftButton)
@@ -126,8 +124,7 @@ def test_swap_exchanges_the_texts_and_the_verdict_follows(view: CompareView, qtb
     qtbot.keyClick(_editor(view, "responseAEdit"), Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     task = view.task
     assert task is not None
-    with qtbot.waitSignal(task.task_did_finish, timeout=TIMEOUT):
-        pass
+    qtbot.waitSignal(task.task_did_finish, timeout=TIMEOUT).wait()
     second: BothOrdersResult = task.result
     assert first.ba is not None and second.ba is not None
     # The swapped pair shown A-first is the original pair shown B-first: the same prompt, the same output, and the
@@ -223,8 +220,7 @@ def test_cancel_while_running_is_quiet(view: CompareView, qtbot) -> None:  # noq
     assert view.findChild(QPushButton, "runButton").isEnabled()
     assert not view.findChild(QPushButton, "cancelButton").isEnabled()
     assert view.findChild(QLabel, "verdictStatus").text() == "Cancelled."
-    with qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT):
-        pass
+    qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT).wait()
     qtbot.waitUntil(lambda: not view.context.service.busy, timeout=TIMEOUT)
     assert task.state == "cancelled"
     assert view.context.messages.current_text() == "" and view.card.result is None
@@ -264,8 +260,7 @@ def test_a_failing_judge_is_a_message_and_the_view_is_ready_again(view: CompareV
     view.set_pair(INSTRUCTION, PARIS, LYON)
     task = view.run()
     assert task is not None
-    with qtbot.waitSignal(task.task_did_fail, timeout=TIMEOUT):
-        pass
+    qtbot.waitSignal(task.task_did_fail, timeout=TIMEOUT).wait()
     assert view.context.messages.kind == "error" and "nothing.gguf" in view.context.messages.current_text()
     assert view.task is None and view.findChild(QPushButton, "runButton").isEnabled()
     assert "failed" in view.findChild(QLabel, "verdictStatus").text()

@@ -34,8 +34,7 @@ def test_judge_work_runs_on_one_thread_with_the_loaded_judge(service: JudgeServi
         first = service.submit(JudgeSpec(format="pandalm"), compare)
     assert isinstance(loaded.args[0], LoadedJudge) and loaded.args[0].format == "pandalm"
     second = service.submit(JudgeSpec(format="generic"), compare)
-    with qtbot.waitSignal(second.task_did_finish, timeout=60000):
-        pass
+    qtbot.waitSignal(second.task_did_finish, timeout=60000).wait()
     assert first.state == "finished" and first.result.ab.manifest.format == "pandalm"
     assert second.result.ab.manifest.format == "generic"
     assert len(threads) == 1 and threading.get_ident() not in threads
@@ -50,16 +49,14 @@ def test_changing_the_format_keeps_the_model_and_changing_the_context_reloads_it
     for spec in (JudgeSpec(format="pandalm"), JudgeSpec(format="generic"), reseeded,
                  JudgeSpec(format="generic", n_ctx=2048)):
         task = service.submit(spec, record)
-    with qtbot.waitSignal(task.task_did_finish, timeout=60000):
-        pass
+    qtbot.waitSignal(task.task_did_finish, timeout=60000).wait()
     assert backends[0] is backends[1] is backends[2]
     assert backends[3] is not backends[2]
 
 
 def test_unload_frees_the_model(service: JudgeService, qtbot) -> None:  # noqa: ANN001
     task = service.preload(JudgeSpec())
-    with qtbot.waitSignal(task.task_did_finish, timeout=60000):
-        pass
+    qtbot.waitSignal(task.task_did_finish, timeout=60000).wait()
     assert service.loaded is not None
     with qtbot.waitSignal(service.judge_did_unload, timeout=10000):
         service.unload()
@@ -97,8 +94,8 @@ def test_the_event_loop_answers_while_the_judge_works_and_cancel_stops_it(servic
 
 def test_a_missing_judge_is_a_message(service: JudgeService, qtbot, tmp_path) -> None:  # noqa: ANN001
     task = service.submit(JudgeSpec(judge=str(tmp_path / "nothing.gguf")), lambda ctx: None)
-    with qtbot.waitSignal(task.task_did_fail, timeout=10000) as failed:
-        pass
+    failed = qtbot.waitSignal(task.task_did_fail, timeout=10000)
+    failed.wait()
     assert "nothing.gguf" in failed.args[0] and "no such file" in failed.args[0]
 
 

@@ -98,8 +98,7 @@ def test_a_corrupt_file_is_an_error_in_the_message_bar_and_nothing_is_added(view
     with demo_judge_path().open("rb") as source:
         broken.write_bytes(source.read(5 << 20))
     task = view.import_gguf(broken, copy=True)
-    with qtbot.waitSignal(task.task_did_fail, timeout=30_000):
-        pass
+    qtbot.waitSignal(task.task_did_fail, timeout=30_000).wait()
     text = app_context.messages.current_text()
     assert "broken.gguf" in text and "truncated GGUF file" in text
     assert app_context.messages.kind == "error"
@@ -156,8 +155,7 @@ def test_deleting_the_loaded_judge_unloads_it_first(view: JudgesView, app_contex
     _import(view, app_context, qtbot, demo_copy, copy=False)
     app_context.settings.default_judge = "smol-copy"
     task = app_context.service.preload(app_context.settings.judge_spec())
-    with qtbot.waitSignal(task.task_did_finish, timeout=60_000):
-        pass
+    qtbot.waitSignal(task.task_did_finish, timeout=60_000).wait()
     assert app_context.service.loaded is not None
     with qtbot.waitSignal(app_context.judges_did_change, timeout=30_000):
         assert view.delete_judge("smol-copy", confirm=False)
@@ -196,8 +194,7 @@ def test_the_memory_plan_of_the_demo_judge_has_rows(view: JudgesView, qtbot) -> 
     view.set_budget(24.0)
     with qtbot.waitSignal(view.findChild(QPushButton, "planMemory").clicked):
         qtbot.mouseClick(view.findChild(QPushButton, "planMemory"), Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(view.plan_panel.plan_task.task_did_finish, timeout=30_000):
-        pass
+    qtbot.waitSignal(view.plan_panel.plan_task.task_did_finish, timeout=30_000).wait()
     rows = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
     assert len(rows) >= 10
     own = next(r for r in rows if r[0] == "Q4_1 (this file)")
@@ -205,8 +202,7 @@ def test_the_memory_plan_of_the_demo_judge_has_rows(view: JudgesView, qtbot) -> 
     assert "RTX 3090 / 4090" in view.findChild(type(view.plan_panel.plan_title), "planTitle").text()
 
     view.set_budget(0.05)  # 50 MiB: an F16 135M model does not fit; some layers can be offloaded
-    with qtbot.waitSignal(view.plan_memory().task_did_finish, timeout=30_000):
-        pass
+    qtbot.waitSignal(view.plan_memory().task_did_finish, timeout=30_000).wait()
     f16 = next([table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())
                if table.item(r, 0).text() == "F16")
     assert f16[5] == "does not fit"
@@ -215,8 +211,7 @@ def test_the_memory_plan_of_the_demo_judge_has_rows(view: JudgesView, qtbot) -> 
 
 def test_planning_for_the_cpu(view: JudgesView, qtbot) -> None:
     view.set_budget(0, device="cpu")
-    with qtbot.waitSignal(view.plan_memory(demo_judge_path()).task_did_finish, timeout=30_000):
-        pass
+    qtbot.waitSignal(view.plan_memory(demo_judge_path()).task_did_finish, timeout=30_000).wait()
     assert view.plan_panel.last_plan is not None and view.plan_panel.last_plan.device == "cpu"
     assert view.findChild(QTableWidget, "planTable").item(0, 6).text() == "CPU only"
 
@@ -233,8 +228,7 @@ def test_a_fidelity_check_of_the_demo_judge_against_its_copy(view: JudgesView, a
     task = view.fidelity_panel.run_fidelity(DEMO_JUDGE, "smol-copy", limit=1)
     assert task is not None
     task.task_did_progress.connect(progress.append)
-    with qtbot.waitSignal(task.task_did_finish, timeout=300_000):
-        pass
+    qtbot.waitSignal(task.task_did_finish, timeout=300_000).wait()
     report = view.fidelity_panel.last_report
     assert report is not None and report.orders == 3
     assert report.agreement == 1.0 and report.flipped == ()
@@ -284,8 +278,7 @@ def test_a_hf_folder_is_converted_quantized_and_added(view: JudgesView, app_cont
     task = view.import_hf_folder(tiny_checkpoint, qtype="Q4_K_M")
     task.task_did_progress.connect(progress.append)
     assert view.findChild(QPushButton, "cancelJob").isVisibleTo(view)
-    with qtbot.waitSignal(task.task_did_finish, timeout=120_000):
-        pass
+    qtbot.waitSignal(task.task_did_finish, timeout=120_000).wait()
     row = _rows(view)["tiny-llama.Q4_K_M"]
     assert (row["Architecture"], row["Quantization"], row["Stored"]) == ("llama", "Q4_K_M", "copied")
     assert row["Source"] == f"converted from HF folder {tiny_checkpoint} with Q4_K_M"
@@ -302,8 +295,7 @@ def test_a_conversion_cancelled_midway_adds_nothing(view: JudgesView, app_contex
     task = view.import_hf_folder(tiny_checkpoint, qtype="Q5_K_M")
     task.task_did_progress.connect(lambda _: qtbot.mouseClick(view.findChild(QPushButton, "cancelJob"),
                                                               Qt.MouseButton.LeftButton))
-    with qtbot.waitSignal(task.task_was_cancelled, timeout=60_000):
-        pass
+    qtbot.waitSignal(task.task_was_cancelled, timeout=60_000).wait()
     assert [e.name for e in list_judges()] == [DEMO_JUDGE]
     assert app_context.messages.kind == "info" and "cancelled" in app_context.messages.current_text()
     assert _library_leftovers() == [] and not (judges_dir() / ".converting").exists()
@@ -315,8 +307,7 @@ def test_a_folder_that_is_no_checkpoint_is_an_error_in_the_message_bar(view: Jud
     empty = tmp_path / "not-a-model"
     empty.mkdir()
     task = view.import_hf_folder(empty)
-    with qtbot.waitSignal(task.task_did_fail, timeout=30_000):
-        pass
+    qtbot.waitSignal(task.task_did_fail, timeout=30_000).wait()
     assert app_context.messages.kind == "error" and "not-a-model" in app_context.messages.current_text()
     assert "Traceback" not in app_context.messages.current_text()
     assert [e.name for e in list_judges()] == [DEMO_JUDGE]

@@ -63,11 +63,9 @@ def test_open_results_switches_to_the_results_view(isolated_settings: Path, demo
     qtbot.waitUntil(lambda: batch.dataset is not None, timeout=30000)
     batch.limit_box.setValue(1)
     task = batch._reload()
-    with qtbot.waitSignal(task.task_did_end, timeout=30000):  # type: ignore[union-attr]
-        pass
+    qtbot.waitSignal(task.task_did_end, timeout=30000).wait()  # type: ignore[union-attr]
     run = batch.start()
-    with qtbot.waitSignal(run.task_did_finish, timeout=120000):  # type: ignore[union-attr]
-        pass
+    qtbot.waitSignal(run.task_did_finish, timeout=120000).wait()  # type: ignore[union-attr]
     qtbot.mouseClick(batch.results_button, Qt.MouseButton.LeftButton)
     assert window.stack.currentWidget() is window.results
     window.close()

@@ -31,8 +31,8 @@ def test_result_and_progress_arrive_in_the_gui_thread(jobs: JobRunner, qtbot) ->
 
     task = jobs.submit(work, "answer")
     task.task_did_progress.connect(lambda p: seen.append(("progress", QThread.currentThread() is gui)))
-    with qtbot.waitSignal(task.task_did_finish, timeout=5000) as blocker:
-        pass
+    blocker = qtbot.waitSignal(task.task_did_finish, timeout=5000)
+    blocker.wait()
     assert blocker.args == [42]
     assert seen == [("progress", True)]
     assert task.state == "finished" and task.result == 42
@@ -43,16 +43,16 @@ def test_a_user_error_is_its_message_and_a_bug_is_one_line(jobs: JobRunner, qtbo
         raise InputError("not a number", path="data.jsonl", line=3)
 
     task = jobs.submit(bad_input)
-    with qtbot.waitSignal(task.task_did_fail, timeout=5000) as blocker:
-        pass
+    blocker = qtbot.waitSignal(task.task_did_fail, timeout=5000)
+    blocker.wait()
     assert "data.jsonl" in blocker.args[0] and "3" in blocker.args[0]
 
     def bug(ctx):  # noqa: ANN001, ANN202
         raise ZeroDivisionError("division by zero")
 
     task = jobs.submit(bug, "adding up")
-    with qtbot.waitSignal(task.task_did_fail, timeout=5000) as blocker:
-        pass
+    blocker = qtbot.waitSignal(task.task_did_fail, timeout=5000)
+    blocker.wait()
     assert blocker.args[0] == "unexpected error in adding up: ZeroDivisionError: division by zero"
     assert "Traceback" not in blocker.args[0]
 
@@ -83,8 +83,7 @@ def test_cancelled_before_it_starts_never_runs(jobs: JobRunner, qtbot) -> None: 
     queued = jobs.submit(lambda ctx: ran.append(1))
     queued.cancel()
     gate.set()
-    with qtbot.waitSignal(queued.task_was_cancelled, timeout=5000):
-        pass
+    qtbot.waitSignal(queued.task_was_cancelled, timeout=5000).wait()
     assert ran == []
     assert all(b.state in ("running", "finished", "pending") for b in blockers)
 
@@ -94,8 +93,7 @@ def test_task_cancelled_raised_without_the_event_is_still_quiet(jobs: JobRunner,
         raise TaskCancelled
 
     task = jobs.submit(stop)
-    with qtbot.waitSignal(task.task_was_cancelled, timeout=5000):
-        pass
+    qtbot.waitSignal(task.task_was_cancelled, timeout=5000).wait()
 
 
 def test_message_bar_shows_the_latest_message(qtbot) -> None:  # noqa: ANN001
