@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from judgedesk.core import DecodingSettings, Sampling, list_judges
-from judgedesk.core._hashing import file_sha256
+from judgedesk.core import DecodingSettings, Sampling, judge_sha256, list_judges
 from judgedesk.core.runs import RunInfo, RunStore
 
 from ._judge_service import JudgeSpec
@@ -86,13 +85,13 @@ def spec_for_run(info: RunInfo) -> JudgeSpec:
 
 
 def _judge_with_sha(sha256: str, name: str, file_type: str) -> str:
-    # Hashing a 7B file takes a while: only files whose header matches the run's judge are hashed (and the
-    # hash is cached by size and modification time).
+    # Hashing a 7B file takes a while: only files whose header matches the run's judge are hashed (the hash is
+    # cached by size and modification time, and kept in the library record).
     for entry in list_judges():
         header = entry.header
         if header is None or header.name != name or header.file_type != file_type:
             continue
-        if file_sha256(entry.path) == sha256:
+        if judge_sha256(entry.name) == sha256:
             return entry.name
     raise LookupError(f"the judge of this run ({name}, {file_type}, sha256 {sha256[:12]}…) is not in the judge "
                       "library any more: import its file in the Judges view to resume the run")

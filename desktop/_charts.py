@@ -43,14 +43,16 @@ class Chart(QWidget):
     # -- subclass interface ---------------------------------------------------------------------------------
 
     def has_data(self) -> bool:
-        raise NotImplementedError
+        """Whether there is anything to paint; every chart class answers for its own data."""
+        raise NotImplementedError(f"{type(self).__name__} must say whether it has data")
 
     def body_height(self) -> float:
         """Height the body needs, in pixels."""
         return 60.0
 
     def paint_body(self, painter: QPainter, rect: QRectF) -> None:
-        raise NotImplementedError
+        """Paint the chart below its title; every chart class paints its own kind."""
+        raise NotImplementedError(f"{type(self).__name__} must paint its body")
 
     # -- painting -------------------------------------------------------------------------------------------
 

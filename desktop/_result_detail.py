@@ -23,12 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from ._results_model import describe_side
+from ._widgets import format_percent
 
 __all__ = ["ResultDetailPane"]
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
 
 
 class ResultDetailPane(QWidget):
@@ -189,7 +186,7 @@ class ResultDetailPane(QWidget):
         if side["score"] is not None:
             parts.append(f"<p>Score: <b>{side['score']:g}</b></p>")
         if side["probabilities"]:
-            shown = " · ".join(f"{html.escape(str(k))} {_pct(v)}" for k, v in side["probabilities"].items())
+            shown = " · ".join(f"{html.escape(str(k))} {format_percent(v)}" for k, v in side["probabilities"].items())
             parts.append(f"<p>Probabilities: {shown}</p>")
         if side["cut_tokens"]:
             parts.append(f"<p>{side['cut_tokens']} tokens cut to fit the context</p>")

@@ -18,12 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from ._charts import BarRow, HeatMapChart, IntervalChart, IntervalRow, PercentBarChart
+from ._widgets import format_percent
 
 __all__ = ["ResultsOverview"]
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
 
 
 class ResultsOverview(QScrollArea):
@@ -112,7 +109,8 @@ class ResultsOverview(QScrollArea):
                               "A's win rate", "95% interval"],
                              [[name, p["model_a"], p["model_b"], str(p["n"]), str(p.get("wins", "")),
                                str(p.get("losses", "")), str(p.get("ties", "")), str(p.get("inconsistent", "")),
-                               _pct(p.get("win_rate")), f"{_pct(p.get('ci_low'))} – {_pct(p.get('ci_high'))}"]
+                               format_percent(p.get("win_rate")),
+                               f"{format_percent(p.get('ci_low'))} – {format_percent(p.get('ci_high'))}"]
                               for name, p in rows])
         self.agreement_chart.set_rows(self._agreement_rows(summary.get("agreement") or {}, single))
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-__all__ = ["SELECTABLE", "format_size", "named_button"]
+__all__ = ["SELECTABLE", "format_percent", "format_size", "named_button"]
 
 _GIB = 1 << 30
 
@@ -33,3 +33,8 @@ def format_size(n: int | None) -> str:
     if n >= 1 << 20:
         return f"{n / (1 << 20):.1f} MiB"
     return f"{n / 1024:.0f} KiB"
+
+
+def format_percent(value: float | None) -> str:
+    """A fraction as a whole percentage; "n/a" when there is none."""
+    return "n/a" if value is None else f"{value:.0%}"
