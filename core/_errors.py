@@ -9,6 +9,9 @@
     ├── FormatError                an unknown judge format, or a task/language it does not support
     ├── BackendError               an unknown backend, or a missing optional dependency
     ├── NetworkBlockedError        an outbound connection refused by the offline guard
+    ├── ServerError                an inference server (server backend) misbehaved
+    │   ├── ServerUnavailableError no answer after every retry: the run stops, resumable
+    │   └── ServerRequestError     the server refused one request (4xx): that judgement fails, the run goes on
     └── RunInterrupted             a batch run stopped by Ctrl-C or cancel (judgedesk.core.runs)
 
 Every message names the path, item, line or field it is about, so the CLI can print it as is.
@@ -27,6 +30,9 @@ __all__ = [
     "ModelFileError",
     "ModelLoadError",
     "NetworkBlockedError",
+    "ServerError",
+    "ServerRequestError",
+    "ServerUnavailableError",
 ]
 
 
@@ -84,3 +90,18 @@ class BackendError(JudgedeskError):
 
 class NetworkBlockedError(JudgedeskError, ConnectionRefusedError):
     """judgedesk refused an outbound network connection: it runs offline by construction."""
+
+
+class ServerError(JudgedeskError):
+    """An inference server behind the server backend answered wrongly or not at all; the message names it."""
+
+
+class ServerUnavailableError(ServerError):
+    """The server gave no usable answer after every retry (down, timing out, or failing with 5xx).
+
+    A batch stops on it instead of recording an error for every remaining item; what was judged is saved.
+    """
+
+
+class ServerRequestError(ServerError):
+    """The server refused one request (4xx: a prompt too long for its context, an unknown model, ...)."""

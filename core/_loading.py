@@ -2,29 +2,74 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, cast
+
 from ._engine import DecodingSettings, Judge
 from ._judges import default_format_for, recorded_format, resolve_judge
-from .backends import create_backend
+from .backends import Backend, create_backend
 
-__all__ = ["load_judge"]
+if TYPE_CHECKING:
+    from .backends._server import ServerBackend
+
+__all__ = ["ServerOptions", "load_judge"]
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Judge through an OpenAI-compatible inference server instead of loading the model in this process."""
+
+    url: str
+    """The server's address: an IP on the loopback or a private network, e.g. 'http://10.0.0.5:8080'."""
+    model: str | None = None
+    """The model id to request, when the server serves several."""
+    max_in_flight: int = 4
+    """Requests a batch keeps in flight at once."""
+    timeout_s: float = 120.0
+    """Seconds to wait for one answer, queueing on the server included."""
+    retries: int = 5
+    """Further attempts for a request that got no answer or a 5xx (with backoff), never for an answer."""
+    api_key: str | None = None
+    """Bearer token for servers started with --api-key."""
 
 
 def load_judge(judge: str | None = None, *, format: str | None = None, lang: str = "en", rubric: str | None = None,
                decoding: DecodingSettings | None = None, n_ctx: int = 4096, n_threads: int | None = None,
-               n_gpu_layers: int = 0) -> Judge:
-    """Load `judge` (a name, a .gguf path, or None for the demo judge) with the llama.cpp backend.
+               n_gpu_layers: int = 0, server: ServerOptions | None = None) -> Judge:
+    """Load `judge` (a name, a .gguf path, or None for the demo judge) with the llama.cpp backend, or connect to
+    `server`, where `judge` (optional) names the local copy of the file the server serves.
 
     The format defaults to the one chosen when the judge was imported into the library, else the one recorded in
-    (or recognisable from) the model file, else generic.
+    (or recognisable from) the model file, else generic. A server that returns no logprobs judges by generation,
+    one without grammars unconstrained (the same `unparsed` rule applies): `judge.decoding` and every manifest
+    say so.
     """
-    path = resolve_judge(judge)
-    seed = (decoding or DecodingSettings()).sampling.seed
-    backend = create_backend("llama.cpp", path=path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                             seed=seed)
+    decoding = decoding or DecodingSettings()
+    backend: Backend
+    if server is None:
+        path = resolve_judge(judge)
+        backend = create_backend("llama.cpp", path=path, n_ctx=n_ctx, n_threads=n_threads,
+                                 n_gpu_layers=n_gpu_layers, seed=decoding.sampling.seed)
+    else:
+        path = resolve_judge(judge) if judge else None
+        backend = create_backend("server", url=server.url, model=server.model, judge_file=path, n_ctx=n_ctx,
+                                 max_in_flight=server.max_in_flight, timeout_s=server.timeout_s,
+                                 retries=server.retries, api_key=server.api_key)
     try:
         chosen = format or recorded_format(judge) or default_format_for(backend.info.judge_format,
-                                                                         backend.info.name, path.name)
+                                                                         backend.info.name, backend.info.file_name)
+        if server is not None:
+            decoding = _what_the_server_can(cast("ServerBackend", backend), decoding)
         return Judge(backend, format=chosen, lang=lang, rubric=rubric, decoding=decoding)
     except BaseException:
         backend.close()
         raise
+
+
+def _what_the_server_can(backend: ServerBackend, decoding: DecodingSettings) -> DecodingSettings:
+    """The decoding asked for, less what the server cannot do; callers compare `judge.decoding` to tell the user."""
+    if decoding.fast and not backend.logprobs:
+        decoding = replace(decoding, fast=False)
+    if decoding.constrained and not backend.facts.has_grammar:
+        decoding = replace(decoding, constrained=False)
+    return decoding

@@ -62,6 +62,13 @@ def _transformers(**options: Any) -> Backend:
     return TransformersBackend(**options)
 
 
+def _server(**options: Any) -> Backend:
+    # Standard library only (http.client): nothing optional to be missing.
+    from ._server import ServerBackend
+
+    return ServerBackend(**options)
+
+
 def _mock(**options: Any) -> Backend:
     from ._mock import MockBackend
 
@@ -70,4 +77,5 @@ def _mock(**options: Any) -> Backend:
 
 register_backend("llama.cpp", _llamacpp)
 register_backend("mock", _mock)
+register_backend("server", _server)
 register_backend("transformers", _transformers)

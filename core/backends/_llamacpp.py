@@ -37,6 +37,7 @@ class LlamaCppBackend:
     """A GGUF judge loaded with llama.cpp; use as a context manager or call `close()`."""
 
     name = "llama.cpp"
+    max_in_flight = 1  # one model, one thread at a time
 
     def __init__(self, path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
                  n_gpu_layers: int = 0, seed: int = 2023, reuse_prefix: bool | None = None) -> None:

@@ -25,6 +25,7 @@ class MockBackend:
     """A fake judge model whose behaviour a test writes down."""
 
     name = "mock"
+    max_in_flight = 1  # one model, one thread at a time
 
     def __init__(self, outputs: OutputScript = (), *, option_scores: OptionScript | None = None, n_ctx: int = 4096,
                  chat_template: str | None = None, add_bos: bool = False, model_name: str = "mock-judge") -> None:

@@ -3,7 +3,7 @@
 A backend owns one loaded model and answers four questions: how text becomes tokens, how probable each of a few
 continuations is (fast verdicts), what the model writes next (generation, optionally grammar-constrained), and
 what exactly it is (for the manifest). The engine never touches llama.cpp directly, so the mock backend can drive
-the same engine code in unit tests, and later backends (transformers, a local server) slot in beside it.
+the same engine code in unit tests, and other backends (transformers, an inference server) slot in beside it.
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ class Backend(Protocol):
     name: str
     info: ModelInfo
     n_ctx: int
+    max_in_flight: int
+    """Judgements that may run at once (1 for a model held in this process; a server's request budget)."""
 
     def tokenize(self, text: str, *, special: bool) -> list[int]:
         """Tokens of `text`, without BOS; `special` parses special-token strings (template text only)."""
@@ -97,7 +99,11 @@ class Backend(Protocol):
         ...
 
     def score_options(self, prompt: Sequence[int], options: Sequence[Sequence[int]]) -> list[list[float]]:
-        """Log-probability of each token of each option, following `prompt` and the option's earlier tokens."""
+        """Log-probability of each token of each option, following `prompt` and the option's earlier tokens.
+
+        Only siblings (tokens that follow the same prefix) are ever compared, so a backend may return values
+        normalised among them, and 0 for a token with no sibling.
+        """
         ...
 
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,

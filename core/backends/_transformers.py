@@ -54,6 +54,7 @@ class TransformersBackend:
     """A Hugging Face judge folder loaded with transformers; use as a context manager or call `close()`."""
 
     name = "transformers"
+    max_in_flight = 1  # one model, one thread at a time
 
     def __init__(self, path: str | Path, *, device: str = "auto", dtype: str = "auto", n_ctx: int = 4096,
                  n_threads: int | None = None) -> None:

@@ -36,7 +36,8 @@ def read_text_argument(value: str | None, field: str) -> str | None:
 def _judge_options(parser: argparse.ArgumentParser, formats: list[str]) -> None:
     group = parser.add_argument_group("judge")
     group.add_argument("--judge", metavar="NAME|PATH", help="judge model: 'demo' (default), a library name, "
-                                                             "or a .gguf path")
+                                                             "or a .gguf path; with --server, the local copy of the "
+                                                             "file the server serves (optional)")
     group.add_argument("--format", choices=formats, help="judge format (default: the judge's own, else generic)")
     group.add_argument("--lang", choices=["en", "zh"], default="en", help="prompt language (zh: Auto-J only)")
     group.add_argument("--rubric", metavar="TEXT|@FILE", help="evaluation criteria (prometheus, generic)")
@@ -45,6 +46,19 @@ def _judge_options(parser: argparse.ArgumentParser, formats: list[str]) -> None:
     runtime.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: cores - 1, at most 8)")
     runtime.add_argument("--gpu-layers", type=int, default=0, metavar="N",
                          help="layers to offload to a GPU (0 = CPU only, -1 = all)")
+    server = parser.add_argument_group("inference server (instead of loading the judge here)")
+    server.add_argument("--server", metavar="URL", help="judge through this OpenAI-compatible server (llama.cpp's "
+                        "llama-server, vLLM, llama-cpp-python): an IP on the loopback or your private network, e.g. "
+                        "http://10.0.0.5:8080; only that host:port is let through the offline guard")
+    server.add_argument("--server-model", metavar="ID", help="the model id to request when the server serves several")
+    server.add_argument("--in-flight", type=int, default=4, metavar="N",
+                        help="requests kept in flight at once in a batch (4)")
+    server.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                        help="seconds to wait for one answer, queueing included (120)")
+    server.add_argument("--retries", type=int, default=5, metavar="N",
+                        help="retries, with backoff, of a request that got no answer or a 5xx (5); an answer is "
+                             "never asked again. A bearer token for --api-key servers is read from the "
+                             "JUDGEDESK_SERVER_API_KEY environment variable")
     decoding = parser.add_argument_group("decoding")
     decoding.add_argument("--seed", type=int, default=2023, help="sampler seed, passed on every call (2023)")
     decoding.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from .._errors import InputError
+from .._errors import InputError, ServerUnavailableError
 from .._hashing import file_sha256
 from ..datasets import Dataset, load_dataset, raise_if_problems
 from ..formats import get_format
@@ -45,6 +45,9 @@ def run_batch_command(args: argparse.Namespace) -> int:
             bar.close()
             print(f"judgedesk: {stop}", file=sys.stderr)
             return 130
+        except ServerUnavailableError:
+            bar.close()
+            raise
     if result.already_done:
         print(f"resumed: {result.already_done} judgement(s) were already in {args.out}", file=sys.stderr)
     files, summary = write_reports(args.out, run_key=result.run_key, inconsistent_as_tie=args.inconsistent_as_tie,

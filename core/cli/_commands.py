@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -11,7 +12,7 @@ from .._engine import DecodingSettings, Judge
 from .._errors import InputError
 from .._judges import list_judges
 from .._library import LibraryRecord, delete_judge, import_judge
-from .._loading import load_judge
+from .._loading import ServerOptions, load_judge
 from .._records import EvalItem, to_json
 from ..backends import Sampling
 from ..formats import Task, check_format, get_format
@@ -27,8 +28,29 @@ def judge_from_args(args: argparse.Namespace, *, fast: bool) -> Judge:
         fast=fast, explain=getattr(args, "explain", False), constrained=not args.no_grammar,
         max_tokens=args.max_tokens, sampling=Sampling(temperature=args.temperature, seed=args.seed),
     )
-    return load_judge(args.judge, format=args.format, lang=args.lang, rubric=read_text_argument(args.rubric, "rubric"),
-                      decoding=decoding, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=args.gpu_layers)
+    server = None
+    if args.server:
+        server = ServerOptions(url=args.server, model=args.server_model, max_in_flight=args.in_flight,
+                               timeout_s=args.timeout, retries=args.retries,
+                               api_key=os.environ.get("JUDGEDESK_SERVER_API_KEY") or None)
+    judge = load_judge(args.judge, format=args.format, lang=args.lang,
+                       rubric=read_text_argument(args.rubric, "rubric"), decoding=decoding, n_ctx=args.ctx,
+                       n_threads=args.threads, n_gpu_layers=args.gpu_layers, server=server)
+    if server is not None:
+        _say_what_the_server_changed(judge, decoding)
+    return judge
+
+
+def _say_what_the_server_changed(judge: Judge, asked: DecodingSettings) -> None:
+    backend = judge.backend
+    print(f"judging through {backend.settings()['endpoint']} ({backend.settings()['server']}, model "
+          f"{backend.settings()['server_model']}, {backend.max_in_flight} in flight)", file=sys.stderr)
+    if asked.fast and not judge.decoding.fast:
+        print("note: the server returns no logprobs, so verdicts are generated instead of read from logits "
+              "(llama-cpp-python: start it with --logits_all true)", file=sys.stderr)
+    if asked.constrained and not judge.decoding.constrained:
+        print("note: the server takes no grammar: outputs are unconstrained and parsed (unparsed ones are counted)",
+              file=sys.stderr)
 
 
 def _text(value: str | None, field: str) -> str:

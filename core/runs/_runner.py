@@ -4,6 +4,10 @@ The runner is the same for the CLI and the desktop app: progress goes to a callb
 `threading.Event` checked between judgements, and Ctrl-C stops cleanly. Nothing is held in memory that the
 database does not already have, so stopping at any moment (even `kill -9`) and running again continues exactly
 where it stopped and ends with the same results as an uninterrupted run.
+
+A backend that allows several judgements at once (an inference server) gets them from a bounded pool; each is
+still committed by this thread the moment it ends, so resuming and `kill -9` safety are the same. A server that
+stops answering stops the run (`ServerUnavailableError`, everything judged saved) instead of failing every item.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .._engine import Judge
-from .._errors import JudgedeskError
+from .._engine import VERDICT_DECODING_KEYS, Judge
+from .._errors import JudgedeskError, ServerUnavailableError
 from .._records import EvalItem
 from ..datasets import Dataset
 from ._lock import RunFolderLock
@@ -122,7 +127,11 @@ def run_key_for(judge: Judge, options: BatchOptions) -> tuple[str, dict[str, Any
         "format": manifest.format, "template_sha256": manifest.template_sha256, "decoding": dict(manifest.decoding),
         "seed": manifest.seed, "backend": manifest.backend, "mode": options.mode, "orders": list(_orders(options)),
     }
-    return content_hash(repr(sorted(settings.items()))), settings
+    # The key leaves out how the judge runs (backend, threads, GPU layers, a server's endpoint): those are in the
+    # settings and every verdict's manifest, and leaving them out lets a run continue on another backend.
+    keyed = {name: value for name, value in settings.items() if name != "backend"}
+    keyed["decoding"] = {k: v for k, v in manifest.decoding.items() if k in VERDICT_DECODING_KEYS}
+    return content_hash(repr(sorted(keyed.items()))), settings
 
 
 def _task_rows(dataset: Dataset, mode: Mode) -> list[StoredTask]:
@@ -191,11 +200,9 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
         started = time.monotonic()
         judged = 0
         finished_now = 0
+        in_flight = max(1, int(getattr(judge.backend, "max_in_flight", 1)))
         try:
-            for task, side in todo:
-                if cancel is not None and cancel.is_set():
-                    raise RunInterrupted(_stopped_message(folder, complete, len(tasks)))
-                status, record = _judge_one(judge, task, side)
+            for task, side, status, record in _judgements(judge, todo, in_flight, cancel):
                 store.put_verdict(run_key, task.content, side, status, record)
                 judged += 1
                 remaining_sides[task.content] -= 1
@@ -206,18 +213,74 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
                     last = JudgedOrder(task.position, task.item_id, task.model_a, task.model_b, task.category, side,
                                        status, record)
                     progress(_progress(complete, len(tasks), judged, finished_now, started, last))
+        except _Cancelled:
+            raise RunInterrupted(_stopped_message(folder, complete, len(tasks))) from None
         except KeyboardInterrupt:
             raise RunInterrupted(_stopped_message(folder, complete, len(tasks))) from None
+        except ServerUnavailableError as exc:
+            raise ServerUnavailableError(f"{exc}\nThe run {_stopped_message(folder, complete, len(tasks))}") from exc
         final = store.done(run_key)
         statuses = [final.get((t.content, s)) for t in tasks for s in orders]
         return BatchResult(run_key=run_key, total=len(tasks), judged_now=judged, already_done=already,
                            unparsed=statuses.count("unparsed"), errors=statuses.count("error"))
 
 
+class _Cancelled(Exception):
+    """Raised inside the runner when `cancel` is set; becomes RunInterrupted with the run's counts."""
+
+
+Judgement = tuple[StoredTask, str, str, dict[str, Any]]
+
+
+def _judgements(judge: Judge, todo: list[tuple[StoredTask, str]], in_flight: int,
+                cancel: threading.Event | None) -> Iterator[Judgement]:
+    """Judge `todo`, yielding (task, side, status, record) as each judgement ends, to be committed at once.
+
+    With one in flight (a model in this process) everything runs in the caller's thread, which owns the model.
+    With more (a server), a pool keeps exactly `in_flight` requests going: a new one is submitted only when one
+    ends (backpressure), and after a cancel or a server that stopped answering, nothing new is submitted while
+    the judgements already running are finished and yielded, so nothing judged is lost.
+    """
+    if in_flight == 1:
+        for task, side in todo:
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled
+            yield (task, side, *_judge_one(judge, task, side))
+        return
+    queue = iter(todo)
+    pending: dict[Future[tuple[str, dict[str, Any]]], tuple[StoredTask, str]] = {}
+    failure: ServerUnavailableError | None = None
+    pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="judgedesk-judge")
+    try:
+        while True:
+            stopping = failure is not None or (cancel is not None and cancel.is_set())
+            while not stopping and len(pending) < in_flight and (following := next(queue, None)) is not None:
+                pending[pool.submit(_judge_one, judge, *following)] = following
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                task, side = pending.pop(future)
+                try:
+                    status, record = future.result()
+                except ServerUnavailableError as exc:
+                    failure = failure or exc
+                    continue
+                yield task, side, status, record
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if failure is not None:
+        raise failure
+    if cancel is not None and cancel.is_set() and next(queue, None) is not None:
+        raise _Cancelled
+
+
 def _judge_one(judge: Judge, task: StoredTask, side: str) -> tuple[str, dict[str, Any]]:
     item = _item(task)
     try:
         record = judge.grade(item) if side == "single" else judge.compare(item, order=side)
+    except ServerUnavailableError:
+        raise  # the server, not the item: the run stops (resumable) instead of failing every item left
     except JudgedeskError as exc:  # one bad item (too long for the context, ...) must not stop the run
         return "error", {"item_id": task.item_id, "error": str(exc)}
     return record.status, record.to_dict()

@@ -1,0 +1,332 @@
+"""The server backend: the same judge prompts sent to an OpenAI-compatible inference server on the user's network.
+
+The engine does not change: it still builds token ids and asks for option scores and generations. This backend
+turns each call into /v1/completions requests (see `_server_api` for the three kinds of server), with the seed and
+every decoding parameter in each request. Nothing here holds a model, so several requests may be in flight at once
+(`max_in_flight`); the batch runner uses that, the server batches them.
+
+Identity: given the judge's local GGUF file (`judge_file`), the manifest carries that file's SHA-256, name and
+quantization, and its tokenizer is used locally, so a run keyed on it moves freely between the in-process backend
+and a server serving the same file. Without it, the judge is known only by the server's model name (manifest hash
+'server:<model>').
+
+Exactness: token-id servers (llama.cpp, vLLM) see exactly the engine's ids. A text-only server (llama-cpp-python)
+is sent the prompt's text and judgedesk checks, through the server's own tokenizer, that it reads back as the same
+ids; an item whose text spells one of the judge's special tokens fails that check and is refused, never sent.
+
+Fast verdicts use the server's logprobs of the verdict options; stop phrases are applied to the returned text (a
+server does not say which stop fired), so a critique is cut exactly where the in-process backend stops.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._errors import ContextOverflowError, InputError, ServerError, ServerRequestError
+from .._gguf_file import read_gguf_header
+from .._hashing import file_sha256
+from .._server_endpoint import parse_server_url
+from ._http import JsonClient, RetryPolicy, Transport
+from ._protocol import Generation, ModelInfo, Sampling
+from ._server_api import completion, detokenize, probe_server, tokenize, top_logprobs
+from ._server_tokens import LocalVocabulary, PieceLedger
+from ._stops import first_stop
+
+__all__ = ["ServerBackend"]
+
+# Top-k sizes asked for when scoring options; a verdict option outside the first is looked for in the next.
+_LOGPROB_STEPS = (20, 200, 5000)
+# Special-token spellings (ChatML, Llama 2, sentence markers) that vLLM would parse inside the user's text.
+_SPECIAL_LOOKING = re.compile(r"<\|[^|<>\s]{1,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<[a-z_]{2,20}>")
+_PROBE_TEXT = "Judge 1 or 2? Réponse: 猫 <b>ok</b>\n"
+
+
+class ServerBackend:
+    """A judge served by an inference server; use as a context manager or call `close()`."""
+
+    name = "server"
+
+    def __init__(self, url: str, *, model: str | None = None, judge_file: str | Path | None = None,
+                 n_ctx: int = 4096, max_in_flight: int = 4, timeout_s: float = 120.0, retries: int = 5,
+                 api_key: str | None = None, transport: Transport | None = None) -> None:
+        """Connect to the server at `url` and learn what it serves.
+
+        Args:
+            url: the server's address, an IP on the loopback or a private network ('http://10.0.0.5:8080');
+                exactly that host:port is added to the offline allowlist.
+            model: the model id to request, when the server serves several.
+            judge_file: the judge's local GGUF file (the one the server serves): its identity goes into the
+                manifest and its tokenizer is used locally.
+            n_ctx: context window in tokens, capped at the server's and the file's.
+            max_in_flight: requests a batch may have in flight at once.
+            timeout_s: seconds to wait for one answer (queueing on the server included).
+            retries: further attempts for a request that got no answer or a 5xx.
+            api_key: sent as a bearer token (llama-server and vLLM --api-key).
+            transport: the HTTP seam, for tests.
+        """
+        if max_in_flight < 1:
+            raise InputError("must be at least 1", field="max_in_flight")
+        endpoint = parse_server_url(url)
+        endpoint.allow()
+        self.endpoint = endpoint
+        self.max_in_flight = max_in_flight
+        self._client = JsonClient(endpoint, timeout_s=timeout_s, retry=RetryPolicy(retries=retries), api_key=api_key,
+                                  transport=transport)
+        self._vocab = None
+        try:
+            self.facts = probe_server(self._client, model)
+            self._ledger = PieceLedger()
+            self._cache_lock = threading.Lock()
+            self._verified: OrderedDict[str, None] = OrderedDict()
+            self._piece_text: dict[int, str] = {}
+            self._leading = self._server_leading_tokens()
+            if judge_file is not None:
+                self._load_local(Path(judge_file), n_ctx)
+            else:
+                self._describe_from_server(n_ctx)
+            self.logprobs = self._probe_logprobs()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- identity -------------------------------------------------------------------------------------------
+
+    def _load_local(self, path: Path, n_ctx: int) -> None:
+        header = read_gguf_header(path)
+        self._vocab = LocalVocabulary(path)
+        vocab = self._vocab
+        if self.facts.has_tokenizer:
+            local = vocab.tokenize(_PROBE_TEXT, special=False)
+            served = self._server_ids(_PROBE_TEXT)
+            if local != served:
+                raise ServerError(f"{self.endpoint.url}: the server's model {self.facts.model!r} tokenizes "
+                                  f"differently from {path.name}: it is not the same judge")
+        trained = header.context_length
+        self.n_ctx = min(n for n in (n_ctx, trained, self.facts.n_ctx) if n)
+        self.info = ModelInfo(
+            sha256=file_sha256(path), name=header.name, file_name=path.name, architecture=header.architecture,
+            file_type=header.file_type, chat_template=header.chat_template, bos_token=vocab.bos_token,
+            eos_token=vocab.eos_token, bos_id=vocab.bos_id, add_bos=vocab.add_bos, context_length=trained,
+            judge_format=header.judge_format, path=path,
+        )
+
+    def _describe_from_server(self, n_ctx: int) -> None:
+        facts = self.facts
+        if not facts.has_tokenizer:
+            raise ServerError(f"{self.endpoint.url}: this server has no tokenizer endpoint; give the judge's local "
+                              "GGUF file (--judge) so judgedesk can tokenize")
+        with_special = tokenize(self._client, facts, "", special=True, add_special=True)
+        bos_id = with_special[0] if with_special else None
+        file_name = facts.model.replace("\\", "/").rsplit("/", 1)[-1]
+        self.n_ctx = min(n for n in (n_ctx, facts.n_ctx) if n)
+        self.info = ModelInfo(
+            sha256=f"server:{facts.model}", name=re.sub(r"\.gguf$", "", file_name, flags=re.I),
+            file_name=file_name, architecture="unknown", file_type="unknown", chat_template=facts.chat_template,
+            bos_token=facts.bos_token or "", eos_token=facts.eos_token or "", bos_id=bos_id,
+            add_bos=bos_id is not None,
+        )
+
+    def _server_leading_tokens(self) -> list[int]:
+        """What the server puts before every text it tokenizes (llama-cpp-python: BOS, when its model adds one)."""
+        if self.facts.dialect != "llama-cpp-python":
+            return []
+        return tokenize(self._client, self.facts, "", special=True)
+
+    def _probe_logprobs(self) -> bool:
+        """Whether the server returns logprobs (llama-cpp-python needs --logits_all true); asked once, no retry."""
+        prompt = self._send_form(self.tokenize("Hi", special=False))
+        try:
+            choice = completion(self._client, self.facts, prompt, max_tokens=1, sampling=Sampling(), logprobs=2,
+                                attempts=1)
+            return bool(top_logprobs(choice, where=self.endpoint.url))
+        except ServerError:
+            return False
+
+    # -- tokens ---------------------------------------------------------------------------------------------
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]:
+        if not text:
+            return []
+        if self._vocab is not None:
+            ids = self._vocab.tokenize(text, special=special)
+        else:
+            ids = self._server_ids(text, special=special)
+            if not special:
+                self._refuse_special_text(text, ids)
+        self._ledger.record(ids, text)
+        return ids
+
+    def _server_ids(self, text: str, *, special: bool = False) -> list[int]:
+        ids = tokenize(self._client, self.facts, text, special=special)
+        lead = self._leading
+        return ids[len(lead):] if lead and ids[:len(lead)] == lead else ids
+
+    def _refuse_special_text(self, text: str, ids: list[int]) -> None:
+        """The user's text must reach the judge as text: refuse it where the server read a special token in it.
+
+        llama.cpp tokenizes with parse_special off, so there is nothing to check. llama-cpp-python's detokenizer
+        drops special tokens, so a round trip that loses text found one. vLLM parses special-token text always and
+        keeps it when detokenizing, so its check looks for special-token spellings the server reads as one token.
+        """
+        if self.facts.dialect == "llama.cpp":
+            return
+        found = None
+        if self.facts.dialect == "llama-cpp-python":
+            if detokenize(self._client, self.facts, ids) != text:
+                found = next((m.group(0) for m in _SPECIAL_LOOKING.finditer(text)), "a special token")
+        else:
+            for match in _SPECIAL_LOOKING.finditer(text):
+                if len(self._server_ids(match.group(0), special=True)) == 1:
+                    found = match.group(0)
+                    break
+        if found is not None:
+            raise ServerRequestError(f"the text contains {found!r}, which this server would read as one of the "
+                                     "judge's special tokens, not as text; judgedesk does not send it (the in-process "
+                                     "backend, or the judge's local file with --judge, reads it as text)")
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        if self._vocab is not None:
+            return self._vocab.detokenize(tokens)
+        return detokenize(self._client, self.facts, tokens)
+
+    def _send_form(self, ids: Sequence[int]) -> list[int] | str:
+        """The prompt as the server takes it: the ids themselves, or text checked to read back as these ids."""
+        if self.facts.takes_token_ids:
+            return list(ids)
+        body = list(ids)
+        if self.info.add_bos and body and body[0] == self.info.bos_id:
+            body = body[1:]  # a text server adds BOS itself
+        text = self._ledger.spell(body)
+        if text is None:
+            raise ServerError("judgedesk cannot spell this prompt as text for the server (internal: a piece was "
+                              "tokenized outside the backend)")
+        with self._cache_lock:
+            known = text in self._verified
+        if not known:
+            read_back = self._server_ids(text, special=True)
+            if read_back != body:
+                at = next((k for k, (a, b) in enumerate(zip(read_back, body, strict=False)) if a != b),
+                          min(len(read_back), len(body)))
+                raise ServerRequestError(
+                    f"this server takes prompts as text and would read this one as different tokens than judgedesk "
+                    f"built (first difference at token {at}, near {self.detokenize(body[max(0, at - 3):at + 3])!r}); "
+                    "usually the item spells a special token of the judge. A server that takes token ids "
+                    "(llama.cpp's llama-server, vLLM) avoids this")
+            with self._cache_lock:
+                self._verified[text] = None
+                while len(self._verified) > 4096:
+                    self._verified.popitem(last=False)
+        return text
+
+    # -- evaluation -----------------------------------------------------------------------------------------
+
+    def score_options(self, prompt: Sequence[int], options: Sequence[Sequence[int]]) -> list[list[float]]:
+        """Log-probabilities of the options' tokens among their siblings; a token with no sibling scores 0.
+
+        One request per branching point of the options (PandaLM's 1 / 2 / Tie: one request): constrained decoding
+        compares only siblings, so nothing else is needed for the verdict's probabilities.
+        """
+        if not self.logprobs:
+            raise ServerError(f"{self.endpoint.url}: the server returns no logprobs, so fast verdicts cannot be read "
+                              "(llama-cpp-python: start it with --logits_all true); judge with --generate")
+        children: dict[tuple[int, ...], set[int]] = {}
+        for option in options:
+            for k, token in enumerate(option):
+                children.setdefault(tuple(option[:k]), set()).add(token)
+        scored: dict[tuple[int, ...], dict[int, float]] = {}
+        for prefix, siblings in children.items():
+            if len(siblings) > 1:
+                if prefix and not self.facts.takes_token_ids:
+                    # Part of an option (plain text, no special tokens): spelled by the tokenizer, checked on send.
+                    self._ledger.record(prefix, self.detokenize(prefix))
+                scored[prefix] = self._next_token_logprobs(list(prompt) + list(prefix), siblings)
+        return [[scored[tuple(option[:k])][token] if tuple(option[:k]) in scored else 0.0
+                 for k, token in enumerate(option)] for option in options]
+
+    def _next_token_logprobs(self, prompt: list[int], wanted: set[int]) -> dict[int, float]:
+        self._check_fits(len(prompt) + 1)
+        sent = self._send_form(prompt)
+        texts = {token: self._single_piece(token) for token in wanted}
+        if len(set(texts.values())) < len(texts):
+            raise ServerError(f"{self.endpoint.url}: two verdict options' tokens read as the same text, and this "
+                              "server names logprobs by text only; judge with --generate")
+        where = f"{self.endpoint.url}/v1/completions"
+        for size in _LOGPROB_STEPS:
+            choice = completion(self._client, self.facts, sent, max_tokens=1, sampling=Sampling(), logprobs=size)
+            top = top_logprobs(choice, where=where)
+            found = {token: top[token] if token in top else top.get(texts[token]) for token in wanted}
+            if all(value is not None for value in found.values()):
+                return {token: float(value) for token, value in found.items() if value is not None}
+            if len(top) < size:  # the server gave fewer than asked (its own cap): a larger request will not help
+                break
+        missing = ", ".join(repr(texts[t]) for t, v in found.items() if v is None)
+        raise ServerRequestError(f"the verdict option token(s) {missing} are not among the {len(top)} most likely "
+                                 "tokens the server returned (vLLM: raise --max-logprobs); judge with --generate")
+
+    def _single_piece(self, token: int) -> str:
+        """A token's text as a server names it in text-keyed logprobs (cached)."""
+        piece = self._piece_text.get(token)
+        if piece is None:
+            piece = self.detokenize([token])
+            self._piece_text[token] = piece
+        return piece
+
+    def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
+                 stop: Sequence[str] = ()) -> Generation:
+        self._check_fits(len(prompt))
+        budget = max(0, min(max_tokens, self.n_ctx - len(prompt)))
+        if budget == 0:
+            return Generation(text="", n_tokens=0, finish="length")
+        choice = completion(self._client, self.facts, self._send_form(prompt), max_tokens=budget, sampling=sampling,
+                            grammar=grammar)
+        text = str(choice.get("text") or "")
+        reason = choice.get("finish_reason")
+        if stop:
+            # Stop phrases are applied here, not sent: servers report "stop" for EOS and stop phrases alike, and
+            # the engine must know which. Greedy text before the phrase is the same either way.
+            hit = first_stop(text, stop)
+            if hit is not None:
+                return Generation(text=text[:hit[0]], n_tokens=len(self.tokenize(text[:hit[0]], special=False)),
+                                  finish="stop", stopped_at=stop[hit[1]])
+        n_tokens = len(self.tokenize(text, special=False)) if text else 0
+        return Generation(text=text, n_tokens=n_tokens, finish="length" if reason == "length" else "eos")
+
+    def _check_fits(self, n_tokens: int) -> None:
+        if n_tokens > self.n_ctx:
+            raise ContextOverflowError(f"{n_tokens} tokens do not fit the judge's context of {self.n_ctx}; "
+                                       "raise --ctx or shorten the input")
+
+    # -- description ----------------------------------------------------------------------------------------
+
+    def settings(self) -> Mapping[str, Any]:
+        return {"n_ctx": self.n_ctx, "endpoint": self.endpoint.url, "server": self.facts.dialect,
+                "server_model": self.facts.model, "max_in_flight": self.max_in_flight,
+                "timeout_s": self._client.timeout_s, "retries": self._client.retry.retries}
+
+    def versions(self) -> Mapping[str, str]:
+        version = f"{self.facts.dialect} {self.facts.version}" if self.facts.version else self.facts.dialect
+        return {"server": version}
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent so far, retries included."""
+        return self._client.attempts
+
+    def close(self) -> None:
+        vocab = getattr(self, "_vocab", None)
+        if vocab is not None:
+            vocab.close()
+            self._vocab = None
+        self._client.close()
+
+    def __enter__(self) -> ServerBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
