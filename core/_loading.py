@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, cast
 
 from ._engine import DecodingSettings, Judge
 from ._judges import default_format_for, recorded_format, resolve_judge
 from .backends import Backend, create_backend
 
-if TYPE_CHECKING:
-    from .backends._server import ServerBackend
-
-__all__ = ["ServerOptions", "load_judge"]
+__all__ = ["ServerOptions", "decoding_for_backend", "load_judge"]
 
 
 @dataclass(frozen=True)
@@ -58,18 +54,18 @@ def load_judge(judge: str | None = None, *, format: str | None = None, lang: str
     try:
         chosen = format or recorded_format(judge) or default_format_for(backend.info.judge_format,
                                                                          backend.info.name, backend.info.file_name)
-        if server is not None:
-            decoding = _what_the_server_can(cast("ServerBackend", backend), decoding)
-        return Judge(backend, format=chosen, lang=lang, rubric=rubric, decoding=decoding)
+        return Judge(backend, format=chosen, lang=lang, rubric=rubric, decoding=decoding_for_backend(backend, decoding))
     except BaseException:
         backend.close()
         raise
 
 
-def _what_the_server_can(backend: ServerBackend, decoding: DecodingSettings) -> DecodingSettings:
-    """The decoding asked for, less what the server cannot do; callers compare `judge.decoding` to tell the user."""
-    if decoding.fast and not backend.logprobs:
+def decoding_for_backend(backend: Backend, decoding: DecodingSettings) -> DecodingSettings:
+    """`decoding` less what `backend` cannot do: a server without logprobs generates its verdicts, one without
+    grammars decodes unconstrained. Callers compare the result with what they asked to tell the user."""
+    if decoding.fast and not getattr(backend, "logprobs", True):
         decoding = replace(decoding, fast=False)
-    if decoding.constrained and not backend.facts.has_grammar:
+    facts = getattr(backend, "facts", None)
+    if decoding.constrained and facts is not None and not facts.has_grammar:
         decoding = replace(decoding, constrained=False)
     return decoding

@@ -58,9 +58,11 @@ def parse_server_url(text: str) -> ServerEndpoint:
         raise InputError(f"{text!r}: credentials do not belong in the URL", field="server")
     host = parts.hostname or ""
     try:
-        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+        port = _DEFAULT_PORTS[parts.scheme] if parts.port is None else parts.port
     except ValueError:
-        raise InputError(f"{text!r}: the port is not a number from 0 to 65535", field="server") from None
+        port = 0
+    if not 0 < port <= 65535:
+        raise InputError(f"{text!r}: the port is not a number from 1 to 65535", field="server")
     if host.lower() == "localhost":
         return ServerEndpoint(parts.scheme, "localhost", port)
     try:

@@ -3,17 +3,19 @@
 Each data set gets one run folder under the runs folder of the Settings, named after the data and a hash of its
 absolute path, so the same data opened again finds its earlier runs and two data sets that share a name do not
 share a folder. A run is resumed with the judge and the settings it was started with (read back from the run's
-manifest), so the resumed judgements land under the same run key instead of starting a new run.
+manifest), so the resumed judgements land under the same run key instead of starting a new run. How the judge
+runs is not part of the key: a run continues the way the app judges now, in this process or through the
+inference server of the Settings, whichever began it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from judgedesk.core import DecodingSettings, Sampling, judge_sha256, list_judges
+from judgedesk.core import DecodingSettings, Sampling, ServerOptions, judge_sha256, list_judges
 from judgedesk.core.runs import RunInfo, RunStore
 
 from ._judge_service import JudgeSpec
@@ -21,6 +23,7 @@ from ._judge_service import JudgeSpec
 __all__ = ["EarlierRun", "find_earlier_runs", "run_folder_for", "spec_for_run"]
 
 _DB = "run.sqlite"
+_SERVER_IDENTITY = "server:"  # the manifest hash of a judge known only by a server's model id
 
 
 @dataclass(frozen=True)
@@ -56,16 +59,23 @@ def find_earlier_runs(folder: Path) -> list[EarlierRun]:
     return found[::-1]
 
 
-def spec_for_run(info: RunInfo) -> JudgeSpec:
-    """The JudgeSpec that reproduces `info`'s run key: its judge file, format, language and decoding settings.
+def spec_for_run(info: RunInfo, server: ServerOptions | None = None) -> JudgeSpec:
+    """The JudgeSpec that reproduces `info`'s run key: its judge file, format, language and decoding settings,
+    judged through `server` (the Settings' inference server) when given, else in this process.
 
-    Raises LookupError when no judge in the library has the run's judge file (by SHA-256).
+    Raises LookupError when no judge in the library has the run's judge file (by SHA-256), or when the run's judge
+    is known only by a server's model id and no server is given.
     """
     settings = info.settings
     decoding = dict(settings.get("decoding") or {})
+    sha256 = str(settings.get("judge_sha256"))
+    judge: str | None
+    if sha256.startswith(_SERVER_IDENTITY):
+        judge, server = None, _server_for_model_id(sha256.removeprefix(_SERVER_IDENTITY), server)
+    else:
+        judge = _judge_with_sha(sha256, str(settings.get("judge_name")), str(settings.get("file_type")))
     return JudgeSpec(
-        judge=_judge_with_sha(str(settings.get("judge_sha256")), str(settings.get("judge_name")),
-                              str(settings.get("file_type"))),
+        judge=judge,
         format=settings.get("format"),
         lang=str(decoding.get("lang", "en")),
         decoding=DecodingSettings(
@@ -81,7 +91,17 @@ def spec_for_run(info: RunInfo) -> JudgeSpec:
         n_ctx=int(decoding.get("n_ctx", 4096)),
         n_threads=decoding.get("n_threads"),
         n_gpu_layers=int(decoding.get("n_gpu_layers", 0)),
+        server=server,
     )
+
+
+def _server_for_model_id(model: str, server: ServerOptions | None) -> ServerOptions:
+    # Without the judge's file there is nothing to load here: only a server serving that model id can go on.
+    if server is None:
+        raise LookupError(f"this run was judged through an inference server by its model id {model!r}, without a "
+                          "local copy of the judge's file: turn on the inference server in Settings (one serving "
+                          "that model) to resume it")
+    return replace(server, model=server.model or model)
 
 
 def _judge_with_sha(sha256: str, name: str, file_type: str) -> str:

@@ -378,13 +378,14 @@ class BatchView(QWidget):
             return None
         earlier = self._earlier[rows[0].row()]
         try:
-            spec = spec_for_run(earlier.info)
+            spec = spec_for_run(earlier.info, self.context.settings.server_options())
         except LookupError as exc:
             self.context.messages.show_error(str(exc))
             return None
         self.mode_box.setCurrentIndex(self.mode_box.findData(earlier.info.mode))
         self.both_orders.setChecked(len(earlier.info.orders) == 2 or earlier.info.mode == "single")
-        self.picker.set_judge(str(spec.judge))
+        if spec.judge is not None:  # None: a server's judge known by its model id, not in the picker
+            self.picker.set_judge(spec.judge)
         self.picker.set_format(spec.format)
         return self.start(spec)
 

@@ -32,6 +32,8 @@ class AppContext(QObject):
         self.settings = settings or AppSettings()
         self.messages = messages or MessageBar()
         self.service = JudgeService(self)
+        # A server that judges with less than asked (no logprobs, no grammar) is said once, in plain words.
+        self.service.server_did_limit_decoding.connect(self.messages.show_info)
         self.jobs = JobRunner(parent=self)
         self._results_opener: Callable[[Path, str | None], None] | None = None
 

@@ -5,6 +5,10 @@ queued on a single-worker executor, which loads the model the work asks for, kee
 of work with the same model settings, and frees it when the model changes, on `unload()` and on shutdown. The
 format, language, rubric and decoding settings are cheap to change: a new `Judge` is built over the loaded model
 for each request, so switching format never reloads the weights.
+
+With an inference server (`JudgeSpec.server`) the "loaded model" is a connection: the key that decides reloads
+holds the server options, so editing them in Settings reconnects. A server that cannot do what was asked (no
+token probabilities, no grammars) judges with less; the user is told once per connection.
 """
 
 from __future__ import annotations
@@ -12,14 +16,19 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from judgedesk.core import (
     Backend,
     DecodingSettings,
     Judge,
     ModelInfo,
+    ServerEndpoint,
+    ServerOptions,
     create_backend,
+    decoding_for_backend,
     default_format_for,
+    load_judge,
     recorded_format,
     resolve_judge,
 )
@@ -27,7 +36,10 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from ._tasks import Task, Work, WorkContext
 
-__all__ = ["JudgeService", "JudgeSpec", "LoadedJudge"]
+if TYPE_CHECKING:
+    from judgedesk.core.backends._server import ServerBackend
+
+__all__ = ["JudgeService", "JudgeSpec", "LoadedJudge", "decoding_notice", "endpoint_text"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,8 @@ class JudgeSpec:
     """Which judge to use and how: everything that decides its verdicts."""
 
     judge: str | None = None
-    """A library name, a .gguf path, or None for the demo judge."""
+    """A library name, a .gguf path, or None for the demo judge; with a server, the local copy of the file it
+    serves (its identity and tokenizer), or None to know the judge by the server's model name."""
     format: str | None = None
     """A judge format; None = the one recorded in (or recognisable from) the model file, else generic."""
     lang: str = "en"
@@ -50,6 +63,8 @@ class JudgeSpec:
     """CPU threads; None = llama.cpp's choice for this machine."""
     n_gpu_layers: int = 0
     """Layers offloaded to the GPU (needs a CUDA or Metal build of llama-cpp-python)."""
+    server: ServerOptions | None = None
+    """Judge through this inference server instead of loading the model here; None = in this process."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +72,12 @@ class LoadedJudge:
     """What the service has loaded: the spec it was loaded for, the model and its resolved format."""
 
     spec: JudgeSpec
-    path: Path
+    path: Path | None
+    """The judge's file here; None for a server's judge known only by its model name."""
     info: ModelInfo
     format: str
+    endpoint: str | None = None
+    """'host:port' of the server judging, None when the model runs in this process."""
 
 
 class JudgeService(QObject):
@@ -69,9 +87,12 @@ class JudgeService(QObject):
     """A `LoadedJudge`, after a (re)load."""
     judge_did_unload = Signal()
     service_did_change_busy = Signal(bool)
+    server_did_limit_decoding = Signal(str)
+    """A plain-words notice: the server cannot decode as asked, so verdicts are made with less (once a connection)."""
 
     _loaded_relay = Signal(object)
     _unloaded_relay = Signal()
+    _limited_relay = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -79,11 +100,13 @@ class JudgeService(QObject):
         # Touched only on the worker thread.
         self._backend: Backend | None = None
         self._backend_key: tuple[object, ...] | None = None
+        self._notices_told: set[str] = set()
         self._tasks: set[Task] = set()
         self.loaded: LoadedJudge | None = None
         """The judge loaded now (updated in the GUI thread)."""
         self._loaded_relay.connect(self._did_load, Qt.ConnectionType.QueuedConnection)
         self._unloaded_relay.connect(self._did_unload, Qt.ConnectionType.QueuedConnection)
+        self._limited_relay.connect(self.server_did_limit_decoding, Qt.ConnectionType.QueuedConnection)
 
     @property
     def busy(self) -> bool:
@@ -130,6 +153,8 @@ class JudgeService(QObject):
         task.execute(with_judge)
 
     def _judge_for(self, spec: JudgeSpec) -> Judge:
+        if spec.server is not None:
+            return self._server_judge_for(spec, spec.server)
         path = resolve_judge(spec.judge)
         seed = spec.decoding.sampling.seed
         # Not the seed: the backend sets the request's seed on every sampling call, so a new seed needs no reload.
@@ -144,6 +169,30 @@ class JudgeService(QObject):
                                                                                   path.name)
         judge = Judge(self._backend, format=chosen, lang=spec.lang, rubric=spec.rubric, decoding=spec.decoding)
         self._loaded_relay.emit(LoadedJudge(spec=spec, path=path, info=info, format=chosen))
+        return judge
+
+    def _server_judge_for(self, spec: JudgeSpec, server: ServerOptions) -> Judge:
+        path = resolve_judge(spec.judge) if spec.judge else None
+        # The options are frozen and hashable: a changed URL, model, timeout or in-flight count reconnects.
+        key = ("server", server, None if path is None else str(path.resolve()), spec.n_ctx)
+        if key != self._backend_key or self._backend is None:
+            self._close_backend()
+            judge = load_judge(spec.judge, format=spec.format, lang=spec.lang, rubric=spec.rubric,
+                               decoding=spec.decoding, n_ctx=spec.n_ctx, server=server)
+            self._backend, self._backend_key = judge.backend, key
+            self._notices_told = set()
+        backend = self._backend
+        info = backend.info
+        chosen = spec.format or recorded_format(spec.judge) or default_format_for(info.judge_format, info.name,
+                                                                                  info.file_name)
+        decoding = decoding_for_backend(backend, spec.decoding)
+        judge = Judge(backend, format=chosen, lang=spec.lang, rubric=spec.rubric, decoding=decoding)
+        endpoint = endpoint_text(cast("ServerBackend", backend).endpoint)
+        notice = decoding_notice(spec.decoding, decoding, endpoint)
+        if notice is not None and notice not in self._notices_told:
+            self._notices_told.add(notice)
+            self._limited_relay.emit(notice)
+        self._loaded_relay.emit(LoadedJudge(spec=spec, path=path, info=info, format=chosen, endpoint=endpoint))
         return judge
 
     def _unload_work(self, ctx: WorkContext) -> None:
@@ -179,3 +228,27 @@ class JudgeService(QObject):
         self._tasks.discard(task)
         if not self.busy:
             self.service_did_change_busy.emit(False)
+
+
+# -- server helpers (no Qt) ----------------------------------------------------------------------------------
+
+
+def decoding_notice(asked: DecodingSettings, used: DecodingSettings, endpoint: str) -> str | None:
+    """What the user is told when the server judges with less than was asked; None when nothing differs."""
+    parts = []
+    if asked.fast and not used.fast:
+        parts.append("it returns no token probabilities, so each verdict is read from text the judge writes "
+                     "(slower, and no verdict probabilities)")
+    if asked.constrained and not used.constrained:
+        parts.append("it takes no grammar, so the judge's output is not held to the verdict format (an answer "
+                     "that does not parse is kept as unparsed)")
+    if not parts:
+        return None
+    return f"The server at {endpoint} cannot judge exactly as set: " + "; ".join(parts) + \
+        ". Every verdict's manifest records how it was made."
+
+
+def endpoint_text(endpoint: ServerEndpoint) -> str:
+    """'host:port' of a server, as the status bar and the messages name it (IPv6 in brackets)."""
+    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+    return f"{host}:{endpoint.port}"

@@ -430,7 +430,8 @@ class JudgesView(QWidget):
             return False
         service = self._context.service
         loaded = service.loaded
-        if service.busy or (loaded is not None and loaded.path.resolve() == entry.path.resolve()):
+        if service.busy or (loaded is not None and loaded.path is not None
+                            and loaded.path.resolve() == entry.path.resolve()):
             # Freed after the work queued before it, so a running comparison is not cut off.
             unload = report_task_errors(service.unload(), self._context.messages)
             unload.task_did_end.connect(lambda: self._delete_now(entry))

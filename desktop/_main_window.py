@@ -1,11 +1,12 @@
 """The main window: navigation on the left, the five views, the message bar, and a status bar that says the
-process is offline and what the judge is doing."""
+process is offline (and, with an inference server, the one endpoint judging goes through) and what the judge is
+doing."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from judgedesk.core import guard_installed
+from judgedesk.core import ServerEndpoint, guard_installed
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -22,15 +23,24 @@ from PySide6.QtWidgets import (
 from ._batch_view import BatchView
 from ._compare_view import CompareView
 from ._context import AppContext
-from ._judge_service import LoadedJudge
+from ._judge_service import LoadedJudge, endpoint_text
 from ._judges_view import JudgesView
 from ._results_view import ResultsView
 from ._settings_view import SettingsView
 
-__all__ = ["MainWindow"]
+__all__ = ["MainWindow", "offline_indicator_text"]
 
 _OFFLINE_ON = "● Offline: network access is blocked in this process"
 _OFFLINE_OFF = "● Network guard NOT installed: this process could reach the network"
+
+
+def offline_indicator_text(guarded: bool, endpoint: ServerEndpoint | None) -> str:
+    """The status bar's network statement: offline, offline but for the one server judging, or not guarded."""
+    if not guarded:
+        return _OFFLINE_OFF
+    if endpoint is None:
+        return _OFFLINE_ON
+    return f"● Offline · judging through {endpoint_text(endpoint)} only"
 
 
 class MainWindow(QMainWindow):
@@ -76,17 +86,20 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.context.messages.clear)
 
-        self.offline_label = QLabel(_OFFLINE_ON if guard_installed() else _OFFLINE_OFF)
+        self.offline_label = QLabel()
         self.offline_label.setObjectName("offlineIndicator")
         self.offline_label.setStyleSheet("color: #1b5e20;" if guard_installed() else "color: #b71c1c;")
-        self._judge_text = "no judge loaded"
-        self.judge_label = QLabel(self._judge_text)
+        self._judge_text = ""
+        self.judge_label = QLabel()
         self.judge_label.setObjectName("judgeState")
         self.statusBar().addWidget(self.judge_label, 1)
         self.statusBar().addPermanentWidget(self.offline_label)
         self.context.service.judge_did_load.connect(self._judge_loaded)
         self.context.service.judge_did_unload.connect(self._judge_unloaded)
         self.context.service.service_did_change_busy.connect(self._busy_changed)
+        self.context.settings_did_change.connect(self._settings_changed)
+        self._settings_changed()
+        self._judge_unloaded()
         self.context.set_results_opener(self._open_results)
 
         geometry = self.context.settings.window_geometry()
@@ -105,13 +118,20 @@ class MainWindow(QMainWindow):
         self.results.open_run(folder, run_key)
         self.show_view(self.view_index(self.results))
 
+    def _settings_changed(self) -> None:
+        self.offline_label.setText(offline_indicator_text(guard_installed(), self.context.settings.server_endpoint()))
+        if self.context.service.loaded is None:
+            self._judge_unloaded()  # the label names the server the next judge will come from
+
     def _judge_loaded(self, loaded: LoadedJudge) -> None:
         info = loaded.info
-        self._judge_text = f"Judge: {info.file_name} ({info.file_type}), format {loaded.format}"
+        through = f" · through {loaded.endpoint}" if loaded.endpoint else ""
+        self._judge_text = f"Judge: {info.file_name} ({info.file_type}), format {loaded.format}{through}"
         self._busy_changed(self.context.service.busy)
 
     def _judge_unloaded(self) -> None:
-        self._judge_text = "no judge loaded"
+        endpoint = self.context.settings.server_endpoint()
+        self._judge_text = "no judge loaded" + (f" · server {endpoint_text(endpoint)}" if endpoint else "")
         self._busy_changed(self.context.service.busy)
 
     def _busy_changed(self, busy: bool) -> None:

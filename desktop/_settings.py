@@ -10,15 +10,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from judgedesk.core import DecodingSettings, Sampling
+from judgedesk.core import DecodingSettings, InputError, Sampling, ServerEndpoint, ServerOptions, parse_server_url
 from judgedesk.core._paths import data_dir
 from PySide6.QtCore import QByteArray, QSettings
 
 from ._judge_service import JudgeSpec
 
-__all__ = ["AppSettings"]
+__all__ = ["API_KEY_VARIABLE", "AppSettings"]
 
 _FILE = "desktop.ini"
+API_KEY_VARIABLE = "JUDGEDESK_SERVER_API_KEY"
+"""The server's bearer token comes from the environment (as for the CLI), never from the ini file."""
 
 
 class AppSettings:
@@ -50,6 +52,14 @@ class AppSettings:
     def _str(self, key: str, default: str | None) -> str | None:
         raw = self._qs.value(key, None)
         return default if raw in (None, "") else str(raw)
+
+    def _bool(self, key: str, default: bool) -> bool:
+        raw = self._qs.value(key, None)
+        if raw in (None, ""):
+            return default
+        if isinstance(raw, str):  # the ini file gives strings back
+            return raw.strip().lower() in ("true", "1", "yes")
+        return bool(raw)
 
     # -- judge settings -------------------------------------------------------------------------------------
 
@@ -104,6 +114,102 @@ class AppSettings:
     def default_judge(self, value: str) -> None:
         self.set_value("judge/default_judge", value)
 
+    # -- inference server -----------------------------------------------------------------------------------
+
+    @property
+    def use_server(self) -> bool:
+        """Judge through the inference server (when it has an address) instead of in this process."""
+        return self._bool("server/use", False)
+
+    @use_server.setter
+    def use_server(self, value: bool) -> None:
+        self.set_value("server/use", bool(value))
+
+    @property
+    def server_url(self) -> str:
+        """The server's address as the user typed it; '' = none yet."""
+        return self._str("server/url", "") or ""
+
+    @server_url.setter
+    def server_url(self, value: str) -> None:
+        """Raises InputError (core's message) for an address judgedesk will not talk to; nothing is saved then."""
+        text = value.strip()
+        if text:
+            parse_server_url(text)
+        self.set_value("server/url", text)
+
+    @property
+    def server_model(self) -> str | None:
+        """The model id to request; None = the one the server serves."""
+        return self._str("server/model", None)
+
+    @server_model.setter
+    def server_model(self, value: str | None) -> None:
+        self.set_value("server/model", (value or "").strip())
+
+    @property
+    def server_local_file(self) -> bool:
+        """Whether the judge picked in Compare or Batch is the local copy of the file the server serves (identity
+        and tokenizer; runs then continue on either backend), else the judge is known by the server's model id."""
+        return self._bool("server/local_file", True)
+
+    @server_local_file.setter
+    def server_local_file(self, value: bool) -> None:
+        self.set_value("server/local_file", bool(value))
+
+    @property
+    def in_flight(self) -> int:
+        """Requests a batch keeps in flight at once."""
+        return max(self._int("server/in_flight", 4) or 4, 1)
+
+    @in_flight.setter
+    def in_flight(self, value: int) -> None:
+        self.set_value("server/in_flight", int(value))
+
+    @property
+    def timeout_s(self) -> int:
+        """Seconds to wait for one answer (queueing on the server included)."""
+        return max(self._int("server/timeout_s", 120) or 120, 1)
+
+    @timeout_s.setter
+    def timeout_s(self, value: int) -> None:
+        self.set_value("server/timeout_s", int(value))
+
+    @property
+    def retries(self) -> int:
+        """Further attempts for a request that got no answer or a 5xx."""
+        retries = self._int("server/retries", 5)
+        return 5 if retries is None or retries < 0 else retries
+
+    @retries.setter
+    def retries(self, value: int) -> None:
+        self.set_value("server/retries", int(value))
+
+    @property
+    def server_api_key(self) -> str | None:
+        """The bearer token for servers started with --api-key, from the environment."""
+        return os.environ.get(API_KEY_VARIABLE) or None
+
+    def server_endpoint(self) -> ServerEndpoint | None:
+        """The endpoint judging goes through now; None when judging runs in this process (server off, no
+        address, or an address a hand-edited ini file made invalid: `server_options` then still names it, so the
+        next judgement says what is wrong instead of silently judging here)."""
+        options = self.server_options()
+        if options is None:
+            return None
+        try:
+            return parse_server_url(options.url)
+        except InputError:
+            return None
+
+    def server_options(self) -> ServerOptions | None:
+        """How to reach the server, when judging goes through one; None = judge in this process."""
+        if not self.use_server or not self.server_url:
+            return None
+        return ServerOptions(url=self.server_url, model=self.server_model, max_in_flight=self.in_flight,
+                             timeout_s=float(self.timeout_s), retries=self.retries,
+                             api_key=self.server_api_key)
+
     # -- folders --------------------------------------------------------------------------------------------
 
     @property
@@ -139,8 +245,13 @@ class AppSettings:
     def judge_spec(self, judge: str | None = None, format: str | None = None, lang: str = "en",
                    rubric: str | None = None, decoding: DecodingSettings | None = None) -> JudgeSpec:
         """A JudgeSpec from these settings; arguments override the defaults (the seed always comes from here
-        unless `decoding` is given)."""
+        unless `decoding` is given). Every view builds its spec here, so the inference server, when set, is used
+        everywhere."""
         decoding = decoding or DecodingSettings(sampling=Sampling(seed=self.seed))
-        return JudgeSpec(judge=judge or self.default_judge, format=format or self.default_format, lang=lang,
-                         rubric=rubric, decoding=decoding, n_ctx=self.n_ctx, n_threads=self.threads,
-                         n_gpu_layers=self.gpu_layers)
+        server = self.server_options()
+        judge = judge or self.default_judge
+        if server is not None and not self.server_local_file:
+            judge = None  # known by the server's model id
+        return JudgeSpec(judge=judge, format=format or self.default_format, lang=lang, rubric=rubric,
+                         decoding=decoding, n_ctx=self.n_ctx, n_threads=self.threads, n_gpu_layers=self.gpu_layers,
+                         server=server)

@@ -1,5 +1,6 @@
-"""The Settings view: how the judge runs (threads, GPU layers, context, seed), the defaults (format, judge), where
-runs are stored, and a plain statement of whether this process is offline.
+"""The Settings view: how the judge runs (threads, GPU layers, context, seed), an inference server to judge
+through, the defaults (format, judge), where runs are stored, and a plain statement of whether this process is
+offline and which endpoint it may reach.
 
 Every edit is saved at once to `context.settings` and announced with `context.settings_did_change`.
 """
@@ -24,6 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from ._context import AppContext
+from ._judge_service import endpoint_text
+from ._server_panel import ServerPanel
 from ._widgets import SELECTABLE
 
 __all__ = ["OFFLINE_STATEMENT", "SettingsView"]
@@ -135,9 +138,13 @@ class SettingsView(QWidget):
         privacy_layout.addWidget(self.allowlist_label)
         self.refresh_offline()
 
+        self.server_panel = ServerPanel(context)
+        self.server_panel.server_did_connect.connect(lambda _: self.refresh_offline())
+
         layout = QVBoxLayout(self)
         layout.addWidget(privacy)
         layout.addWidget(judge_group)
+        layout.addWidget(self.server_panel)
         layout.addWidget(defaults)
         layout.addStretch(1)
 
@@ -150,14 +157,19 @@ class SettingsView(QWidget):
         self.judge_box.currentIndexChanged.connect(self._judge_changed)
         self.runs_edit.editingFinished.connect(self._runs_edited)
         context.judges_did_change.connect(self.refresh_judges)
+        context.settings_did_change.connect(self.refresh_offline)
+        context.service.judge_did_load.connect(lambda _: self.refresh_offline())  # a server connects when it loads
 
     # -- offline --------------------------------------------------------------------------------------------
 
     def refresh_offline(self) -> None:
         """State whether the offline guard is installed, and what it lets through."""
+        endpoint = self._context.settings.server_endpoint()
         if guard_installed():
-            self.offline_label.setText(f"● {OFFLINE_STATEMENT}. Judges, data and results never leave this "
-                                       "computer.")
+            where = ("Judges, data and results never leave this computer." if endpoint is None else
+                     f"Judge prompts (your data) go only to the inference server at {endpoint_text(endpoint)}, "
+                     "on your own network; nothing else leaves this computer.")
+            self.offline_label.setText(f"● {OFFLINE_STATEMENT}. {where}")
             self.offline_label.setStyleSheet("color: #1b5e20; font-weight: bold;")
         else:
             self.offline_label.setText(f"● {_NOT_OFFLINE}")

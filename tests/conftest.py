@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from judgedesk.core import demo_judge_path
 
+from tests.local_server import LocalServer
+
 _HOME = "JUDGEDESK_HOME"
 pytest_plugins = ["tests.hf_fixtures"]  # smollm2_hf_dir, for tests/quantize/ and tests/core/backends/
 
@@ -36,3 +38,24 @@ def judgedesk_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def demo_path() -> Path:
     """The embedded demo judge's GGUF file."""
     return demo_judge_path()
+
+
+@pytest.fixture(autouse=True)
+def restore_allowlist() -> Iterator[None]:
+    """Each test starts with the offline allowlist it found, and leaves it so (the server backend adds to it)."""
+    from judgedesk.core import _offline
+
+    saved = _offline._allowlist
+    try:
+        yield
+    finally:
+        _offline._allowlist = saved
+
+
+@pytest.fixture(scope="session")
+def local_server(demo_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """llama-cpp-python's OpenAI-compatible server with the demo judge on 127.0.0.1, shared by the session's tests
+    (fault tests start their own)."""
+    log = tmp_path_factory.mktemp("llama_server") / "server.log"
+    with LocalServer(demo_path, n_ctx=2048, log=log) as server:
+        yield server

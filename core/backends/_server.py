@@ -31,6 +31,7 @@ from .._errors import ContextOverflowError, InputError, ServerError, ServerReque
 from .._gguf_file import read_gguf_header
 from .._hashing import file_sha256
 from .._server_endpoint import parse_server_url
+from ..formats import gbnf_literal
 from ._http import JsonClient, RetryPolicy, Transport
 from ._protocol import Generation, ModelInfo, Sampling
 from ._server_api import completion, detokenize, probe_server, tokenize, top_logprobs
@@ -84,6 +85,8 @@ class ServerBackend:
             self._cache_lock = threading.Lock()
             self._verified: OrderedDict[str, None] = OrderedDict()
             self._piece_text: dict[int, str] = {}
+            self._top_k = _LOGPROB_STEPS[0]
+            self._top_k_cap = _LOGPROB_STEPS[-1]
             self._leading = self._server_leading_tokens()
             if judge_file is not None:
                 self._load_local(Path(judge_file), n_ctx)
@@ -256,11 +259,25 @@ class ServerBackend:
             raise ServerError(f"{self.endpoint.url}: two verdict options' tokens read as the same text, and this "
                               "server names logprobs by text only; judge with --generate")
         where = f"{self.endpoint.url}/v1/completions"
-        for size in _LOGPROB_STEPS:
-            choice = completion(self._client, self.facts, sent, max_tokens=1, sampling=Sampling(), logprobs=size)
+        # The one token generated is held to the options: a server reports no position at all when the model
+        # would end right there (llama-cpp-python), and the logprobs read are the raw ones either way.
+        usable = all(text and "\ufffd" not in text for text in texts.values())
+        grammar = "root ::= " + " | ".join(gbnf_literal(t) for t in sorted(set(texts.values()))) if usable else None
+        for size in [step for step in _LOGPROB_STEPS if self._top_k <= step <= self._top_k_cap]:
+            try:
+                choice = completion(self._client, self.facts, sent, max_tokens=1, sampling=Sampling(),
+                                    logprobs=size, grammar=grammar)
+            except ServerRequestError:
+                if size == self._top_k:
+                    raise
+                self._top_k_cap = size - 1  # the server refuses this many (vLLM's --max-logprobs): stay below
+                break
             top = top_logprobs(choice, where=where)
             found = {token: top[token] if token in top else top.get(texts[token]) for token in wanted}
             if all(value is not None for value in found.values()):
+                # A judge that needed a larger top-k once will need it again: start there next time rather than
+                # ask every verdict twice.
+                self._top_k = size
                 return {token: float(value) for token, value in found.items() if value is not None}
             if len(top) < size:  # the server gave fewer than asked (its own cap): a larger request will not help
                 break
@@ -291,10 +308,19 @@ class ServerBackend:
             # the engine must know which. Greedy text before the phrase is the same either way.
             hit = first_stop(text, stop)
             if hit is not None:
-                return Generation(text=text[:hit[0]], n_tokens=len(self.tokenize(text[:hit[0]], special=False)),
-                                  finish="stop", stopped_at=stop[hit[1]])
-        n_tokens = len(self.tokenize(text, special=False)) if text else 0
-        return Generation(text=text, n_tokens=n_tokens, finish="length" if reason == "length" else "eos")
+                kept = text[:hit[0]]
+                return Generation(text=kept, n_tokens=self._count_tokens(kept), finish="stop",
+                                  stopped_at=stop[hit[1]])
+        return Generation(text=text, n_tokens=self._count_tokens(text),
+                          finish="length" if reason == "length" else "eos")
+
+    def _count_tokens(self, text: str) -> int:
+        """Tokens in generated text: the judge's own output, so no special-token refusal applies to it."""
+        if not text:
+            return 0
+        if self._vocab is not None:
+            return len(self._vocab.tokenize(text, special=False))
+        return len(self._server_ids(text))
 
     def _check_fits(self, n_tokens: int) -> None:
         if n_tokens > self.n_ctx:
