@@ -9,17 +9,19 @@ rendered as sentinels, and the result is split into template segments (special t
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ._errors import FormatError
+from ._errors import FormatError, InputError
 
-__all__ = ["Segment", "render_chat"]
+__all__ = ["ChatTemplateFile", "Segment", "read_chat_template_file", "render_chat"]
 
 _SENTINEL = "\ue000{index}\ue001"
 _SENTINEL_RE = re.compile("\ue000(\\d+)\ue001")
@@ -124,3 +126,48 @@ def render_chat(template: str, system: str | None, user: str, *, bos_token: str,
     if position < len(rendered):
         segments.append(Segment(rendered[position:], special=True))
     return segments
+
+
+@dataclass(frozen=True)
+class ChatTemplateFile:
+    """A chat template given as a file, for a judge whose weights are not here (served by vLLM, say)."""
+
+    template: str
+    """The Jinja template."""
+    bos_token: str | None = None
+    """BOS text, when the file says (tokenizer_config.json does)."""
+    eos_token: str | None = None
+    """EOS text, when the file says."""
+
+
+def read_chat_template_file(path: str | Path) -> ChatTemplateFile:
+    """A Jinja template file, or a Hugging Face tokenizer_config.json (its chat_template, bos_token, eos_token)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), path=path, field="chat_template") from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", path=path, field="chat_template") from None
+    if not path.suffix.lower() == ".json":
+        if not text.strip():
+            raise InputError("the template file is empty", path=path, field="chat_template")
+        return ChatTemplateFile(text)
+    try:
+        config = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"not JSON: {exc}", path=path, field="chat_template") from None
+    template = config.get("chat_template") if isinstance(config, dict) else None
+    if isinstance(template, list):  # several named templates: the one named "default"
+        template = next((t.get("template") for t in template if isinstance(t, dict) and t.get("name") == "default"),
+                        None)
+    if not isinstance(template, str) or not template.strip():
+        raise InputError("has no chat_template", path=path, field="chat_template")
+    return ChatTemplateFile(template, _token_text(config.get("bos_token")), _token_text(config.get("eos_token")))
+
+
+def _token_text(value: object) -> str | None:
+    """tokenizer_config.json writes a special token as a string or as {"content": ...}."""
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) else None

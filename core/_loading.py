@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from ._engine import DecodingSettings, Judge
 from ._judges import default_format_for, recorded_format, resolve_judge
@@ -27,6 +28,8 @@ class ServerOptions:
     """Further attempts for a request that got no answer or a 5xx (with backoff), never for an answer."""
     api_key: str | None = None
     """Bearer token for servers started with --api-key."""
+    chat_template_file: Path | None = None
+    """The judge's chat template (Jinja file or tokenizer_config.json) when no local GGUF file gives it."""
 
 
 def load_judge(judge: str | None = None, *, format: str | None = None, lang: str = "en", rubric: str | None = None,
@@ -50,7 +53,8 @@ def load_judge(judge: str | None = None, *, format: str | None = None, lang: str
         path = resolve_judge(judge) if judge else None
         backend = create_backend("server", url=server.url, model=server.model, judge_file=path, n_ctx=n_ctx,
                                  max_in_flight=server.max_in_flight, timeout_s=server.timeout_s,
-                                 retries=server.retries, api_key=server.api_key)
+                                 retries=server.retries, api_key=server.api_key,
+                                 chat_template_file=server.chat_template_file)
     try:
         chosen = format or recorded_format(judge) or default_format_for(backend.info.judge_format,
                                                                          backend.info.name, backend.info.file_name)

@@ -39,7 +39,8 @@ def prompt_tokens(backend: Backend, prompt: JudgePrompt) -> list[int]:
     if prompt.chat:
         if info.chat_template is None:
             raise FormatError(f"{info.file_name} has no chat template, which this judge format needs; "
-                              "use --format pandalm or autoj (they need none)")
+                              "use --format pandalm or autoj (they need none), or, for a judge on a server, give "
+                              "its local GGUF file (--judge) or its template (--chat-template)")
         segments = render_chat(info.chat_template, prompt.system, prompt.user, bos_token=info.bos_token,
                                eos_token=info.eos_token, model_name=info.file_name)
     else:

@@ -24,9 +24,11 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .._chat_template import read_chat_template_file
 from .._errors import ContextOverflowError, InputError, ServerError, ServerRequestError
 from .._gguf_file import read_gguf_header
 from .._hashing import file_sha256
@@ -53,8 +55,9 @@ class ServerBackend:
     name = "server"
 
     def __init__(self, url: str, *, model: str | None = None, judge_file: str | Path | None = None,
-                 n_ctx: int = 4096, max_in_flight: int = 4, timeout_s: float = 120.0, retries: int = 5,
-                 api_key: str | None = None, transport: Transport | None = None) -> None:
+                 chat_template_file: str | Path | None = None, n_ctx: int = 4096, max_in_flight: int = 4,
+                 timeout_s: float = 120.0, retries: int = 5, api_key: str | None = None,
+                 transport: Transport | None = None) -> None:
         """Connect to the server at `url` and learn what it serves.
 
         Args:
@@ -63,6 +66,8 @@ class ServerBackend:
             model: the model id to request, when the server serves several.
             judge_file: the judge's local GGUF file (the one the server serves): its identity goes into the
                 manifest and its tokenizer is used locally.
+            chat_template_file: the judge's chat template (a Jinja file or tokenizer_config.json), for chat
+                formats when neither a local file nor the server provides it (vLLM does not).
             n_ctx: context window in tokens, capped at the server's and the file's.
             max_in_flight: requests a batch may have in flight at once.
             timeout_s: seconds to wait for one answer (queueing on the server included).
@@ -92,6 +97,11 @@ class ServerBackend:
                 self._load_local(Path(judge_file), n_ctx)
             else:
                 self._describe_from_server(n_ctx)
+            if chat_template_file is not None:
+                given = read_chat_template_file(chat_template_file)
+                self.info = replace(self.info, chat_template=given.template,
+                                    bos_token=given.bos_token or self.info.bos_token,
+                                    eos_token=given.eos_token or self.info.eos_token)
             self.logprobs = self._probe_logprobs()
         except BaseException:
             self.close()
@@ -263,14 +273,17 @@ class ServerBackend:
         # would end right there (llama-cpp-python), and the logprobs read are the raw ones either way.
         usable = all(text and "\ufffd" not in text for text in texts.values())
         grammar = "root ::= " + " | ".join(gbnf_literal(t) for t in sorted(set(texts.values()))) if usable else None
-        for size in [step for step in _LOGPROB_STEPS if self._top_k <= step <= self._top_k_cap]:
+        start, cap = self._top_k, self._top_k_cap  # other threads may move them meanwhile
+        top: dict[int | str, float] = {}
+        found: dict[int, float | None] = {token: None for token in wanted}
+        for attempt, size in enumerate(step for step in _LOGPROB_STEPS if start <= step <= cap):
             try:
                 choice = completion(self._client, self.facts, sent, max_tokens=1, sampling=Sampling(),
                                     logprobs=size, grammar=grammar)
             except ServerRequestError:
-                if size == self._top_k:
-                    raise
-                self._top_k_cap = size - 1  # the server refuses this many (vLLM's --max-logprobs): stay below
+                if attempt == 0:
+                    raise  # refused as such (too long for the server's context, ...), not for its top-k size
+                self._top_k_cap = min(self._top_k_cap, size - 1)  # vLLM's --max-logprobs: stay below it
                 break
             top = top_logprobs(choice, where=where)
             found = {token: top[token] if token in top else top.get(texts[token]) for token in wanted}

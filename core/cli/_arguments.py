@@ -51,6 +51,10 @@ def _judge_options(parser: argparse.ArgumentParser, formats: list[str]) -> None:
                         "llama-server, vLLM, llama-cpp-python): an IP on the loopback or your private network, e.g. "
                         "http://10.0.0.5:8080; only that host:port is let through the offline guard")
     server.add_argument("--server-model", metavar="ID", help="the model id to request when the server serves several")
+    server.add_argument("--chat-template", type=Path, metavar="FILE",
+                        help="the judge's chat template (a Jinja file, or the model's tokenizer_config.json), for "
+                             "chat formats when there is no local GGUF (--judge) and the server does not report it "
+                             "(vLLM)")
     server.add_argument("--in-flight", type=int, default=4, metavar="N",
                         help="requests kept in flight at once in a batch (4)")
     server.add_argument("--timeout", type=float, default=120.0, metavar="S",

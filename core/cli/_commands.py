@@ -31,7 +31,7 @@ def judge_from_args(args: argparse.Namespace, *, fast: bool) -> Judge:
     server = None
     if args.server:
         server = ServerOptions(url=args.server, model=args.server_model, max_in_flight=args.in_flight,
-                               timeout_s=args.timeout, retries=args.retries,
+                               timeout_s=args.timeout, retries=args.retries, chat_template_file=args.chat_template,
                                api_key=os.environ.get("JUDGEDESK_SERVER_API_KEY") or None)
     judge = load_judge(args.judge, format=args.format, lang=args.lang,
                        rubric=read_text_argument(args.rubric, "rubric"), decoding=decoding, n_ctx=args.ctx,

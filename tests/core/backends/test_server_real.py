@@ -22,6 +22,7 @@ from judgedesk.core import (
     ServerOptions,
     ServerUnavailableError,
     load_judge,
+    read_gguf_header,
 )
 from judgedesk.core.backends import create_backend
 from judgedesk.core.backends._http import RetryPolicy
@@ -174,6 +175,24 @@ def test_without_the_local_file_the_judge_is_known_by_the_servers_model_name(loc
     with pytest.raises(FormatError, match="chat template"):
         with _server_judge(local_server.url, None, fmt="generic") as judge:
             judge.compare(item)
+
+
+def test_a_chat_template_file_stands_in_for_the_local_file(local_server: LocalServer, demo_path: Path,
+                                                         tmp_path: Path) -> None:
+    """As with vLLM serving Hugging Face weights: no GGUF here, the template from the model's tokenizer_config."""
+    header = read_gguf_header(demo_path)
+    config = tmp_path / "tokenizer_config.json"
+    config.write_text(json.dumps({"chat_template": header.chat_template, "bos_token": "<|im_start|>",
+                                  "eos_token": {"content": "<|im_end|>"}}), encoding="utf-8")
+    item = EvalItem(id="x", instruction="Name a primary colour.", responses=("Red.", "Purple."))
+    with load_judge(None, format="generic", n_ctx=N_CTX,
+                    server=ServerOptions(url=local_server.url, chat_template_file=config)) as judge:
+        assert judge.backend.info.chat_template == header.chat_template
+        got = judge.compare(item)
+    with load_judge(str(demo_path), format="generic", n_ctx=N_CTX, n_threads=2) as local:
+        expected = local.compare(item)
+    assert _Verdict((got.winner, got.status, got.raw_output, got.probabilities)) == \
+           _Verdict((expected.winner, expected.status, expected.raw_output, expected.probabilities))
 
 
 def test_text_that_spells_a_special_token_is_refused_not_sent(local_server: LocalServer, demo_path: Path,
