@@ -23,9 +23,13 @@ class LocalVocabulary:
 
     def __init__(self, path: Path) -> None:
         import llama_cpp
+        from llama_cpp._utils import suppress_stdout_stderr
 
         try:
-            self._llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+            # llama.cpp still makes a (useless) context for a vocabulary and warns on stderr that it has no trained
+            # length; verbose=False does not cover that message, so stderr is held for the load.
+            with suppress_stdout_stderr(disable=False):
+                self._llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(path, str(exc)) from exc
         model = self._llm._model
