@@ -40,7 +40,7 @@ class ServerCheck:
     endpoint: str
     """'host:port'."""
     dialect: str
-    """The kind of server: 'llama.cpp', 'vllm', 'llama-cpp-python' or 'openai'."""
+    """The kind of server: 'llama.cpp', 'vllm' or 'llama-cpp-python'."""
     version: str | None
     """The server's version, when it reports one."""
     model: str

@@ -113,12 +113,9 @@ class ServerBackend:
         header = read_gguf_header(path)
         self._vocab = LocalVocabulary(path)
         vocab = self._vocab
-        if self.facts.has_tokenizer:
-            local = vocab.tokenize(_PROBE_TEXT, special=False)
-            served = self._server_ids(_PROBE_TEXT)
-            if local != served:
-                raise ServerError(f"{self.endpoint.url}: the server's model {self.facts.model!r} tokenizes "
-                                  f"differently from {path.name}: it is not the same judge")
+        if vocab.tokenize(_PROBE_TEXT, special=False) != self._server_ids(_PROBE_TEXT):
+            raise ServerError(f"{self.endpoint.url}: the server's model {self.facts.model!r} tokenizes "
+                              f"differently from {path.name}: it is not the same judge")
         trained = header.context_length
         self.n_ctx = min(n for n in (n_ctx, trained, self.facts.n_ctx) if n)
         self.info = ModelInfo(
@@ -130,9 +127,6 @@ class ServerBackend:
 
     def _describe_from_server(self, n_ctx: int) -> None:
         facts = self.facts
-        if not facts.has_tokenizer:
-            raise ServerError(f"{self.endpoint.url}: this server has no tokenizer endpoint; give the judge's local "
-                              "GGUF file (--judge) so judgedesk can tokenize")
         with_special = tokenize(self._client, facts, "", special=True, add_special=True)
         bos_id = with_special[0] if with_special else None
         file_name = facts.model.replace("\\", "/").rsplit("/", 1)[-1]

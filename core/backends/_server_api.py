@@ -8,8 +8,8 @@ llama.cpp's `llama-server`, vLLM and llama-cpp-python's `python -m llama_cpp.ser
     vllm               token ids      /tokenize (specials always parsed) structured_outputs.grammar    token_id:N
     llama-cpp-python   text only      /extras/tokenize (adds BOS)        grammar                       token text
 
-A server of none of these kinds ("openai") is spoken to with the common fields only: it needs the judge's local
-file for tokens, and judges without a grammar.
+A server of another kind is refused: with no tokenizer endpoint, nothing could check that it reads the prompts as
+judgedesk builds them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ._protocol import Sampling
 
 __all__ = ["Dialect", "ServerFacts", "completion", "detokenize", "probe_server", "tokenize", "top_logprobs"]
 
-Dialect = Literal["llama.cpp", "vllm", "llama-cpp-python", "openai"]
+Dialect = Literal["llama.cpp", "vllm", "llama-cpp-python"]
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,9 @@ class ServerFacts:
         return self.dialect in ("llama.cpp", "vllm")
 
     @property
-    def has_tokenizer(self) -> bool:
-        return self.dialect != "openai"
-
-    @property
     def has_grammar(self) -> bool:
-        return self.dialect != "openai"
+        """All three known kinds take a grammar; kept as a property so a kind without one can say so."""
+        return True
 
 
 def probe_server(client: JsonClient, model: str | None) -> ServerFacts:
@@ -86,7 +83,11 @@ def probe_server(client: JsonClient, model: str | None) -> ServerFacts:
         return ServerFacts("vllm", model, str(version["version"]), _int(entries[model].get("max_model_len")))
     if isinstance(_optional(client, "POST", "/extras/tokenize", {"input": "a"}), dict):
         return ServerFacts("llama-cpp-python", model)
-    return ServerFacts("openai", model)
+    # Without a tokenizer endpoint nothing could check that the server reads the judge's prompt as judgedesk built
+    # it, so a server of another kind is refused rather than judged with prompts that may differ.
+    raise ServerError(f"{client.endpoint.url}: an OpenAI-compatible server, but not one judgedesk knows (llama.cpp's "
+                      "llama-server, vLLM, llama-cpp-python): it answers none of their tokenizer endpoints, so "
+                      "judgedesk could not check that the judge reads its prompts exactly")
 
 
 def _optional(client: JsonClient, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
@@ -112,11 +113,8 @@ def tokenize(client: JsonClient, facts: ServerFacts, text: str, *, special: bool
         answer = client.post("/tokenize", {"content": text, "add_special": add_special, "parse_special": special})
     elif facts.dialect == "vllm":
         answer = client.post("/tokenize", {"model": facts.model, "prompt": text, "add_special_tokens": add_special})
-    elif facts.dialect == "llama-cpp-python":
-        answer = client.post("/extras/tokenize", {"model": facts.model, "input": text})
     else:
-        raise ServerError(f"{client.endpoint.url}: this server has no tokenizer endpoint; give the judge's local "
-                          "file (--judge) so judgedesk can tokenize")
+        answer = client.post("/extras/tokenize", {"model": facts.model, "input": text})
     tokens = require(answer, "tokens", where=where)
     return [int(t["id"]) if isinstance(t, dict) else int(t) for t in tokens]
 
@@ -129,10 +127,8 @@ def detokenize(client: JsonClient, facts: ServerFacts, tokens: Sequence[int]) ->
     if facts.dialect == "vllm":
         return str(require(client.post("/detokenize", {"model": facts.model, "tokens": list(tokens)}), "prompt",
                            where=where))
-    if facts.dialect == "llama-cpp-python":
-        return str(require(client.post("/extras/detokenize", {"model": facts.model, "tokens": list(tokens)}), "text",
-                           where=where))
-    raise ServerError(f"{client.endpoint.url}: this server has no detokenizer endpoint")
+    return str(require(client.post("/extras/detokenize", {"model": facts.model, "tokens": list(tokens)}), "text",
+                       where=where))
 
 
 def completion(client: JsonClient, facts: ServerFacts, prompt: list[int] | str, *, max_tokens: int,
@@ -146,7 +142,7 @@ def completion(client: JsonClient, facts: ServerFacts, prompt: list[int] | str, 
     }
     # Each server reads its own name for the repetition penalty; an unknown field is ignored by all three.
     payload["repetition_penalty" if facts.dialect == "vllm" else "repeat_penalty"] = sampling.repeat_penalty
-    if grammar is not None and facts.has_grammar:
+    if grammar is not None:
         if facts.dialect == "vllm":
             payload.update(_vllm_grammar(facts.version, grammar))
         else:

@@ -575,6 +575,13 @@ def test_a_server_with_several_models_needs_one_named() -> None:
         assert {p["model"] for p in server.completions()} == {"judge-b"}
 
 
+def test_a_server_of_another_kind_is_refused_with_the_reason() -> None:
+    server = FakeServer("other")  # /v1/models and /v1/completions only: no tokenizer endpoint
+    with pytest.raises(ServerError, match="not one judgedesk knows.*could not check"):
+        connect(server)
+    assert server.completions() == []  # refused before any prompt was sent
+
+
 def test_the_api_key_reaches_the_server() -> None:
     seen: list[str | None] = []
 
