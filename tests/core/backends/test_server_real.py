@@ -26,6 +26,7 @@ from judgedesk.core import (
 )
 from judgedesk.core.backends import create_backend
 from judgedesk.core.backends._http import RetryPolicy
+from judgedesk.core.cli import main
 from judgedesk.core.datasets import load_dataset
 from judgedesk.core.runs import run_batch
 
@@ -239,6 +240,20 @@ def test_only_the_configured_endpoint_is_let_through(local_server: LocalServer) 
         other = free_port()
         with socket.socket() as sock, pytest.raises(NetworkBlockedError, match=f"127.0.0.1:{other}"):
             sock.connect(("127.0.0.1", other))
+
+
+def test_the_command_line_judges_through_the_server_and_says_where(local_server: LocalServer, pairs: Path,
+                                                                   in_process_run: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    status = main(["batch", str(pairs), "--out", str(out), "--format", "pandalm", "--ctx", str(N_CTX),
+                   "--server", local_server.url, "--judge", "demo", "--in-flight", "2"])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert f"judging through {local_server.url} (llama-cpp-python" in err and "2 in flight" in err
+    assert _verdicts(out) == _verdicts(in_process_run)
+    refused = main(["compare", "--server", "http://dns.example:8080", "--instruction", "q", "--a", "x", "--b", "y"])
+    assert refused == 1 and "not a host name" in capsys.readouterr().err
 
 
 # -- faults ---------------------------------------------------------------------------------------------------
