@@ -105,6 +105,7 @@ class FakeServer:
         self.chat_template = chat_template
         self.completion_text = completion_text
         self.requests: list[tuple[str, str, Any]] = []
+        self.closed = False
 
     # -- Transport -------------------------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ class FakeServer:
         return status, json.dumps(answer).encode()
 
     def close(self) -> None:
-        pass
+        self.closed = True  # nothing to release; recorded so a test can see the backend closed its transport
 
     # -- what the tests read ---------------------------------------------------------------------------------
 
@@ -580,6 +581,14 @@ def test_a_server_of_another_kind_is_refused_with_the_reason() -> None:
     with pytest.raises(ServerError, match="not one judgedesk knows.*could not check"):
         connect(server)
     assert server.completions() == []  # refused before any prompt was sent
+    assert server.closed  # a failed connect releases its connections
+
+
+def test_closing_the_backend_closes_its_connections() -> None:
+    server = FakeServer("llama.cpp")
+    with connect(server):
+        assert not server.closed
+    assert server.closed
 
 
 def test_the_api_key_reaches_the_server() -> None:
