@@ -161,6 +161,29 @@ def test_every_format_gives_the_in_process_verdict(local_server: LocalServer, de
     assert got.decision == expected.decision
 
 
+def test_a_server_without_logprobs_generates_the_verdict_the_in_process_generation_writes(
+        demo_path: Path, tmp_path: Path) -> None:
+    item = EvalItem(id="capital", instruction="What is the capital of France? Answer in one sentence.",
+                    responses=("The capital of France is Paris.", "The capital of France is Lyon."))
+    decoding = DecodingSettings(max_tokens=48)
+    with LocalServer(demo_path, n_ctx=N_CTX, logits_all=False, log=tmp_path / "server.log") as server:
+        with load_judge(str(demo_path), format="pandalm", n_ctx=N_CTX, decoding=decoding,
+                        server=ServerOptions(url=server.url)) as judge:
+            assert not judge.backend.logprobs and not judge.decoding.fast  # fell back to generation
+            got = judge.judge_both_orders(item)
+            assert got.ab.manifest.decoding["mode"] == "generate"
+    local = create_backend("llama.cpp", path=demo_path, n_ctx=N_CTX, n_threads=2)
+    try:
+        expected = Judge(local, format="pandalm", decoding=DecodingSettings(fast=False, max_tokens=48)) \
+            .judge_both_orders(item)
+    finally:
+        local.close()
+    for mine, theirs in ((got.ab, expected.ab), (got.ba, expected.ba)):
+        assert mine is not None and theirs is not None
+        assert (mine.winner, mine.status, mine.raw_output, mine.probabilities) == \
+               (theirs.winner, theirs.status, theirs.raw_output, None)
+
+
 def test_without_the_local_file_the_judge_is_known_by_the_servers_model_name(local_server: LocalServer,
                                                                             demo_path: Path) -> None:
     item = EvalItem(id="x", instruction="Name a primary colour.", responses=("Red.", "Purple."))
