@@ -46,7 +46,7 @@ from ._library import (  # noqa: E402
     read_library,
     validate_judge_name,
 )
-from ._loading import ServerOptions, decoding_for_backend, load_judge  # noqa: E402
+from ._loading import ServerOptions, decoding_for_backend, decoding_limits, load_judge  # noqa: E402
 from ._paths import demo_data_path  # noqa: E402
 from ._records import (  # noqa: E402
     BothOrdersResult,
@@ -108,6 +108,7 @@ __all__ = [
     "create_backend",
     "decide",
     "decoding_for_backend",
+    "decoding_limits",
     "default_format_for",
     "delete_judge",
     "demo_data_path",

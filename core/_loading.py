@@ -9,7 +9,7 @@ from ._engine import DecodingSettings, Judge
 from ._judges import default_format_for, recorded_format, resolve_judge
 from .backends import Backend, create_backend
 
-__all__ = ["ServerOptions", "decoding_for_backend", "load_judge"]
+__all__ = ["ServerOptions", "decoding_for_backend", "decoding_limits", "load_judge"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,16 @@ def decoding_for_backend(backend: Backend, decoding: DecodingSettings) -> Decodi
     if decoding.constrained and facts is not None and not facts.has_grammar:
         decoding = replace(decoding, constrained=False)
     return decoding
+
+
+def decoding_limits(asked: DecodingSettings, used: DecodingSettings) -> list[str]:
+    """In plain words, what the judge does with less than `asked` (see `decoding_for_backend`); empty when nothing
+    differs. The CLI and the desktop app both tell the user with these."""
+    reasons = []
+    if asked.fast and not used.fast:
+        reasons.append("it returns no token probabilities, so each verdict is read from text the judge writes "
+                       "(slower, and no verdict probabilities; llama-cpp-python: start it with --logits_all true)")
+    if asked.constrained and not used.constrained:
+        reasons.append("it takes no grammar, so the judge's output is not held to the verdict format (an answer "
+                       "that does not parse is kept as unparsed)")
+    return reasons

@@ -31,9 +31,14 @@ class ServerEndpoint:
     """The TCP port."""
 
     @property
-    def url(self) -> str:
+    def address(self) -> str:
+        """'host:port', an IPv6 host in brackets: how messages and the status bar name the server."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.address}"
 
     def allow(self) -> None:
         """Add exactly this host:port to the offline guard's allowlist."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from judgedesk.core import DecodingSettings, Sampling, ServerOptions, judge_sha256, list_judges
+from judgedesk.core.backends import served_model_of
 from judgedesk.core.runs import RunInfo, RunStore
 
 from ._judge_service import JudgeSpec
@@ -23,7 +24,6 @@ from ._judge_service import JudgeSpec
 __all__ = ["EarlierRun", "find_earlier_runs", "run_folder_for", "spec_for_run"]
 
 _DB = "run.sqlite"
-_SERVER_IDENTITY = "server:"  # the manifest hash of a judge known only by a server's model id
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,9 @@ def spec_for_run(info: RunInfo, server: ServerOptions | None = None) -> JudgeSpe
     decoding = dict(settings.get("decoding") or {})
     sha256 = str(settings.get("judge_sha256"))
     judge: str | None
-    if sha256.startswith(_SERVER_IDENTITY):
-        judge, server = None, _server_for_model_id(sha256.removeprefix(_SERVER_IDENTITY), server)
+    model = served_model_of(sha256)
+    if model is not None:
+        judge, server = None, _server_for_model_id(model, server)
     else:
         judge = _judge_with_sha(sha256, str(settings.get("judge_name")), str(settings.get("file_type")))
     return JudgeSpec(

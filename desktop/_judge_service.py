@@ -23,10 +23,10 @@ from judgedesk.core import (
     DecodingSettings,
     Judge,
     ModelInfo,
-    ServerEndpoint,
     ServerOptions,
     create_backend,
     decoding_for_backend,
+    decoding_limits,
     default_format_for,
     load_judge,
     recorded_format,
@@ -39,7 +39,7 @@ from ._tasks import Task, Work, WorkContext
 if TYPE_CHECKING:
     from judgedesk.core.backends._server import ServerBackend
 
-__all__ = ["JudgeService", "JudgeSpec", "LoadedJudge", "decoding_notice", "endpoint_text"]
+__all__ = ["JudgeService", "JudgeSpec", "LoadedJudge", "decoding_notice"]
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ class JudgeService(QObject):
                                                                                   info.file_name)
         decoding = decoding_for_backend(backend, spec.decoding)
         judge = Judge(backend, format=chosen, lang=spec.lang, rubric=spec.rubric, decoding=decoding)
-        endpoint = endpoint_text(cast("ServerBackend", backend).endpoint)
+        endpoint = cast("ServerBackend", backend).endpoint.address
         notice = decoding_notice(spec.decoding, decoding, endpoint)
         if notice is not None and notice not in self._notices_told:
             self._notices_told.add(notice)
@@ -235,20 +235,8 @@ class JudgeService(QObject):
 
 def decoding_notice(asked: DecodingSettings, used: DecodingSettings, endpoint: str) -> str | None:
     """What the user is told when the server judges with less than was asked; None when nothing differs."""
-    parts = []
-    if asked.fast and not used.fast:
-        parts.append("it returns no token probabilities, so each verdict is read from text the judge writes "
-                     "(slower, and no verdict probabilities)")
-    if asked.constrained and not used.constrained:
-        parts.append("it takes no grammar, so the judge's output is not held to the verdict format (an answer "
-                     "that does not parse is kept as unparsed)")
+    parts = decoding_limits(asked, used)
     if not parts:
         return None
     return f"The server at {endpoint} cannot judge exactly as set: " + "; ".join(parts) + \
         ". Every verdict's manifest records how it was made."
-
-
-def endpoint_text(endpoint: ServerEndpoint) -> str:
-    """'host:port' of a server, as the status bar and the messages name it (IPv6 in brackets)."""
-    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
-    return f"{host}:{endpoint.port}"

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from ._batch_view import BatchView
 from ._compare_view import CompareView
 from ._context import AppContext
-from ._judge_service import LoadedJudge, endpoint_text
+from ._judge_service import LoadedJudge
 from ._judges_view import JudgesView
 from ._results_view import ResultsView
 from ._settings_view import SettingsView
@@ -40,7 +40,7 @@ def offline_indicator_text(guarded: bool, endpoint: ServerEndpoint | None) -> st
         return _OFFLINE_OFF
     if endpoint is None:
         return _OFFLINE_ON
-    return f"● Offline · judging through {endpoint_text(endpoint)} only"
+    return f"● Offline · judging through {endpoint.address} only"
 
 
 class MainWindow(QMainWindow):
@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
 
     def _judge_unloaded(self) -> None:
         endpoint = self.context.settings.server_endpoint()
-        self._judge_text = "no judge loaded" + (f" · server {endpoint_text(endpoint)}" if endpoint else "")
+        self._judge_text = "no judge loaded" + (f" · server {endpoint.address}" if endpoint else "")
         self._busy_changed(self.context.service.busy)
 
     def _busy_changed(self, busy: bool) -> None:

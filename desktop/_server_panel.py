@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from ._context import AppContext
-from ._judge_service import endpoint_text
 from ._messages import report_task_errors
 from ._settings import API_KEY_VARIABLE
 from ._tasks import Task, WorkContext
@@ -181,7 +180,7 @@ class ServerPanel(QGroupBox):
                                      timeout_s=timeout_s, retries=0, api_key=api_key)
             try:
                 facts = backend.facts  # type: ignore[attr-defined]
-                return ServerCheck(endpoint=endpoint_text(backend.endpoint),  # type: ignore[attr-defined]
+                return ServerCheck(endpoint=backend.endpoint.address,  # type: ignore[attr-defined]
                                    dialect=facts.dialect, version=facts.version, model=facts.model,
                                    logprobs=bool(backend.logprobs),  # type: ignore[attr-defined]
                                    grammar=facts.has_grammar, local_file=None if path is None else path.name)

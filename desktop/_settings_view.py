@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from ._context import AppContext
-from ._judge_service import endpoint_text
 from ._server_panel import ServerPanel
 from ._widgets import SELECTABLE
 
@@ -167,7 +166,7 @@ class SettingsView(QWidget):
         endpoint = self._context.settings.server_endpoint()
         if guard_installed():
             where = ("Judges, data and results never leave this computer." if endpoint is None else
-                     f"Judge prompts (your data) go only to the inference server at {endpoint_text(endpoint)}, "
+                     f"Judge prompts (your data) go only to the inference server at {endpoint.address}, "
                      "on your own network; nothing else leaves this computer.")
             self.offline_label.setText(f"● {OFFLINE_STATEMENT}. {where}")
             self.offline_label.setStyleSheet("color: #1b5e20; font-weight: bold;")

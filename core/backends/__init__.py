@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._errors import BackendError
-from ._protocol import Backend, Generation, ModelInfo, Sampling
+from ._protocol import Backend, Generation, ModelInfo, Sampling, served_model_of
 
 __all__ = [
     "Backend",
@@ -20,6 +20,7 @@ __all__ = [
     "backend_names",
     "create_backend",
     "register_backend",
+    "served_model_of",
 ]
 
 BackendFactory = Callable[..., Backend]

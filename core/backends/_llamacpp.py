@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ContextOverflowError, ModelLoadError
+from .._errors import ModelLoadError
 from .._gguf_file import read_gguf_header
 from .._hashing import file_sha256
-from ._protocol import Generation, ModelInfo, Sampling
+from ._protocol import Generation, ModelInfo, Sampling, check_fits
 from ._stops import first_stop
 
 __all__ = ["LlamaCppBackend", "default_threads"]
@@ -109,11 +109,6 @@ class LlamaCppBackend:
 
     # -- evaluation -----------------------------------------------------------------------------------------
 
-    def _check_fits(self, n_tokens: int) -> None:
-        if n_tokens > self.n_ctx:
-            raise ContextOverflowError(f"{n_tokens} tokens do not fit the judge's context of {self.n_ctx}; "
-                                       "raise --ctx or shorten the input")
-
     def _keep_shared_prefix(self, tokens: Sequence[int]) -> int:
         """Trim the context to the longest prefix of `tokens` it already holds (0 without reuse); return its length.
 
@@ -133,7 +128,7 @@ class LlamaCppBackend:
         return kept
 
     def _eval_prompt(self, tokens: Sequence[int]) -> None:
-        self._check_fits(len(tokens))
+        check_fits(len(tokens), self.n_ctx)
         kept = self._keep_shared_prefix(tokens)
         self._llm.eval(list(tokens[kept:]))
 
@@ -146,7 +141,7 @@ class LlamaCppBackend:
 
     def score_options(self, prompt: Sequence[int], options: Sequence[Sequence[int]]) -> list[list[float]]:
         """Log-probability of each token of each option after `prompt`: one prompt pass, then a few tokens."""
-        self._check_fits(len(prompt) + max((len(o) for o in options), default=0))
+        check_fits(len(prompt) + max((len(o) for o in options), default=0), self.n_ctx)
         self._eval_prompt(prompt)
         start = self._llm.n_tokens
         after_prefix: dict[tuple[int, ...], np.ndarray] = {(): self._last_logprobs()}
@@ -167,7 +162,7 @@ class LlamaCppBackend:
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
                  stop: Sequence[str] = ()) -> Generation:
         llm = self._llm
-        self._check_fits(len(prompt))
+        check_fits(len(prompt), self.n_ctx)
         compiled = self._lib.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
         kept = self._keep_shared_prefix(prompt)
         llm.set_seed(sampling.seed)  # llama-cpp-python derives a new seed per call otherwise

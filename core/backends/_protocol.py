@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-__all__ = ["Backend", "Generation", "ModelInfo", "Sampling"]
+from .._errors import ContextOverflowError
+
+__all__ = ["Backend", "Generation", "ModelInfo", "Sampling", "check_fits", "served_identity", "served_model_of"]
+
+_SERVED_PREFIX = "server:"
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,8 @@ class ModelInfo:
     """What a loaded judge model is."""
 
     sha256: str
-    """SHA-256 of the model file (or of the scripted behaviour, for the mock)."""
+    """SHA-256 of the model file (or of the scripted behaviour, for the mock); for a judge known only by an
+    inference server's model id, 'server:<model id>' (`served_identity`)."""
     name: str
     """The model's own name."""
     file_name: str
@@ -122,3 +127,20 @@ class Backend(Protocol):
     def close(self) -> None:
         """Free the model; safe to call twice."""
         ...
+
+
+def check_fits(n_tokens: int, n_ctx: int) -> None:
+    """Raise ContextOverflowError when `n_tokens` exceed a backend's context of `n_ctx` (every backend's check)."""
+    if n_tokens > n_ctx:
+        raise ContextOverflowError(f"{n_tokens} tokens do not fit the judge's context of {n_ctx}; "
+                                   "raise --ctx or shorten the input")
+
+
+def served_identity(model_id: str) -> str:
+    """The `ModelInfo.sha256` of a judge known only by a server's model id (no file to hash)."""
+    return f"{_SERVED_PREFIX}{model_id}"
+
+
+def served_model_of(judge_sha256: str) -> str | None:
+    """The server's model id when a manifest's judge hash names a judge known only by it; None for a file's hash."""
+    return judge_sha256.removeprefix(_SERVED_PREFIX) if judge_sha256.startswith(_SERVED_PREFIX) else None

@@ -20,22 +20,21 @@ server does not say which stop fired), so a critique is cut exactly where the in
 
 from __future__ import annotations
 
+import functools
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .._chat_template import read_chat_template_file
-from .._errors import ContextOverflowError, InputError, ServerError, ServerRequestError
+from .._errors import InputError, ServerError, ServerRequestError
 from .._gguf_file import read_gguf_header
 from .._hashing import file_sha256
 from .._server_endpoint import parse_server_url
 from ..formats import gbnf_literal
 from ._http import JsonClient, RetryPolicy, Transport
-from ._protocol import Generation, ModelInfo, Sampling
+from ._protocol import Generation, ModelInfo, Sampling, check_fits, served_identity
 from ._server_api import completion, detokenize, probe_server, tokenize, top_logprobs
 from ._server_tokens import LocalVocabulary, PieceLedger
 from ._stops import first_stop
@@ -87,8 +86,10 @@ class ServerBackend:
         try:
             self.facts = probe_server(self._client, model)
             self._ledger = PieceLedger()
-            self._cache_lock = threading.Lock()
-            self._verified: OrderedDict[str, None] = OrderedDict()
+            # Every prompt re-tokenizes the template's pieces and the options, and each order is sent once per
+            # text: remembered, they cost the server one request each, not one per judgement.
+            self._tokenize_on_server = functools.lru_cache(maxsize=4096)(self._tokenize_on_server_uncached)
+            self._check_reads_back = functools.lru_cache(maxsize=4096)(self._check_reads_back_uncached)
             self._piece_text: dict[int, str] = {}
             self._top_k = _LOGPROB_STEPS[0]
             self._top_k_cap = _LOGPROB_STEPS[-1]
@@ -132,7 +133,7 @@ class ServerBackend:
         file_name = facts.model.replace("\\", "/").rsplit("/", 1)[-1]
         self.n_ctx = min(n for n in (n_ctx, facts.n_ctx) if n)
         self.info = ModelInfo(
-            sha256=f"server:{facts.model}", name=re.sub(r"\.gguf$", "", file_name, flags=re.I),
+            sha256=served_identity(facts.model), name=re.sub(r"\.gguf$", "", file_name, flags=re.I),
             file_name=file_name, architecture="unknown", file_type="unknown", chat_template=facts.chat_template,
             bos_token=facts.bos_token or "", eos_token=facts.eos_token or "", bos_id=bos_id,
             add_bos=bos_id is not None,
@@ -162,11 +163,15 @@ class ServerBackend:
         if self._vocab is not None:
             ids = self._vocab.tokenize(text, special=special)
         else:
-            ids = self._server_ids(text, special=special)
-            if not special:
-                self._refuse_special_text(text, ids)
+            ids = list(self._tokenize_on_server(text, special))
         self._ledger.record(ids, text)
         return ids
+
+    def _tokenize_on_server_uncached(self, text: str, special: bool) -> tuple[int, ...]:
+        ids = self._server_ids(text, special=special)
+        if not special:
+            self._refuse_special_text(text, ids)
+        return tuple(ids)
 
     def _server_ids(self, text: str, *, special: bool = False) -> list[int]:
         ids = tokenize(self._client, self.facts, text, special=special)
@@ -212,23 +217,19 @@ class ServerBackend:
         if text is None:
             raise ServerError("judgedesk cannot spell this prompt as text for the server (internal: a piece was "
                               "tokenized outside the backend)")
-        with self._cache_lock:
-            known = text in self._verified
-        if not known:
-            read_back = self._server_ids(text, special=True)
-            if read_back != body:
-                at = next((k for k, (a, b) in enumerate(zip(read_back, body, strict=False)) if a != b),
-                          min(len(read_back), len(body)))
-                raise ServerRequestError(
-                    f"this server takes prompts as text and would read this one as different tokens than judgedesk "
-                    f"built (first difference at token {at}, near {self.detokenize(body[max(0, at - 3):at + 3])!r}); "
-                    "usually the item spells a special token of the judge. A server that takes token ids "
-                    "(llama.cpp's llama-server, vLLM) avoids this")
-            with self._cache_lock:
-                self._verified[text] = None
-                while len(self._verified) > 4096:
-                    self._verified.popitem(last=False)
+        self._check_reads_back(text, tuple(body))
         return text
+
+    def _check_reads_back_uncached(self, text: str, body: tuple[int, ...]) -> None:
+        read_back = tuple(self._server_ids(text, special=True))
+        if read_back != body:
+            at = next((k for k, (a, b) in enumerate(zip(read_back, body, strict=False)) if a != b),
+                      min(len(read_back), len(body)))
+            raise ServerRequestError(
+                f"this server takes prompts as text and would read this one as different tokens than judgedesk "
+                f"built (first difference at token {at}, near {self.detokenize(body[max(0, at - 3):at + 3])!r}); "
+                "usually the item spells a special token of the judge. A server that takes token ids "
+                "(llama.cpp's llama-server, vLLM) avoids this")
 
     # -- evaluation -----------------------------------------------------------------------------------------
 
@@ -256,7 +257,7 @@ class ServerBackend:
                  for k, token in enumerate(option)] for option in options]
 
     def _next_token_logprobs(self, prompt: list[int], wanted: set[int]) -> dict[int, float]:
-        self._check_fits(len(prompt) + 1)
+        check_fits(len(prompt) + 1, self.n_ctx)
         sent = self._send_form(prompt)
         texts = {token: self._single_piece(token) for token in wanted}
         if len(set(texts.values())) < len(texts):
@@ -302,7 +303,7 @@ class ServerBackend:
 
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
                  stop: Sequence[str] = ()) -> Generation:
-        self._check_fits(len(prompt))
+        check_fits(len(prompt), self.n_ctx)
         budget = max(0, min(max_tokens, self.n_ctx - len(prompt)))
         if budget == 0:
             return Generation(text="", n_tokens=0, finish="length")
@@ -328,11 +329,6 @@ class ServerBackend:
         if self._vocab is not None:
             return len(self._vocab.tokenize(text, special=False))
         return len(self._server_ids(text))
-
-    def _check_fits(self, n_tokens: int) -> None:
-        if n_tokens > self.n_ctx:
-            raise ContextOverflowError(f"{n_tokens} tokens do not fit the judge's context of {self.n_ctx}; "
-                                       "raise --ctx or shorten the input")
 
     # -- description ----------------------------------------------------------------------------------------
 
@@ -362,4 +358,3 @@ class ServerBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

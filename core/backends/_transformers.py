@@ -25,7 +25,7 @@ from typing import Any
 from .._errors import BackendError, ContextOverflowError, ModelLoadError
 from ._gbnf import GrammarMatcher, State
 from ._hf_folder import HFFolder, read_hf_folder
-from ._protocol import Generation, ModelInfo, Sampling
+from ._protocol import Generation, ModelInfo, Sampling, check_fits
 from ._stops import first_stop
 
 __all__ = ["TransformersBackend", "quiet_hf_warnings"]
@@ -152,11 +152,6 @@ class TransformersBackend:
 
     # -- evaluation -----------------------------------------------------------------------------------------
 
-    def _check_fits(self, n_tokens: int) -> None:
-        if n_tokens > self.n_ctx:
-            raise ContextOverflowError(f"{n_tokens} tokens do not fit the judge's context of {self.n_ctx}; "
-                                       "raise --ctx or shorten the input")
-
     def _forward(self, tokens: Sequence[int], cache: Any = None, *, last_only: bool = False) -> tuple[Any, Any]:
         """Logits (float64 on the CPU, one row per input token, or only the last row) and the KV cache after
         `tokens`. A prompt pass needs only the last row: the output layer over every prompt position would cost
@@ -176,7 +171,7 @@ class TransformersBackend:
         """Log-probability of each token of each option after `prompt`: one prompt pass, then a few tokens."""
         if not prompt:
             raise ContextOverflowError("an empty prompt cannot be scored")
-        self._check_fits(len(prompt) + max((len(o) for o in options), default=0))
+        check_fits(len(prompt) + max((len(o) for o in options), default=0), self.n_ctx)
         log_softmax = self._torch.log_softmax
         logits, cache = self._forward(prompt, last_only=True)
         after_prefix: dict[tuple[int, ...], Any] = {(): log_softmax(logits[-1], dim=-1)}
@@ -193,7 +188,7 @@ class TransformersBackend:
                  stop: Sequence[str] = ()) -> Generation:
         if not prompt:
             raise ContextOverflowError("generation needs a prompt of at least one token")
-        self._check_fits(len(prompt))
+        check_fits(len(prompt), self.n_ctx)
         matcher = self._matcher(grammar) if grammar else None
         state = matcher.start if matcher is not None else None
         generator = self._torch.Generator(device="cpu").manual_seed(sampling.seed)

@@ -12,7 +12,7 @@ from .._engine import DecodingSettings, Judge
 from .._errors import InputError
 from .._judges import list_judges
 from .._library import LibraryRecord, delete_judge, import_judge
-from .._loading import ServerOptions, load_judge
+from .._loading import ServerOptions, decoding_limits, load_judge
 from .._records import EvalItem, to_json
 from ..backends import Sampling
 from ..formats import Task, check_format, get_format
@@ -42,15 +42,11 @@ def judge_from_args(args: argparse.Namespace, *, fast: bool) -> Judge:
 
 
 def _say_what_the_server_changed(judge: Judge, asked: DecodingSettings) -> None:
-    backend = judge.backend
-    print(f"judging through {backend.settings()['endpoint']} ({backend.settings()['server']}, model "
-          f"{backend.settings()['server_model']}, {backend.max_in_flight} in flight)", file=sys.stderr)
-    if asked.fast and not judge.decoding.fast:
-        print("note: the server returns no logprobs, so verdicts are generated instead of read from logits "
-              "(llama-cpp-python: start it with --logits_all true)", file=sys.stderr)
-    if asked.constrained and not judge.decoding.constrained:
-        print("note: the server takes no grammar: outputs are unconstrained and parsed (unparsed ones are counted)",
-              file=sys.stderr)
+    settings = judge.backend.settings()
+    print(f"judging through {settings['endpoint']} ({settings['server']}, model {settings['server_model']}, "
+          f"{judge.backend.max_in_flight} in flight)", file=sys.stderr)
+    for reason in decoding_limits(asked, judge.decoding):
+        print(f"note: the server at {settings['endpoint']}: {reason}", file=sys.stderr)
 
 
 def _text(value: str | None, field: str) -> str:
