@@ -8,7 +8,8 @@ Three ways to the same verdict:
 Prints pairs per minute for each and the ratios against the published-budget baseline measured in the same run,
 and how often the fast winner equals the constrained greedy winner.
 
-Usage: python bench/verdict_speed.py [--pairs 50] [--data ../shared/datasets/pandalm-testset-v1.json]
+Usage: python bench/verdict_speed.py [--pairs 50] [--data ../shared/datasets/pandalm-testset-v1.json] [--threads N]
+       [--gpu-layers N]   (-1 offloads every layer, with a CUDA build of llama-cpp-python)
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--gpu-layers", type=int, default=0, help="layers to offload to a GPU (-1: all)")
     args = parser.parse_args()
     items = load_pairs(args.data, args.pairs)
-    backend = create_backend("llama.cpp", path=demo_judge_path(), n_ctx=4096, n_threads=args.threads)
+    backend = create_backend("llama.cpp", path=demo_judge_path(), n_ctx=4096, n_threads=args.threads,
+                             n_gpu_layers=args.gpu_layers)
     settings = backend.settings()
     print(f"judge: {backend.info.name} ({backend.info.file_type}), {settings}")
     print(f"{len(items)} pairs from {args.data.name}, both orders, format pandalm\n")

@@ -8,7 +8,11 @@ are refused before any packet is sent.
 
 from __future__ import annotations
 
-from ._offline import allow_endpoint, allow_loopback, allowed_endpoints, guard_installed, install_offline_guard
+from ._llama_runtime import promote_cxx_runtime
+
+promote_cxx_runtime()  # before numpy loads: see _llama_runtime for the CUDA-build crash this prevents
+
+from ._offline import allow_endpoint, allow_loopback, allowed_endpoints, guard_installed, install_offline_guard  # noqa: E402
 
 install_offline_guard()
 
