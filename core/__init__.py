@@ -50,7 +50,7 @@ from ._library import (  # noqa: E402
     read_library,
     validate_judge_name,
 )
-from ._loading import ServerOptions, decoding_for_backend, decoding_limits, load_judge  # noqa: E402
+from ._loading import ServerOptions, decoding_for_backend, decoding_limits, load_judge, offload_note  # noqa: E402
 from ._paths import demo_data_path  # noqa: E402
 from ._records import (  # noqa: E402
     BothOrdersResult,
@@ -126,6 +126,7 @@ __all__ = [
     "library_file",
     "list_judges",
     "load_judge",
+    "offload_note",
     "parse_server_url",
     "read_gguf_header",
     "read_library",

@@ -9,7 +9,7 @@ from ._engine import DecodingSettings, Judge
 from ._judges import default_format_for, recorded_format, resolve_judge
 from .backends import Backend, create_backend
 
-__all__ = ["ServerOptions", "decoding_for_backend", "decoding_limits", "load_judge"]
+__all__ = ["ServerOptions", "decoding_for_backend", "decoding_limits", "load_judge", "offload_note"]
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,14 @@ def decoding_limits(asked: DecodingSettings, used: DecodingSettings) -> list[str
         reasons.append("it takes no grammar, so the judge's output is not held to the verdict format (an answer "
                        "that does not parse is kept as unparsed)")
     return reasons
+
+
+def offload_note(asked_layers: int, backend: Backend) -> str | None:
+    """In plain words, why the GPU layers asked for are not what runs (a llama.cpp built without GPU support); None
+    when they are, or when the backend has no GPU layers of its own (a server)."""
+    ran = backend.settings().get("n_gpu_layers")
+    if not asked_layers or ran is None or ran == asked_layers:
+        return None
+    return (f"{asked_layers} GPU layers were asked for, but this llama-cpp-python build has no GPU support, so the "
+            "judge runs on the CPU (for NVIDIA GPUs: CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --force-reinstall "
+            "--no-cache-dir llama-cpp-python==0.3.36)")

@@ -29,6 +29,7 @@ from judgedesk.core import (
     decoding_limits,
     default_format_for,
     load_judge,
+    offload_note,
     recorded_format,
     resolve_judge,
 )
@@ -78,6 +79,8 @@ class LoadedJudge:
     format: str
     endpoint: str | None = None
     """'host:port' of the server judging, None when the model runs in this process."""
+    offload_note: str | None = None
+    """Why the GPU layers asked for do not run on a GPU (see core's `offload_note`); None when they do."""
 
 
 class JudgeService(QObject):
@@ -168,7 +171,8 @@ class JudgeService(QObject):
         chosen = spec.format or recorded_format(spec.judge) or default_format_for(info.judge_format, info.name,
                                                                                   path.name)
         judge = Judge(self._backend, format=chosen, lang=spec.lang, rubric=spec.rubric, decoding=spec.decoding)
-        self._loaded_relay.emit(LoadedJudge(spec=spec, path=path, info=info, format=chosen))
+        self._loaded_relay.emit(LoadedJudge(spec=spec, path=path, info=info, format=chosen,
+                                            offload_note=offload_note(spec.n_gpu_layers, self._backend)))
         return judge
 
     def _server_judge_for(self, spec: JudgeSpec, server: ServerOptions) -> Judge:

@@ -126,12 +126,15 @@ class MainWindow(QMainWindow):
     def _judge_loaded(self, loaded: LoadedJudge) -> None:
         info = loaded.info
         through = f" · through {loaded.endpoint}" if loaded.endpoint else ""
-        self._judge_text = f"Judge: {info.file_name} ({info.file_type}), format {loaded.format}{through}"
+        on_cpu = " · on the CPU: this llama.cpp build has no GPU support" if loaded.offload_note else ""
+        self._judge_text = f"Judge: {info.file_name} ({info.file_type}), format {loaded.format}{through}{on_cpu}"
+        self.judge_label.setToolTip(loaded.offload_note or "")
         self._busy_changed(self.context.service.busy)
 
     def _judge_unloaded(self) -> None:
         endpoint = self.context.settings.server_endpoint()
         self._judge_text = "no judge loaded" + (f" · server {endpoint.address}" if endpoint else "")
+        self.judge_label.setToolTip("")
         self._busy_changed(self.context.service.busy)
 
     def _busy_changed(self, busy: bool) -> None:

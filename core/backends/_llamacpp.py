@@ -49,7 +49,7 @@ class LlamaCppBackend:
                 capped at the model's trained context.
             n_threads: CPU threads for generation and prompt processing; default `default_threads()`.
             n_batch: prompt-processing batch size (also the micro-batch).
-            n_gpu_layers: layers to offload to a GPU (0 = CPU only, -1 = all).
+            n_gpu_layers: layers to offload to a GPU (0 = CPU only, -1 = all); 0 on a build without GPU support.
             seed: default sampler seed.
             reuse_prefix: keep the KV cache of a prefix shared with the previous call; default: on the CPU only.
         """
@@ -59,14 +59,18 @@ class LlamaCppBackend:
         self.n_ctx = min(n_ctx, trained) if trained else n_ctx
         self._n_threads = n_threads or default_threads()
         self._n_batch = n_batch
-        self._n_gpu_layers = n_gpu_layers
-        self._reuse_prefix = (n_gpu_layers == 0) if reuse_prefix is None else reuse_prefix
         try:
             import llama_cpp
         except ImportError as exc:  # pragma: no cover - the core install always has it
             raise ModelLoadError(path, "llama-cpp-python is not installed: pip install llama-cpp-python==0.3.36") \
                 from exc
         self._lib = llama_cpp
+        if n_gpu_layers and not llama_cpp.llama_supports_gpu_offload():
+            # llama.cpp would ignore the layers itself; recording 0 keeps the manifest true to what ran, and
+            # `offload_note` tells the user why.
+            n_gpu_layers = 0
+        self._n_gpu_layers = n_gpu_layers
+        self._reuse_prefix = (n_gpu_layers == 0) if reuse_prefix is None else reuse_prefix
         try:
             self._llm = llama_cpp.Llama(
                 model_path=str(path), n_ctx=self.n_ctx, n_batch=n_batch, n_ubatch=n_batch,

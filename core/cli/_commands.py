@@ -12,7 +12,7 @@ from .._engine import DecodingSettings, Judge
 from .._errors import InputError
 from .._judges import list_judges
 from .._library import LibraryRecord, delete_judge, import_judge
-from .._loading import ServerOptions, decoding_limits, load_judge
+from .._loading import ServerOptions, decoding_limits, load_judge, offload_note
 from .._records import EvalItem, to_json
 from ..backends import Sampling
 from ..formats import Task, check_format, get_format
@@ -38,6 +38,8 @@ def judge_from_args(args: argparse.Namespace, *, fast: bool) -> Judge:
                        n_threads=args.threads, n_gpu_layers=args.gpu_layers, server=server)
     if server is not None:
         _say_what_the_server_changed(judge, decoding)
+    elif note := offload_note(args.gpu_layers, judge.backend):
+        print(f"note: {note}", file=sys.stderr)
     return judge
 
 

@@ -381,6 +381,19 @@ def test_read_text_argument_reads_utf8_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.real_model
+def test_gpu_layers_without_gpu_support_are_a_note_not_a_silent_cpu_run(capsys: pytest.CaptureFixture[str]) -> None:
+    import llama_cpp
+
+    if llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python build offloads to a GPU")
+    status, out, err = _run(capsys, "compare", "--threads", "1", "--gpu-layers", "-1", "--format", "pandalm",
+                            "--json", "--instruction", "Name a primary colour.", "--a", "Red.", "--b", "Purple.")
+    assert status == 0, err
+    assert "note: -1 GPU layers were asked for, but this llama-cpp-python build has no GPU support" in err
+    assert json.loads(out)["ab"]["manifest"]["decoding"]["n_gpu_layers"] == 0
+
+
+@pytest.mark.real_model
 def test_compare_on_the_demo_judge(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = _run(capsys, "compare", "--threads", "1", "--format", "pandalm", "--json",
                             "--instruction", "Name a primary colour.", "--a", "Red.", "--b", "Purple.")

@@ -37,6 +37,20 @@ def test_started_like_make_run_with_the_demo_judge_and_the_demo_data(isolated_se
     assert window.context.service.loaded is None and window.context.service._backend is None  # model freed
 
 
+def test_gpu_layers_on_a_cpu_only_build_show_in_the_status_bar(isolated_settings: Path, qtbot) -> None:  # noqa: ANN001
+    import llama_cpp
+
+    if llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python build offloads to a GPU")
+    AppSettings().gpu_layers = -1
+    window = start_window()
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.context.service.loaded is not None, timeout=60000)
+    assert "on the CPU: this llama.cpp build has no GPU support" in window.judge_label.text()
+    assert "CMAKE_ARGS" in window.judge_label.toolTip()
+    window.close()
+
+
 def test_shortcuts_switch_views_and_the_window_remembers_itself(isolated_settings: Path, qtbot) -> None:  # noqa: ANN001
     window = start_window()
     qtbot.addWidget(window)
