@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import inspect
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -100,6 +101,7 @@ class TransformersBackend:
         self._model = _load_model(transformers, folder.path, torch_dtype, self.device, quantized)
         self._versions = _versions(torch, transformers, quantized)
         self._dtype_name = str(self._model.dtype).removeprefix("torch.")
+        self._cache_name = _cache_argument(self._model)
         tokenizer = self._tokenizer
         self._eog = _end_of_generation_ids(tokenizer, self._model)
         self._special = set(tokenizer.all_special_ids)
@@ -161,11 +163,11 @@ class TransformersBackend:
         extra = {"logits_to_keep": 1} if last_only else {}
         try:
             with torch.inference_mode():
-                output = self._model(input_ids=ids, past_key_values=cache, use_cache=True, **extra)
+                output = self._model(input_ids=ids, use_cache=True, **{self._cache_name: cache}, **extra)
                 logits = output.logits[0].to(torch.float64).cpu()
         except RuntimeError as exc:  # out of memory, or a kernel refusing the weights
             raise BackendError(f"{self._folder.path}: the model failed to run: {exc}") from exc
-        return logits, output.past_key_values
+        return logits, getattr(output, self._cache_name)
 
     def score_options(self, prompt: Sequence[int], options: Sequence[Sequence[int]]) -> list[list[float]]:
         """Log-probability of each token of each option after `prompt`: one prompt pass, then a few tokens."""
@@ -350,6 +352,13 @@ def _load_tokenizer(transformers: Any, path: Path) -> Any:
             return transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure inside transformers is a bad folder, reported with its path
         raise ModelLoadError(path, f"the tokenizer could not be loaded: {type(exc).__name__}: {exc}") from exc
+
+
+def _cache_argument(model: Any) -> str:
+    """The name under which this transformers release passes the KV cache in and out of `forward`: `cache` since it
+    deprecated `past_key_values` (5.25 warns, 5.40 removes it), `past_key_values` before."""
+    parameters = inspect.signature(type(model).forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def _load_model(transformers: Any, path: Path, torch_dtype: Any, device: str, quantized: bool) -> Any:
