@@ -264,3 +264,16 @@ def test_unknown_device_and_dtype_are_errors(tmp_path, options, problem):
     (folder / "model.safetensors").write_bytes(_safetensors(header, b"\0" * 4))
     with pytest.raises(JudgedeskError, match=problem):
         create_backend("transformers", path=folder, **options)
+
+
+def test_the_kv_cache_goes_by_the_name_the_installed_transformers_takes():
+    from judgedesk.core.backends._transformers import _cache_argument
+
+    class Current:
+        def forward(self, input_ids=None, cache=None, use_cache=None, **kwargs): ...  # noqa: ANN001, ANN003
+
+    class Before525:
+        def forward(self, input_ids=None, past_key_values=None, use_cache=None, **kwargs): ...  # noqa: ANN001, ANN003
+
+    assert _cache_argument(Current()) == "cache"
+    assert _cache_argument(Before525()) == "past_key_values"
