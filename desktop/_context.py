@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from ._gui_thread_gc import hold_gui_thread_gc, release_gui_thread_gc
 from ._jobs import JobRunner
 from ._judge_service import JudgeService
 from ._messages import MessageBar
@@ -29,6 +30,8 @@ class AppContext(QObject):
     def __init__(self, *, settings: AppSettings | None = None, messages: MessageBar | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
+        hold_gui_thread_gc()  # before any worker thread starts: see _gui_thread_gc
+        self._gc_held = True
         self.settings = settings or AppSettings()
         self.messages = messages or MessageBar()
         self.service = JudgeService(self)
@@ -50,3 +53,6 @@ class AppContext(QObject):
         """Stop all background work and free the model."""
         self.jobs.shutdown()
         self.service.shutdown()
+        if self._gc_held:
+            self._gc_held = False
+            release_gui_thread_gc()
