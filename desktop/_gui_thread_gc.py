@@ -24,7 +24,7 @@ class _Collector(QObject):
     def __init__(self, parent: QObject) -> None:
         super().__init__(parent)
         self.holders = 0
-        self.was_enabled = gc.isenabled()
+        self.was_enabled = True  # set by start()
         self._timer = QTimer(self)
         self._timer.setInterval(_INTERVAL_MS)
         self._timer.timeout.connect(self.collect)

@@ -16,6 +16,8 @@ from gguf import GGUFWriter
 from judgedesk.core.cli import main
 from judgedesk.core.cli._arguments import read_text_argument
 
+from tests.llama_build import cpu_only_build
+
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     status = main(list(argv))
@@ -380,12 +382,9 @@ def test_read_text_argument_reads_utf8_files(tmp_path: Path) -> None:
 # One thread: llama.cpp's worker threads spin, so on a small, busy CI machine more threads are far slower.
 
 
+@cpu_only_build
 @pytest.mark.real_model
 def test_gpu_layers_without_gpu_support_are_a_note_not_a_silent_cpu_run(capsys: pytest.CaptureFixture[str]) -> None:
-    import llama_cpp
-
-    if llama_cpp.llama_supports_gpu_offload():
-        pytest.skip("this llama-cpp-python build offloads to a GPU")
     status, out, err = _run(capsys, "compare", "--threads", "1", "--gpu-layers", "-1", "--format", "pandalm",
                             "--json", "--instruction", "Name a primary colour.", "--a", "Red.", "--b", "Purple.")
     assert status == 0, err

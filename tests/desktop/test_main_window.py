@@ -11,6 +11,8 @@ from judgedesk.desktop._settings import AppSettings
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
+from tests.llama_build import cpu_only_build
+
 pytestmark = pytest.mark.real_model
 
 
@@ -37,11 +39,8 @@ def test_started_like_make_run_with_the_demo_judge_and_the_demo_data(isolated_se
     assert window.context.service.loaded is None and window.context.service._backend is None  # model freed
 
 
+@cpu_only_build
 def test_gpu_layers_on_a_cpu_only_build_show_in_the_status_bar(isolated_settings: Path, qtbot) -> None:  # noqa: ANN001
-    import llama_cpp
-
-    if llama_cpp.llama_supports_gpu_offload():
-        pytest.skip("this llama-cpp-python build offloads to a GPU")
     AppSettings().gpu_layers = -1
     window = start_window()
     qtbot.addWidget(window)

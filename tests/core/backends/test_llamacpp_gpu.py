@@ -14,18 +14,14 @@ from pathlib import Path
 import pytest
 from judgedesk.core import DecodingSettings, EvalItem, Judge, create_backend, demo_judge_path
 
+from tests.llama_build import GPU_BUILD
+
 pytestmark = pytest.mark.real_model
 
 DATASET = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "pandalm-testset-v1.json"
 
 
-def _gpu_offload() -> bool:
-    import llama_cpp
-
-    return bool(llama_cpp.llama_supports_gpu_offload())
-
-
-if not _gpu_offload():
+if not GPU_BUILD:
     pytest.skip("this llama-cpp-python build has no GPU support", allow_module_level=True)
 
 

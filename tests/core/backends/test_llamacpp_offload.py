@@ -11,14 +11,8 @@ import json
 import pytest
 from judgedesk.core import DecodingSettings, EvalItem, Judge, create_backend, demo_judge_path, offload_note
 
+from tests.llama_build import cpu_only_build
 
-def _gpu_build() -> bool:
-    import llama_cpp
-
-    return bool(llama_cpp.llama_supports_gpu_offload())
-
-
-cpu_only_build = pytest.mark.skipif(_gpu_build(), reason="this llama-cpp-python build offloads to a GPU")
 ITEM = EvalItem(id="q1", instruction="Name a primary colour.", responses=("Red.", "Banana."))
 
 
