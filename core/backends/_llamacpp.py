@@ -21,6 +21,7 @@ import numpy as np
 from .._errors import ModelLoadError
 from .._gguf_file import read_gguf_header
 from .._hashing import file_sha256
+from .._llama_runtime import load_llama_cpp
 from ._protocol import Generation, ModelInfo, Sampling, check_fits
 from ._stops import first_stop
 
@@ -60,7 +61,7 @@ class LlamaCppBackend:
         self._n_threads = n_threads or default_threads()
         self._n_batch = n_batch
         try:
-            import llama_cpp
+            llama_cpp = load_llama_cpp()  # raises UnsupportedCpuError where llama.cpp would die of SIGILL
         except ImportError as exc:  # pragma: no cover - the core install always has it
             raise ModelLoadError(path, "llama-cpp-python is not installed: pip install llama-cpp-python==0.3.36") \
                 from exc

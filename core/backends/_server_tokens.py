@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import ModelLoadError
+from .._llama_runtime import load_llama_cpp
 
 __all__ = ["LocalVocabulary", "PieceLedger"]
 
@@ -22,8 +23,9 @@ class LocalVocabulary:
     """The tokenizer of a local GGUF file, loaded without its weights (a fraction of a second even for 13B)."""
 
     def __init__(self, path: Path) -> None:
-        import llama_cpp
         from llama_cpp._utils import suppress_stdout_stderr
+
+        llama_cpp = load_llama_cpp()
 
         try:
             # llama.cpp still makes a (useless) context for a vocabulary and warns on stderr that it has no trained

@@ -1,4 +1,4 @@
-"""The `judgedesk` command line: compare, grade, parse, models, batch, report, import-verdicts, quantize.
+"""The `judgedesk` command line: compare, grade, parse, models, batch, report, import-verdicts, quantize, doctor.
 
 Errors are printed as one line naming the file, item or field, without a traceback, and exit non-zero.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from .._errors import JudgedeskError
 from ._arguments import build_parser
 from ._batch_commands import run_batch_command, run_import_verdicts, run_report
-from ._commands import run_compare, run_grade, run_models, run_parse
+from ._commands import run_compare, run_doctor, run_grade, run_models, run_parse
 from ._quantize_commands import run_quantize
 
 __all__ = ["main"]
@@ -19,7 +19,7 @@ __all__ = ["main"]
 _COMMANDS = {
     "compare": run_compare, "grade": run_grade, "parse": run_parse, "models": run_models,
     "batch": run_batch_command, "report": run_report, "import-verdicts": run_import_verdicts,
-    "quantize": run_quantize,
+    "quantize": run_quantize, "doctor": run_doctor,
 }
 
 

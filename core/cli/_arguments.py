@@ -189,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Remove a judge from the library. A copied judge's file is deleted; "
                                             "a referenced judge is only forgotten and its file stays.")
     remove.add_argument("name")
+
+    doctor = commands.add_parser(
+        "doctor", help="what this installation is and whether it can judge here (paste it into a bug report)",
+        description="Print judgedesk's version, the CPU's instruction sets (read with CPUID), how llama.cpp was "
+                    "built and whether this CPU can run it, llama.cpp's system info, GPU support, the demo judge "
+                    "and the data folders. Exit 1 if something stops judging on this machine.")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 

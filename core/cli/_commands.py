@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any
 
+from .._doctor import diagnose
 from .._engine import DecodingSettings, Judge
 from .._errors import InputError
 from .._judges import list_judges
@@ -153,6 +154,12 @@ def run_models(args: argparse.Namespace) -> int:
     else:
         print(render_judges(entries))
     return 0
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    report = diagnose()
+    print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) if args.json else report.as_text())
+    return 1 if report.problems else 0
 
 
 def _import_model(args: argparse.Namespace) -> int:

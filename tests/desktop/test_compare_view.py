@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from judgedesk.core import BothOrdersResult, EvalItem, to_json
+from judgedesk.core import BothOrdersResult, EvalItem, demo_judge_path, to_json
 from judgedesk.core.formats import DEFAULT_GENERIC_RUBRIC, DEFAULT_PROMETHEUS_RUBRIC
 from judgedesk.desktop._compare_view import CompareView
 from judgedesk.desktop._judge_service import JudgeSpec
@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
 )
+
+from tests.simulated_cpu import AVX512_BUILD, HASWELL, simulate_cpu
 
 INSTRUCTION = "What is the capital of France? Answer in one sentence."
 PARIS = "The capital of France is Paris."
@@ -264,6 +266,23 @@ def test_a_failing_judge_is_a_message_and_the_view_is_ready_again(view: CompareV
     assert view.context.messages.kind == "error" and "nothing.gguf" in view.context.messages.current_text()
     assert view.task is None and view.findChild(QPushButton, "runButton").isEnabled()
     assert "failed" in view.findChild(QLabel, "verdictStatus").text()
+
+
+@pytest.mark.real_model
+def test_a_build_for_another_cpu_is_the_message_bar_not_a_crash(view: CompareView, qtbot, monkeypatch,
+                                                                 tmp_path) -> None:  # noqa: ANN001
+    judge = tmp_path / "copy-of-demo.gguf"  # a judge the service has not loaded yet
+    judge.write_bytes(demo_judge_path().read_bytes())
+    simulate_cpu(monkeypatch, HASWELL, AVX512_BUILD)
+    monkeypatch.setattr(view, "current_spec", lambda: JudgeSpec(judge=str(judge)))
+    view.set_pair(INSTRUCTION, PARIS, LYON)
+    task = view.run()
+    assert task is not None
+    qtbot.waitSignal(task.task_did_fail, timeout=TIMEOUT).wait()
+    text = view.context.messages.current_text()
+    assert view.context.messages.kind == "error"
+    assert "libggml-cpu" in text and "AVX512F" in text and "make setup" in text and "\n" not in text
+    assert view.findChild(QPushButton, "runButton").isEnabled()
 
 
 def test_the_choices_persist(app_context, qtbot) -> None:  # noqa: ANN001

@@ -13,6 +13,8 @@ import pytest
 from judgedesk.core import ModelLoadError
 from judgedesk.desktop._selftest import run_selftest
 
+from tests.simulated_cpu import AVX512_BUILD, HASWELL, simulate_cpu
+
 pytestmark = pytest.mark.real_model
 
 _VERDICTS = ("A", "B", "tie", "inconsistent")
@@ -49,6 +51,17 @@ def test_a_failure_is_reported_and_exits_1(qapp: object, monkeypatch: pytest.Mon
     assert "selftest FAILED: ModelLoadError" in report and "llama.cpp could not load it" in report
     assert "selftest passed" not in report
     assert "Traceback" in capsys.readouterr().err  # the detail goes to stderr, for whoever debugs a bundle
+
+
+def test_a_build_for_another_cpu_is_one_line_naming_the_library_and_the_fix(
+        qapp: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    simulate_cpu(monkeypatch, HASWELL, AVX512_BUILD)
+    out = io.StringIO()
+    assert run_selftest(out) == 1
+    failed = [line for line in out.getvalue().splitlines() if line.startswith("selftest FAILED")]
+    assert len(failed) == 1 and "UnsupportedCpuError" in failed[0] and "AVX512F" in failed[0]
+    assert "libggml-cpu" in failed[0] and "make setup" in failed[0]
+    assert "Traceback" not in capsys.readouterr().err  # a sentence, not a stack
 
 
 def test_main_runs_the_selftest_headless_in_a_clean_process(tmp_path: Path) -> None:

@@ -174,7 +174,9 @@ def llamacpp_logits(gguf_path: Path, token_ids: list[int]) -> np.ndarray[Any, An
     The KV cache is f32 and flash attention off: llama.cpp's default f16 cache alone moves logits by ~0.02, which
     would hide layout errors of that size in an f32 comparison.
     """
-    import llama_cpp
+    from judgedesk.core import load_llama_cpp
+
+    llama_cpp = load_llama_cpp()
 
     llm = llama_cpp.Llama(model_path=str(gguf_path), n_ctx=64, n_batch=64, logits_all=True, n_threads=2,
                           type_k=llama_cpp.GGML_TYPE_F32, type_v=llama_cpp.GGML_TYPE_F32, flash_attn=False,
@@ -188,7 +190,9 @@ def llamacpp_logits(gguf_path: Path, token_ids: list[int]) -> np.ndarray[Any, An
 
 def llamacpp_tokenize(gguf_path: Path, texts: tuple[str, ...], *, add_bos: bool,
                       special: bool = False) -> list[list[int]]:
-    import llama_cpp
+    from judgedesk.core import load_llama_cpp
+
+    llama_cpp = load_llama_cpp()
 
     llm = llama_cpp.Llama(model_path=str(gguf_path), n_ctx=64, vocab_only=True, verbose=False)
     try:

@@ -236,7 +236,9 @@ def test_bf16_weights_widen_exactly(tiny, copy_of):
 
 @pytest.mark.parametrize("outtype", ["q8_0", "bf16"])
 def test_q8_0_and_bf16_match_llamacpps_own_quantizer_bit_for_bit(tiny, tmp_path, outtype):
-    import llama_cpp
+    from judgedesk.core import load_llama_cpp
+
+    llama_cpp = load_llama_cpp()
 
     f32 = convert_to_gguf(tiny.folder, tmp_path / "f32.gguf", outtype="f32")
     ours = convert_to_gguf(tiny.folder, tmp_path / f"{outtype}.gguf", outtype=outtype)

@@ -191,8 +191,10 @@ _DRY_RUN_LINE = re.compile(r"\]\s+(\S+)\s+- \[[^\]]*\], type =\s+(\w+), "
 
 def _llama_cpp_types(path: Path, qtype: str) -> dict[str, str]:
     """Per tensor, the type llama.cpp's quantizer would write, from its dry run log."""
-    import llama_cpp
+    from judgedesk.core import load_llama_cpp
     from llama_cpp import _logger
+
+    llama_cpp = load_llama_cpp()
 
     lines: list[str] = []
 
