@@ -122,6 +122,9 @@ def _prepare(llama_cpp: ModuleType, lib_dir: Path) -> None:
     cpu_library = _cpu_library(lib_dir)
     if variants:
         _load_cpu_variants(lib_dir)
+    elif record is not None and record.get("flavour") == "portable":
+        raise UnsupportedCpuError(lib_dir, "this portable build holds none of its CPU variants (libggml-cpu-*): "
+                                  "install it again with `python scripts/build_llama.py install --portable`")
     elif record is not None:
         check_compiled_isa(cpu_library, frozenset(record.get("compiled_isa", ())), cpu)
     elif cpu.known and not getattr(sys, "frozen", False):

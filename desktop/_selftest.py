@@ -33,10 +33,10 @@ def run_selftest(out: TextIO | None = None) -> int:
     try:
         _check(out)
     except Exception as exc:  # the report is the product: any failure is printed, never raised
-        from judgedesk.core import JudgedeskError
+        from judgedesk.core import UnsupportedCpuError
 
         print(f"selftest FAILED: {type(exc).__name__}: {exc}", file=out)
-        if not isinstance(exc, JudgedeskError):  # judgedesk's own errors are complete sentences already
+        if not isinstance(exc, UnsupportedCpuError):  # that one is about the machine: a stack would only distract
             traceback.print_exc(file=sys.stderr)
         return 1
     print("selftest passed", file=out)

@@ -99,8 +99,10 @@ def cmake_args(portable: bool, user_args: str) -> list[str]:
     # LLAVA_BUILD=OFF: the multimodal library (mtmd) is imported by llama-cpp-python only for image chat handlers,
     # which judgedesk never uses; leaving it out saves a fifth of the build.
     args = ["-DLLAVA_BUILD=OFF"]
-    args += ["-DGGML_NATIVE=OFF", "-DGGML_BACKEND_DL=ON", "-DGGML_CPU_ALL_VARIANTS=ON"] if portable else [
-        "-DGGML_NATIVE=ON"]
+    # The CPU variants are CMake MODULE libraries installed to CMAKE_INSTALL_BINDIR, which would put them in the
+    # wheel's top-level bin/; beside libllama they travel with the package (and into the bundle).
+    args += ["-DGGML_NATIVE=OFF", "-DGGML_BACKEND_DL=ON", "-DGGML_CPU_ALL_VARIANTS=ON",
+             "-DCMAKE_INSTALL_BINDIR=llama_cpp/lib"] if portable else ["-DGGML_NATIVE=ON"]
     flags = NO_AMX_FLAGS if is_x86_64() and not AMX_KERNELS else ""
     user = shlex.split(user_args)
     for language in ("C", "CXX"):
