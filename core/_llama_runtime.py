@@ -121,7 +121,7 @@ def _prepare(llama_cpp: ModuleType, lib_dir: Path) -> None:
     variants = cpu_variant_libraries(lib_dir)
     cpu_library = _cpu_library(lib_dir)
     if variants:
-        _load_cpu_variants(lib_dir)
+        _load_cpu_variants(llama_cpp, lib_dir)
     elif record is not None and record.get("flavour") == "portable":
         raise UnsupportedCpuError(lib_dir, "this portable build holds none of its CPU variants (libggml-cpu-*): "
                                   "install it again with `python scripts/build_llama.py install --portable`")
@@ -157,9 +157,9 @@ def probe_compiled_isa(cpu_library: Path, *, run: Any = subprocess.run) -> froze
     return frozenset(macro for name in reported for macro in GGML_FEATURE_MACROS.get(name, ()))
 
 
-def _load_cpu_variants(lib_dir: Path) -> None:
+def _load_cpu_variants(llama_cpp: ModuleType, lib_dir: Path) -> None:
     """Load a portable build's backends from lib_dir: ggml runs each variant's CPUID check and keeps the best."""
-    ggml = _ggml_library(lib_dir)
+    ggml = _ggml_library(llama_cpp, lib_dir)
     ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
     ggml.ggml_backend_dev_by_type.restype = ctypes.c_void_p
     ggml.ggml_backend_dev_by_type.argtypes = [ctypes.c_int]
@@ -174,7 +174,13 @@ def _load_cpu_variants(lib_dir: Path) -> None:
 _GGML_DEVICE_TYPE_CPU = 0
 
 
-def _ggml_library(lib_dir: Path) -> ctypes.CDLL:
-    names = {"win32": "ggml.dll", "darwin": "libggml.dylib"}
-    # Already loaded by llama_cpp (RTLD_GLOBAL): opening it again returns the same handle.
-    return ctypes.CDLL(str(lib_dir / names.get(sys.platform, "libggml.so")))
+def _ggml_library(llama_cpp: ModuleType, lib_dir: Path) -> ctypes.CDLL:
+    """The ggml that libllama itself links, whose backend registry llama.cpp reads.
+
+    Not lib_dir/libggml.so: a wheel holds no symlinks, so libggml.so and libggml.so.0 are two copies of one
+    library, and opening the first gives a second registry that llama.cpp never sees. A symbol looked up through
+    libllama's handle resolves in libllama's own dependencies (dlsym searches them), so it is the right copy.
+    """
+    if sys.platform == "win32":  # GetProcAddress searches one module only; Windows loads a DLL name once anyway
+        return ctypes.CDLL(str(lib_dir / "ggml.dll"))
+    return llama_cpp.llama_cpp._lib

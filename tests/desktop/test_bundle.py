@@ -1,8 +1,10 @@
-"""The PyInstaller bundle (build.spec): it builds, runs its selftest in a clean environment, and quantizes.
+"""The PyInstaller bundle (build.spec): it builds, runs its selftest in a clean environment and on an emulated CPU
+without AVX-512, and quantizes.
 
-The build goes into a temporary folder (not dist/ and build/, which `make bundle` owns) and takes about half a
-minute. Every check runs the bundle from elsewhere with no PYTHONPATH, no virtual environment and a fresh
-JUDGEDESK_HOME, so it can only use what it carries.
+The bundle carries the portable llama.cpp, as `make bundle` builds it (its first build compiles every CPU variant,
+then it is cached). The build goes into a temporary folder (not dist/ and build/, which `make bundle` owns) and
+takes about half a minute. Every check runs the bundle from elsewhere with no PYTHONPATH, no virtual environment
+and a fresh JUDGEDESK_HOME, so it can only use what it carries.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import pytest
 from judgedesk.core import demo_judge_path, read_gguf_header
 from judgedesk.quantize import quantize_gguf
 
+from tests.llama_build import amx_instructions
+
 pytestmark = [pytest.mark.slow, pytest.mark.real_model]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,16 +34,29 @@ _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR", "TEMP", "TMP")
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """dist/judgedesk/ built from build.spec into a temporary folder; the executable's path."""
+    """dist/judgedesk/ built from build.spec into a temporary folder, as `make bundle` builds it (with the portable
+    llama.cpp, built once per machine and cached by scripts/build_llama.py); the executable's path."""
     pytest.importorskip("PyInstaller", reason="the [bundle] extra (pyinstaller) is not installed")
     out = tmp_path_factory.mktemp("bundle")
+    portable = out / "llama-portable"
+    built = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_llama.py"), "install", "--portable",
+                            "--target", str(portable)], cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    yield _build_bundle(out, portable)
+
+
+def _build_bundle(out: Path, llama_cpp: Path | None) -> Path:
+    """PyInstaller build.spec into out/dist with llama_cpp (a folder holding the package) or the venv's own."""
+    env = {key: value for key, value in os.environ.items() if key != "JUDGEDESK_LLAMA_CPP"}
+    if llama_cpp is not None:
+        env["JUDGEDESK_LLAMA_CPP"] = str(llama_cpp)
     done = subprocess.run([sys.executable, "-m", "PyInstaller", str(ROOT / "build.spec"), "--noconfirm",
                            "--distpath", str(out / "dist"), "--workpath", str(out / "build")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+                          cwd=ROOT, capture_output=True, text=True, timeout=1800, env=env)
     assert done.returncode == 0, done.stderr[-6000:]
     executable = out / "dist" / "judgedesk" / ("judgedesk.exe" if sys.platform == "win32" else "judgedesk")
     assert executable.is_file()
-    yield executable
+    return executable
 
 
 def _clean_env(tmp_path: Path) -> dict[str, str]:
@@ -118,3 +135,68 @@ def test_quantizing_in_the_bundle_runs_the_bundle_as_its_worker(bundle: Path, tm
                         threads=2, progress=lambda done, total, tensor: steps.append((done, total)))
     assert read_gguf_header(out).file_type == "Q8_0"
     assert steps and steps[-1][0] == steps[-1][1]  # progress came back from the bundle, tensor by tensor
+
+
+def test_bundle_carries_every_cpu_variant_but_the_amx_one_and_no_amx_code(bundle: Path) -> None:
+    lib = next((bundle.parent / "_internal").rglob("libllama.so*")).parent
+    variants = sorted(path.name.split("ggml-cpu-")[1].split(".")[0] for path in lib.glob("libggml-cpu-*.so"))
+    assert {"x64", "haswell", "skylakex", "icelake", "zen4", "alderlake"} <= set(variants)
+    assert "sapphirerapids" not in variants
+    found = {path.name: counts for path in lib.glob("*.so") if (counts := amx_instructions(path))}
+    assert found == {}
+    assert (lib / "judgedesk-build.json").is_file()
+
+
+def _run_emulated(executable: Path, cpu: str, args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run a bundle under qemu-user emulating `cpu`, the whole of it.
+
+    PyInstaller's Linux bootloader sets LD_LIBRARY_PATH and then execs itself again; qemu-user does not follow an
+    exec (without a binfmt_misc registration, which needs root), so under a plain `qemu-x86_64 -cpu Haswell bundle`
+    only the bootloader is emulated and Python, llama.cpp and the verdict run natively on the host's CPU. That is
+    why a native bundle once "passed" its selftest under qemu on an AVX-512 host while the same libraries died run
+    from the venv. So this starts the second stage directly, with the environment the bootloader hands it (its
+    private _PYI_* variables, read with `strace -f -v -e execve`); the callers check the CPU the report names, so
+    a bootloader that changes this hand-off fails the test instead of passing it on the host's CPU.
+    """
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None:
+        pytest.fail("qemu-x86_64 (Debian package qemu-user, installed by `make setup`) is needed")
+    internal = executable.parent / "_internal"
+    env = _clean_env(tmp_path) | {"_PYI_ARCHIVE_FILE": str(executable), "_PYI_PARENT_PROCESS_LEVEL": "-1",
+                                  "_PYI_LINUX_PROCESS_NAME": executable.name, "LD_LIBRARY_PATH": str(internal)}
+    return subprocess.run([qemu, "-cpu", cpu, str(executable), *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=1800)
+
+
+def test_bundle_selftest_passes_on_an_emulated_cpu_without_avx512(bundle: Path, tmp_path: Path) -> None:
+    """The portable bundle judges on qemu's Haswell (AVX2, no AVX-512), with the Haswell variant of the CPU code.
+
+    The report's cpu line is read with CPUID inside the emulated process: had the work run outside the emulation
+    (see _run_emulated), it would name this host's CPU instead.
+    """
+    done = _run_emulated(bundle, "Haswell", ["--selftest"], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    report = done.stdout
+    cpu = next(line for line in report.splitlines() if line.startswith("cpu: "))
+    assert "Haswell" in cpu and "AVX2" in cpu and "AVX512" not in cpu and "read with cpuid" in cpu
+    assert "libggml-cpu-haswell.so" in done.stderr  # ggml's own line: the variant it chose
+    llama = next(line for line in report.splitlines() if line.startswith("llama.cpp: "))
+    assert "AVX2 = 1" in llama and "AVX512" not in llama
+    assert report.rstrip().endswith("selftest passed")
+
+
+def test_native_bundle_fails_the_same_emulated_selftest_with_one_line(tmp_path_factory: pytest.TempPathFactory,
+                                                                      tmp_path: Path) -> None:
+    """The negative control: a bundle of this machine's native build (`make bundle LLAMA=native`) holds AVX-512
+    code, and the same emulated run must refuse it with the one-line error, not pass (or die of SIGILL)."""
+    pytest.importorskip("PyInstaller", reason="the [bundle] extra (pyinstaller) is not installed")
+    from judgedesk.core import running_cpu_features
+
+    if "__AVX512F__" not in running_cpu_features().macros:
+        pytest.skip("this host has no AVX-512, so its native build is no different from Haswell's code")
+    native = _build_bundle(tmp_path_factory.mktemp("native-bundle"), None)
+    done = _run_emulated(native, "Haswell", ["--selftest"], tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]
+    error = [line for line in done.stdout.splitlines() + done.stderr.splitlines() if "libggml-cpu" in line]
+    assert len(error) == 1 and "AVX512" in error[0] and "make bundle" in error[0], done.stdout + done.stderr
+    assert "selftest passed" not in done.stdout
