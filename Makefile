@@ -62,8 +62,9 @@ test: setup ## lint, then the whole test suite (unit, real-model on the demo jud
 	$(BIN)/ruff check core quantize desktop tests bench scripts
 	$(BIN)/python -m pytest
 
-bench: setup ## benchmarks: fast verdicts vs generation; batch vs bare engine; converter peak memory; server vs in-process
+bench: setup ## benchmarks: fast verdicts vs generation; portable vs native llama.cpp; batch vs bare engine; converter peak memory; server vs in-process
 	$(BIN)/python bench/verdict_speed.py
+	$(BIN)/python bench/portable_speed.py
 	$(BIN)/python bench/batch_throughput.py
 	$(BIN)/python bench/convert_memory.py
 	$(BIN)/python bench/server_throughput.py
