@@ -117,20 +117,25 @@ def _answers(port: int, path: str) -> bool:
 class FaultyProxy:
     """An HTTP proxy on 127.0.0.1 in front of `upstream_port` that can delay answers or fail them.
 
-    `delay_s` holds every completion answer back, `slow_next(n, s)` only the next n; `fail_next(n, status)` answers
-    the next n completion requests with `status` without forwarding them; `drop_next(n)` closes the connection
-    instead of answering. Every completion request that reached the server is counted in `forwarded`.
+    `withhold_all` leaves every completion request unanswered until the proxy closes, `withhold_next(n)` only the
+    next n: an answer that never comes in time, whatever the client's timeout and however slow the machine, so no
+    test races a fixed delay against one. `fail_next(n, status)` answers the next n completion requests with
+    `status` without forwarding them; `drop_next(n)` closes the connection instead of answering. Every completion
+    request that reached the server is counted in `forwarded`, and the slowest answer the server gave is
+    `slowest_answer_s`.
     """
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
-        self.delay_s = 0.0
+        self.withhold_all = False
         self.forwarded = 0
+        self.slowest_answer_s = 0.0
         self.bodies: list[bytes] = []
         """The completion requests forwarded, as sent."""
         self.refused = 0
         self._failures: list[int] = []  # HTTP status to answer with, or 0 to drop the connection
-        self._slow: list[float] = []
+        self._withheld = 0  # how many of the next completion requests get no answer
+        self._closing = threading.Event()
         self._lock = threading.Lock()
         proxy = self
 
@@ -160,9 +165,9 @@ class FaultyProxy:
         with self._lock:
             self._failures.extend([status] * count)
 
-    def slow_next(self, count: int, delay_s: float) -> None:
+    def withhold_next(self, count: int) -> None:
         with self._lock:
-            self._slow.extend([delay_s] * count)
+            self._withheld += count
 
     def drop_next(self, count: int) -> None:
         with self._lock:
@@ -170,10 +175,15 @@ class FaultyProxy:
 
     def _relay(self, handler: http.server.BaseHTTPRequestHandler, body: bytes | None) -> None:
         completion = handler.path.endswith("/completions")
-        failure = None
+        failure, withheld = None, False
         if completion:
             with self._lock:
                 failure = self._failures.pop(0) if self._failures else None
+                withheld = self.withhold_all or self._withheld > 0
+                self._withheld -= withheld and not self.withhold_all
+        if withheld:
+            self._closing.wait()  # the client times out meanwhile; then there is no one left to answer
+            return
         if failure is not None:
             self.refused += 1
             if failure == 0:
@@ -187,6 +197,7 @@ class FaultyProxy:
         # The proxy runs in the test process, where judgedesk's offline guard is on; the test allows only the
         # proxy's port (as a user would allow their server), so the proxy lets itself through to the upstream.
         allow_endpoint("127.0.0.1", self.upstream_port)
+        started = time.monotonic()
         try:
             headers = {k: v for k, v in handler.headers.items() if k.lower() in ("content-type", "authorization")}
             upstream.request(handler.command, handler.path, body=body, headers=headers)
@@ -201,9 +212,7 @@ class FaultyProxy:
             with self._lock:
                 self.forwarded += 1
                 self.bodies.append(body or b"")
-                delay = self._slow.pop(0) if self._slow else self.delay_s
-            if delay:
-                time.sleep(delay)
+                self.slowest_answer_s = max(self.slowest_answer_s, time.monotonic() - started)
         self._answer(handler, status, data)
 
     @staticmethod
@@ -222,6 +231,7 @@ class FaultyProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 
