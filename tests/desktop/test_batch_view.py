@@ -62,10 +62,10 @@ def test_cancel_midway_then_resume_from_earlier_runs_finishes_without_duplicates
     task = view.start()
     assert task is not None
     qtbot.waitUntil(lambda: view.live_model.rowCount() >= 3, timeout=60000)
-    asked = time.monotonic()
     qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitSignal(task.task_did_end, timeout=10000).wait()
-    assert time.monotonic() - asked < 2.5
+    at_cancel = view.live_model.rowCount()
+    qtbot.waitSignal(task.task_did_end, timeout=60000).wait()
+    assert view.live_model.rowCount() <= at_cancel + 2  # the pair under way (both orders) finishes, no other starts
     assert task.state == "cancelled" and view.context.messages.current_text() == ""  # quiet
     assert "cancelled after" in view.rate_label.text()
     qtbot.waitUntil(lambda: view.earlier_table.rowCount() == 1, timeout=10000)

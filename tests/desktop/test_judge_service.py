@@ -65,13 +65,16 @@ def test_unload_frees_the_model(service: JudgeService, qtbot) -> None:  # noqa: 
 
 def test_the_event_loop_answers_while_the_judge_works_and_cancel_stops_it(service: JudgeService,
                                                                           qtbot) -> None:  # noqa: ANN001
-    judged: list[int] = []
+    judged: list[float] = []  # how long each judgement took
+    threads: set[int] = set()
 
     def many(ctx):  # noqa: ANN001, ANN202
         for _ in range(50):
             ctx.check_cancelled()
+            started = time.monotonic()
             ctx.judge.compare(ITEM)
-            judged.append(1)
+            judged.append(time.monotonic() - started)
+            threads.add(threading.get_ident())
             ctx.progress(len(judged))
 
     task = service.submit(JudgeSpec(format="pandalm"), many)
@@ -84,12 +87,14 @@ def test_the_event_loop_answers_while_the_judge_works_and_cancel_stops_it(servic
     qtbot.waitUntil(lambda: len(judged) >= 2, timeout=60000)
     timer.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
-    assert gaps and max(gaps) < 0.5, f"the GUI thread stalled for {max(gaps):.2f} s"
-    asked = time.monotonic()
-    with qtbot.waitSignal(task.task_was_cancelled, timeout=10000):
+    # Judged off the GUI thread, and the GUI never waited for a judgement: its longest pause is measured against the
+    # longest judgement in the same run, not against a fixed budget a loaded machine would miss.
+    assert threading.get_ident() not in threads
+    assert gaps and max(gaps) < max(judged) / 2, f"the GUI thread stalled {max(gaps):.2f} s, judgements took {judged}"
+    with qtbot.waitSignal(task.task_was_cancelled, timeout=60000):
         task.cancel()
-    assert time.monotonic() - asked < 2.0
-    assert len(judged) < 50
+        at_cancel = len(judged)
+    assert len(judged) <= at_cancel + 1  # the judgement under way finishes, no other starts
 
 
 def test_a_missing_judge_is_a_message(service: JudgeService, qtbot, tmp_path) -> None:  # noqa: ANN001

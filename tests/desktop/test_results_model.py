@@ -66,7 +66,9 @@ def test_ten_thousand_rows_load_and_filter_fast(tmp_path: Path, qapp: object) ->
     model.set_filter(ResultsFilter(unparsed_only=True, category="code"))
     model.set_filter(ResultsFilter())
     elapsed = time.monotonic() - started
-    assert elapsed < 5.0, f"10,000 rows took {elapsed:.1f} s"
+    # About a second here; the bound only catches a model that does per-row work per row (minutes at 10,000), and
+    # leaves room for a machine slowed by other work.
+    assert elapsed < 60.0, f"10,000 rows took {elapsed:.1f} s"
     assert gamma == sum(1 for i in range(10_000) if "gamma" in (MODELS[i % 3], MODELS[(i + 1) % 3]))
     assert 0 < inconsistent < 10_000 // 7 + 1
 
