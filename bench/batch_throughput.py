@@ -22,7 +22,7 @@ from judgedesk.core.datasets import load_dataset
 from judgedesk.core.reports import write_reports
 from judgedesk.core.runs import run_batch
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pandalm-testset-v1.json"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "pandalm-testset-v1.json"
 
 
 def main() -> None:

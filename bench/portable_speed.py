@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTABLE = ROOT / "build" / "llama-portable"
-DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "pandalm-testset-v1.json"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "pandalm-testset-v1.json"
 
 
 def worker(pairs: int, threads: int | None, data: Path) -> None:

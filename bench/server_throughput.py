@@ -36,7 +36,7 @@ from judgedesk.core.runs import run_batch  # noqa: E402
 
 from tests.local_server import LocalServer  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "pandalm-testset-v1.json"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "pandalm-testset-v1.json"
 N_CTX = 2048
 
 

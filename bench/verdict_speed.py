@@ -21,7 +21,7 @@ from pathlib import Path
 
 from judgedesk.core import DecodingSettings, EvalItem, Judge, create_backend, demo_judge_path
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pandalm-testset-v1.json"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "pandalm-testset-v1.json"
 
 
 def load_pairs(path: Path, count: int) -> list[EvalItem]:

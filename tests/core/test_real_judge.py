@@ -26,9 +26,11 @@ from judgedesk.core import (
 )
 from judgedesk.core._hashing import file_sha256
 
+from tests.reference_data import PANDALM_TESTSET
+
 pytestmark = pytest.mark.real_model
 
-DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "pandalm-testset-v1.json"
+DATASET = PANDALM_TESTSET
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +45,6 @@ def _judge(backend, fmt: str, **decoding) -> Judge:
 
 
 def pandalm_items(count: int) -> list[EvalItem]:
-    if not DATASET.exists():
-        pytest.skip(f"PandaLM test set not found at {DATASET}")
     rows = json.loads(DATASET.read_text(encoding="utf-8"))
     # One item per distinct prompt, so the sample covers many tasks rather than one prompt's ten model pairs.
     seen, items = set(), []

@@ -21,9 +21,11 @@ from judgedesk.quantize._calibration import calibration_prompts
 from judgedesk.quantize._errors import CheckpointError, QuantizeCancelled, QuantizeError
 from judgedesk.quantize._gptq import import_autogptq, quantize_gptq
 
+from tests.reference_data import PANDALM_TESTSET
+
 pytestmark = pytest.mark.real_model
 
-DATASET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "pandalm-testset-v1.json"
+DATASET = PANDALM_TESTSET
 ITEMS = [
     EvalItem(id="capital", instruction="What is the capital of France?", responses=("Paris.", "Lyon.")),
     EvalItem(id="sum", instruction="What is 15% of 80?", responses=("15% of 80 is 12.", "It is 10.")),
@@ -215,8 +217,6 @@ def test_cancel_leaves_nothing_behind(tiny_dir, tmp_path):
 
 @pytest.mark.slow
 def test_gptq_smollm2_agrees_with_f32_on_pandalm_items(smollm2_hf_dir, tmp_path):
-    if not DATASET.exists():
-        pytest.skip(f"PandaLM test set not found at {DATASET}")
     # Group size 64: SmolLM2's hidden size, 576, is not a whole number of 128-column groups.
     out = quantize_gptq(smollm2_hf_dir, tmp_path / "smollm2-gptq", device="cpu", group_size=64,
                         calibration=calibration_prompts("pandalm", count=32))

@@ -9,16 +9,16 @@ fast verdicts that pick what greedy decoding picks, winners the CPU agrees with,
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from judgedesk.core import DecodingSettings, EvalItem, Judge, create_backend, demo_judge_path
 
 from tests.llama_build import GPU_BUILD
+from tests.reference_data import PANDALM_TESTSET
 
 pytestmark = pytest.mark.real_model
 
-DATASET = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "pandalm-testset-v1.json"
+DATASET = PANDALM_TESTSET
 
 
 if not GPU_BUILD:
@@ -26,8 +26,6 @@ if not GPU_BUILD:
 
 
 def _items(count: int) -> list[EvalItem]:
-    if not DATASET.exists():
-        pytest.skip(f"PandaLM test set not found at {DATASET}")
     rows = json.loads(DATASET.read_text(encoding="utf-8"))
     usable = [r for r in rows if all(isinstance(r[k], str) and r[k].strip() for k in ("response1", "response2"))]
     return [EvalItem(id=str(r["idx"]), instruction=r["instruction"], input=r["input"],

@@ -8,19 +8,18 @@ is split into batches; these tests hold that promise: a verdict must not depend 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from judgedesk.core import DecodingSettings, EvalItem, Judge, create_backend, demo_judge_path
 
+from tests.reference_data import PANDALM_TESTSET
+
 pytestmark = pytest.mark.real_model
 
-DATASET = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "pandalm-testset-v1.json"
+DATASET = PANDALM_TESTSET
 
 
 def _items(count: int) -> list[EvalItem]:
-    if not DATASET.exists():
-        pytest.skip(f"PandaLM test set not found at {DATASET}")
     rows = json.loads(DATASET.read_text(encoding="utf-8"))
     items, seen = [], set()
     for row in rows:

@@ -32,17 +32,16 @@ from judgedesk.core.datasets import load_dataset
 from judgedesk.core.runs import run_batch
 
 from tests.local_server import FaultyProxy, LocalServer, free_port
+from tests.reference_data import PANDALM_TESTSET
 
 pytestmark = pytest.mark.real_model
 
-DATASET = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "pandalm-testset-v1.json"
+DATASET = PANDALM_TESTSET
 N_CTX = 2048
 
 
 def _pandalm_pairs(folder: Path, count: int) -> Path:
     """The first `count` PandaLM test-set items with distinct prompts and short responses, as a pairs file."""
-    if not DATASET.exists():
-        pytest.skip(f"PandaLM test set not found at {DATASET}")
     seen, lines = set(), []
     for row in json.loads(DATASET.read_text(encoding="utf-8")):
         key = (row["instruction"], row["input"])

@@ -27,21 +27,13 @@ from judgedesk.core import (
 )
 from judgedesk.core._hashing import file_sha256
 
-DATASET = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "pandalm-testset-v1.json"
-FALLBACK_ITEMS = [
-    EvalItem(id="capital", instruction="What is the capital of France?", responses=("Paris.", "Lyon.")),
-    EvalItem(id="sum", instruction="What is 15% of 80?", responses=("15% of 80 is 12.", "It is 10.")),
-    EvalItem(id="greet", instruction="Write a one-line birthday message for a colleague.",
-             responses=("Birthday.", "Happy birthday, Maria! Wishing you a wonderful year ahead.")),
-    EvalItem(id="boil", instruction="At what temperature does water boil at sea level?", input="Answer in Celsius.",
-             responses=("100 degrees Celsius.", "About 90 degrees.")),
-]
+from tests.reference_data import PANDALM_TESTSET
+
+DATASET = PANDALM_TESTSET
 
 
 def _items(count: int) -> list[EvalItem]:
-    """The first `count` PandaLM test-set items with distinct instructions and short responses (or the fallback)."""
-    if not DATASET.exists():
-        return FALLBACK_ITEMS[:count]
+    """The first `count` PandaLM test-set items with distinct instructions and short responses."""
     items, seen = [], set()
     for row in json.loads(DATASET.read_text(encoding="utf-8")):
         texts = (row["response1"], row["response2"])

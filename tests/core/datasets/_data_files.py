@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.reference_data import PANDALM_TESTSET
+
 ROOT = Path(__file__).resolve().parents[3]
 DEMO = ROOT / "assets" / "demo"
-PANDALM = ROOT.parent / "shared" / "datasets" / "pandalm-testset-v1.json"
+PANDALM = PANDALM_TESTSET
 
 
 def write_lines(path: Path, rows: Sequence[Any]) -> Path:

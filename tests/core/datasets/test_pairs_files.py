@@ -13,8 +13,6 @@ from judgedesk.core.datasets._pairs_file import majority_label
 
 from ._data_files import PANDALM, write_lines
 
-needs_pandalm = pytest.mark.skipif(not PANDALM.exists(), reason=f"PandaLM test set not found at {PANDALM}")
-
 
 def _pandalm_row(idx: int, votes: tuple[int, int, int], **fields: object) -> dict[str, object]:
     row: dict[str, object] = {"idx": idx, "motivation_app": "Grammarly", "cmp_key": "llama-7b_bloom-7b",
@@ -64,7 +62,6 @@ def test_majority_label() -> None:
     assert majority_label([]) is None
 
 
-@needs_pandalm
 def test_pandalm_slice_of_the_real_file(tmp_path: Path) -> None:
     rows = json.loads(PANDALM.read_text(encoding="utf-8"))[:30]
     path = tmp_path / "slice.json"
@@ -82,7 +79,6 @@ def test_pandalm_slice_of_the_real_file(tmp_path: Path) -> None:
     assert data.pairs[0].human == "B" and data.pairs[0].model_a == "bloom-7b"
 
 
-@needs_pandalm
 def test_pandalm_full_file_label_counts() -> None:
     data = load_dataset(PANDALM)
     assert len(data.pairs) == 999

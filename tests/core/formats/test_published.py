@@ -1,15 +1,14 @@
 """The published judge prompts, character for character.
 
-The reference text is ../shared/judge-formats.md: each "### Title" section holds the Python repr of one
-published string. Every constant in `_published` must equal its section, and every format's `prompt()` must
-render exactly the published template filled with the item's fields.
+The reference text is tests/data/judge-formats.md (a copy of the team's shared reference): each "### Title"
+section holds the Python repr of one published string. Every constant in `_published` must equal its section, and
+every format's `prompt()` must render exactly the published template filled with the item's fields.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import pytest
 from judgedesk.core.formats import (
@@ -22,7 +21,9 @@ from judgedesk.core.formats import (
     get_format,
 )
 
-REFERENCE = Path(__file__).parents[3].parent / "shared" / "judge-formats.md"
+from tests.reference_data import JUDGE_FORMATS
+
+REFERENCE = JUDGE_FORMATS
 
 # Section title in judge-formats.md -> constant in _published.
 CONSTANT_OF_SECTION = {
@@ -67,10 +68,6 @@ def _read_reference() -> tuple[dict[str, str], dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def published() -> dict[str, str]:
-    if not REFERENCE.is_file():
-        pytest.skip(
-            f"reference text {REFERENCE} is absent (it lives in the shared folder beside the checkout)"
-        )
     return _read_reference()[0]
 
 

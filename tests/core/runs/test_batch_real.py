@@ -18,6 +18,8 @@ import pytest
 from judgedesk.core.cli import main
 from judgedesk.core.runs import RunFolderLock
 
+from tests.reference_data import PANDALM_TESTSET
+
 pytestmark = pytest.mark.real_model
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -175,12 +177,10 @@ def test_demo_folder_three_models_ratings(tmp_path: Path) -> None:
     assert os.path.getsize(out / "battles.jsonl") > 0
 
 
-PANDALM = ROOT.parent / "shared" / "datasets" / "pandalm-testset-v1.json"
+PANDALM = PANDALM_TESTSET
 
 
 def test_a_slice_of_the_pandalm_test_set_with_agreement(tmp_path: Path) -> None:
-    if not PANDALM.exists():
-        pytest.skip(f"PandaLM test set not found at {PANDALM}")
     out = tmp_path / "run"
     done = subprocess.run(_batch_args(PANDALM, out, "--limit", "5", "--format", "pandalm"), capture_output=True,
                           text=True, timeout=600)
