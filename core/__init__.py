@@ -8,8 +8,12 @@ are refused before any packet is sent.
 
 from __future__ import annotations
 
-from ._cpu_features import CpuFeatures, running_cpu_features
-from ._llama_runtime import load_llama_cpp, promote_cxx_runtime, system_info
+from ._interrupts import quiet_interrupts_while_starting
+
+quiet_interrupts_while_starting()  # Ctrl-C while the `judgedesk` script still imports: one line, not a traceback
+
+from ._cpu_features import CpuFeatures, running_cpu_features  # noqa: E402
+from ._llama_runtime import load_llama_cpp, promote_cxx_runtime, system_info  # noqa: E402
 
 promote_cxx_runtime()  # before numpy loads: see _llama_runtime for the CUDA-build crash this prevents
 

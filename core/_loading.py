@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ._engine import DecodingSettings, Judge
+from ._interrupts import raise_if_interrupted
 from ._judges import default_format_for, recorded_format, resolve_judge
 from .backends import Backend, create_backend
 
@@ -56,6 +57,7 @@ def load_judge(judge: str | None = None, *, format: str | None = None, lang: str
                                  retries=server.retries, api_key=server.api_key,
                                  chat_template_file=server.chat_template_file)
     try:
+        raise_if_interrupted()  # a Ctrl-C that llama.cpp's log callback swallowed while the model loaded
         chosen = format or recorded_format(judge) or default_format_for(backend.info.judge_format,
                                                                          backend.info.name, backend.info.file_name)
         return Judge(backend, format=chosen, lang=lang, rubric=rubric, decoding=decoding_for_backend(backend, decoding))

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .._errors import JudgedeskError
+from .._interrupts import INTERRUPTED_EXIT_STATUS, interrupts_remembered, raise_if_interrupted
 from ._arguments import build_parser
 from ._batch_commands import run_batch_command, run_import_verdicts, run_report
 from ._commands import run_compare, run_doctor, run_grade, run_models, run_parse
@@ -27,13 +28,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        with interrupts_remembered():
+            status = _COMMANDS[args.command](args)
+            raise_if_interrupted()  # pressed where native code swallowed it: the command still did not finish
+            return status
     except JudgedeskError as exc:
         print(f"judgedesk: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("judgedesk: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED_EXIT_STATUS
     except BrokenPipeError:  # `judgedesk ... | head` closed the pipe: not an error worth a traceback
         return 0
 
