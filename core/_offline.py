@@ -1,28 +1,38 @@
 """The offline guard: judgedesk refuses outbound network access from its own process.
 
-judgedesk judges confidential data, so "offline" is enforced, not promised. The guard is a PEP 578 audit hook,
-not a patched `socket`: every Python socket path (urllib, http.client, requests, httpx, asyncio, a bare
-socket) raises the events watched here, a hook cannot be removed once added, and it runs before the system
-call, so a refused connection sends no packet. Name lookups are refused too: a DNS query is itself a packet
-and leaks the name. HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE keep those libraries from trying at all.
+judgedesk judges confidential data, so "offline" is enforced, not promised. Two layers, both inside Python:
 
-Not covered, plainly: native code that opens sockets without Python's `socket` module (a C or Rust library,
-a child process such as `curl`) raises no event and is not seen. `sock.connect((name, port))` with a host
-name resolves it in C before the event fires, so that one DNS query leaves (the connection is still
-refused); the standard library resolves through `socket.getaddrinfo` first, which is refused. Binding and
-listening are not checked, only outbound destinations.
+- A PEP 578 audit hook sees every Python socket path (urllib, http.client, requests, httpx, asyncio, a bare
+  socket), cannot be removed once added, and runs before the system call, so a refused connection or datagram
+  sends no packet. Name lookups are refused too, forward and reverse (`getaddrinfo`, `gethostbyname`,
+  `gethostbyname_ex`, `gethostbyaddr`, `getnameinfo`): a DNS query is itself a packet and leaks the name.
+- `socket.socket`'s connect, connect_ex, sendto, sendmsg and bind refuse a host name before calling C. CPython
+  resolves a (host, port) address inside those C methods (getsockaddrarg) *before* it raises their audit event,
+  so the hook alone would see `sock.connect(("name.example.com", 80))` only after its DNS query had left, or not
+  at all when the lookup fails. An IP literal goes on to C and to the hook as before.
+
+HF_HUB_OFFLINE and TRANSFORMERS_OFFLINE keep those libraries from trying at all. `getservbyname`,
+`getservbyport`, `gethostname` and `getprotobyname` read local files and stay allowed.
+
+Not covered, plainly: native code that opens sockets without Python's `socket` module (a C or Rust library), a
+`_socket.socket` made directly rather than through `socket.socket`, and any child process that does not import
+judgedesk (a child that does, like the quantization worker, installs its own guard). "localhost" is trusted to
+resolve from the hosts file, as every system ships it. Binding and listening are not checked, only outbound
+destinations and the names that would be looked up.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from typing import Any
+from typing import Any, NoReturn
 
 from ._errors import InputError, NetworkBlockedError
 
@@ -37,6 +47,8 @@ __all__ = [
 ]
 
 _LOCALHOST = (IPv4Address("127.0.0.1"), IPv6Address("::1"))
+_INTERNET_FAMILIES = (socket.AF_INET, socket.AF_INET6)  # the only families whose addresses C resolves by name
+_ADDRESS_METHODS = ("connect", "connect_ex", "sendto", "sendmsg", "bind")  # socket.socket's, resolving in C
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,8 @@ def install_offline_guard() -> None:
     with _lock:
         if not _installed:
             sys.addaudithook(_refuse_network)
+            for name in _ADDRESS_METHODS:
+                setattr(socket.socket, name, _refusing_host_names(name, getattr(socket.socket, name)))
             _installed = True
 
 
@@ -133,8 +147,48 @@ def _refuse_network(event: str, args: tuple[Any, ...]) -> None:
         # Resolving a literal sends nothing: it is the first step of a connect, so it is worded as one.
         literal = _parse_ip(_text(args[0])) is not None
         _check("a connection to" if literal else "a name lookup for", args[0], _port_number(args[1]))
-    elif event in ("socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr"):
-        _check("a reverse lookup of" if event.endswith("addr") else "a name lookup for", args[0], None)
+    elif event == "socket.gethostbyname":  # gethostbyname_ex raises this event too
+        _check("a name lookup for", args[0], None)
+    elif event in ("socket.gethostbyaddr", "socket.getnameinfo"):
+        # A reverse lookup asks a name server, not the endpoint, so no allowed endpoint permits one (the PTR
+        # query for an allowed 10.0.0.5 would still go to the resolver). getnameinfo's event does not carry its
+        # flags, so even a numeric-only call is refused: the address is already at hand.
+        target = args[0][0] if event == "socket.getnameinfo" and isinstance(args[0], tuple) else args[0]
+        _refuse("a reverse lookup of", _text(target), "a reverse lookup asks a name server, which no allowed "
+                "endpoint permits")
+
+
+def _refusing_host_names(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` of socket.socket, refusing a host name in its address before C resolves it."""
+
+    @functools.wraps(method)
+    def guarded(sock: socket.socket, *args: Any, **kwargs: Any) -> Any:
+        if sock.family in _INTERNET_FAMILIES:
+            _refuse_host_name(name, _address_argument(name, args))
+        return method(sock, *args, **kwargs)
+
+    return guarded
+
+
+def _address_argument(method: str, args: tuple[Any, ...]) -> object:
+    """The address among a method's positional arguments (the C methods take no keywords): connect, connect_ex
+    and bind take only it, sendto(data[, flags], address) takes it last, sendmsg(buffers, ancdata, flags,
+    address) fourth."""
+    if method == "sendmsg":
+        return args[3] if len(args) > 3 else None
+    return args[-1] if args else None
+
+
+def _refuse_host_name(method: str, address: object) -> None:
+    if not isinstance(address, tuple) or not address or not isinstance(address[0], str | bytes | bytearray):
+        return  # not a (host, port) address: the C method raises its own TypeError, as it would unguarded
+    host = _text(address[0])
+    if host in ("", "<broadcast>") or _parse_ip(host) is not None:
+        return  # C fills these in without a lookup, and the audit event that follows checks the destination
+    if method == "bind" and host.lower() == "localhost":
+        return  # a bind sends nothing, and localhost comes from the hosts file
+    port = address[1] if len(address) > 1 and type(address[1]) is int else None
+    _check("a name lookup for", host, port)
 
 
 def _check(what: str, host: object, port: int | None) -> None:
@@ -147,10 +201,13 @@ def _check(what: str, host: object, port: int | None) -> None:
     entries = _allowlist
     if not any(entry.admits(address, port) for address in candidates for entry in entries):
         shown = _destination(text, port) if isinstance(port, int) else text
-        raise NetworkBlockedError(
-            f"judgedesk is offline: refused {what} {shown} (judgedesk never sends data over the network; "
-            "to use a local inference server, allow its endpoint explicitly)"
-        )
+        _refuse(what, shown, "to use a local inference server, allow its endpoint explicitly")
+
+
+def _refuse(what: str, shown: str, advice: str) -> NoReturn:
+    raise NetworkBlockedError(
+        f"judgedesk is offline: refused {what} {shown} (judgedesk never sends data over the network; {advice})"
+    )
 
 
 def _parse_ip(text: str) -> IPv4Address | IPv6Address | None:

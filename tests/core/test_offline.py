@@ -2,17 +2,20 @@
 
 The rule these tests keep: no test sends a packet to a real address. Anything aimed beyond loopback runs in a
 child process inside a fresh network namespace (`unshare -n`), where only a down loopback device exists, so
-a broken guard would fail the test without reaching the network. In this process, only loopback is used.
+a broken guard would fail the test without reaching the network (test_offline_dns.py does the same for name
+lookups, with a resolver of its own). In this process, only loopback is used.
 Once installed here, the audit hook stays for the whole session (hooks cannot be removed); that is intended,
 since judgedesk always runs guarded. Every test leaves the allowlist as it found it.
 """
 
 from __future__ import annotations
 
+import _socket
 import errno
 import functools
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -166,6 +169,35 @@ def test_installing_twice_is_harmless(guard: None, monkeypatch: pytest.MonkeyPat
     offline.install_offline_guard()
     assert offline.guard_installed()
     assert added == []
+    for name in ("connect", "connect_ex", "sendto", "sendmsg", "bind"):  # wrapped once, around the C method
+        assert getattr(socket.socket, name).__wrapped__ is getattr(_socket.socket, name)
+
+
+def test_the_name_check_passes_ip_literals_on_to_the_audit_hook(guard: None, listener: socket.socket) -> None:
+    # The host names themselves are refused in test_offline_dns.py, inside a namespace: a broken guard here
+    # would send a real DNS query.
+    port = _port(listener)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        with pytest.raises(NetworkBlockedError, match=f"refused a datagram to 127.0.0.1:{port} "):
+            udp.sendto(b"judgedesk", 0, ("127.0.0.1", port))
+        with pytest.raises(NetworkBlockedError, match=f"refused a datagram to 127.0.0.1:{port} "):
+            udp.sendmsg([b"judgedesk"], [], 0, ("127.0.0.1", port))
+    with socket.socket() as client, pytest.raises(NetworkBlockedError, match=f"connection to 127.0.0.1:{port} "):
+        client.connect_ex(("127.0.0.1", port))
+    _assert_nothing_arrived(listener)
+
+
+def test_a_malformed_address_gets_the_error_it_gets_unguarded(guard: None) -> None:
+    with socket.socket() as client, pytest.raises(TypeError):
+        client.connect("127.0.0.1")
+    with socket.socket() as client, pytest.raises(TypeError):
+        client.connect((80, "127.0.0.1"))
+
+
+def test_binding_stays_allowed(guard: None) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
 
 
 def test_the_hugging_face_variables_are_forced_to_1(guard: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -280,3 +312,43 @@ def test_allowed_endpoints_are_shown_as_host_and_port(guard: None) -> None:
     offline.allow_endpoint("192.168.1.20")
     shown = [str(entry) for entry in offline.allowed_endpoints()]
     assert shown == ["10.0.0.5:8080", "[::1]:11434", "127.0.0.1:8000", "[::1]:8000", "192.168.1.20"]
+
+
+# --- native code: llama.cpp opens no sockets --------------------------------------------------------
+
+# The C library's socket and resolver entry points: a library that imports none of them cannot reach the network
+# through libc (the audit hook sees none of its calls, so this is what keeps llama.cpp offline).
+_NETWORK_FUNCTIONS = re.compile(r"(socket|connect|sendto|sendmsg|sendmmsg|getaddrinfo|getnameinfo|gethostbyname\w*"
+                                r"|gethostbyaddr\w*|res_n?query|res_n?search|__res_\w+)")
+
+
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="reads ELF dynamic symbols with nm -D")
+
+
+def _imported_network_functions(library: Path) -> set[str]:
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.fail("nm (Debian package binutils, installed by `make setup`) is needed to inspect llama.cpp")
+    listing = subprocess.run([nm, "-D", "--undefined-only", str(library)], capture_output=True, text=True,
+                             check=True).stdout
+    names = {line.split()[-1].split("@")[0] for line in listing.splitlines() if line.strip()}
+    return {name for name in names if _NETWORK_FUNCTIONS.fullmatch(name)}
+
+
+@linux_only
+def test_no_llama_cpp_library_imports_a_socket_function() -> None:
+    from tests.llama_build import LIB_DIR
+
+    libraries = sorted(path for path in LIB_DIR.iterdir() if ".so" in path.name and not path.is_symlink())
+    assert libraries, f"no shared library in {LIB_DIR}"
+    assert {path.name: _imported_network_functions(path) for path in libraries} == \
+        {path.name: set() for path in libraries}
+
+
+@linux_only
+def test_the_inspection_finds_socket_functions_where_there_are_some() -> None:
+    socket_module = getattr(_socket, "__file__", None)
+    if socket_module is None:
+        pytest.skip("this Python has _socket built in, so there is no library to inspect")
+    assert {"socket", "connect", "sendto", "getaddrinfo", "getnameinfo"} <= _imported_network_functions(
+        Path(socket_module))

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from ipaddress import ip_address
+from urllib.parse import urlsplit
 
 import pytest
 from judgedesk.core import _offline as offline
 from judgedesk.core import parse_server_url
 from judgedesk.core._errors import InputError, NetworkBlockedError
+from judgedesk.core._server_endpoint import SERVER_ADDRESS_POLICY, address_block
 
 
 @pytest.fixture
@@ -31,16 +34,67 @@ def _refused(text: str) -> InputError:
     return caught.value
 
 
+def _host_of(text: str) -> str:
+    host = urlsplit(text if "://" in text else f"http://{text}").hostname or ""
+    return host.partition("%")[0]
+
+
 def _numeric_lookup(host: str, port: int) -> None:
     """The guard's audit path for a connection to host:port, without a name lookup or a packet."""
     socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
 
 
-# --- accepted ---------------------------------------------------------------------------------------
+# --- the address policy: every block, accepted and refused ----------------------------------------
+
+# (URL, the host judgedesk keeps, the policy block that decides): each block of SERVER_ADDRESS_POLICY appears
+# here or in _REFUSED (a test checks), at its edges where an edge is easy to get wrong.
+_ACCEPTED = [
+    ("http://127.0.0.1:8080", "127.0.0.1", "127.0.0.0/8"),
+    ("http://127.5.6.7:9000", "127.5.6.7", "127.0.0.0/8"),
+    ("[::1]:8080", "::1", "::1/128"),
+    ("http://10.0.0.5", "10.0.0.5", "10.0.0.0/8"),
+    ("http://10.255.255.254:1", "10.255.255.254", "10.0.0.0/8"),
+    ("http://172.16.0.1:8080", "172.16.0.1", "172.16.0.0/12"),
+    ("http://172.31.255.254:8080", "172.31.255.254", "172.16.0.0/12"),
+    ("http://192.168.1.20:8080", "192.168.1.20", "192.168.0.0/16"),
+    ("http://[fd12:3456::1]:8080", "fd12:3456::1", "fc00::/7"),
+    ("http://[fc00::5]:8080", "fc00::5", "fc00::/7"),
+    ("http://[fdff:ffff::1]:8080", "fdff:ffff::1", "fc00::/7"),
+    # An IPv4-mapped address is the IPv4 host it maps, as the guard sees it.
+    ("http://[::ffff:10.0.0.5]:8080", "10.0.0.5", "10.0.0.0/8"),
+]
+
+# (URL, the block the message names, a piece of the reason it gives)
+_REFUSED = [
+    ("http://169.254.169.254:80", "the cloud metadata service (169.254.169.254/32)", "cloud credentials"),
+    ("http://[::ffff:169.254.169.254]:80", "the cloud metadata service (169.254.169.254/32)", "cloud credentials"),
+    ("http://[fd00:ec2::254]:80", "the cloud metadata service (AWS, IPv6) (fd00:ec2::254/128)", "cloud credentials"),
+    ("http://100.100.100.200:80", "the cloud metadata service (Alibaba Cloud) (100.100.100.200/32)",
+     "cloud credentials"),
+    ("http://169.254.10.20:8080", "IPv4 link-local (169.254.0.0/16)", "any machine on the same link"),
+    ("http://[fe80::1]:8080", "IPv6 link-local (fe80::/10)", "any machine on the same link"),
+    ("http://[fe80::1%lo]:8080", "IPv6 link-local (fe80::/10)", "any machine on the same link"),
+    ("http://0.0.0.0:8080", "the unspecified address ('this host') (0.0.0.0/8)", "names no server"),
+    ("http://[::]:8080", "the unspecified address (::/128)", "names no server"),
+    ("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]:80", "Teredo (2001::/32)", "relays outside your network"),
+    ("http://[2002:a00:5::1]:80", "6to4 (2002::/16)", "relays outside your network"),
+    ("http://[64:ff9b::a00:5]:80", "NAT64 (64:ff9b::/96)", "relays outside your network"),
+    ("http://[64:ff9b:1::a00:5]:80", "local-use NAT64 (64:ff9b:1::/48)", "relays outside your network"),
+    ("http://100.64.0.1:8080", "the CGNAT shared address space (RFC 6598) (100.64.0.0/10)", "allowed explicitly"),
+    ("http://100.127.255.254:8080", "the CGNAT shared address space (RFC 6598) (100.64.0.0/10)",
+     "allowed explicitly"),
+]
+
+
+@pytest.mark.parametrize(("text", "host", "block"), _ACCEPTED)
+def test_loopback_rfc1918_and_ula_addresses_are_accepted(text: str, host: str, block: str) -> None:
+    endpoint = parse_server_url(text)
+    assert endpoint.host == host
+    decided_by = address_block(ip_address(host))
+    assert decided_by is not None and (str(decided_by.network), decided_by.verdict) == (block, "accepted")
 
 
 @pytest.mark.parametrize(("text", "scheme", "host", "port"), [
-    ("http://127.0.0.1:8080", "http", "127.0.0.1", 8080),
     ("https://10.0.0.5", "https", "10.0.0.5", 443),
     ("http://10.0.0.5", "http", "10.0.0.5", 80),
     ("127.0.0.1:8000", "http", "127.0.0.1", 8000),
@@ -49,30 +103,35 @@ def _numeric_lookup(host: str, port: int) -> None:
     ("http://10.1.2.3:8080/", "http", "10.1.2.3", 8080),
     ("localhost:11434", "http", "localhost", 11434),
     ("http://LocalHost:8080", "http", "localhost", 8080),
-    ("http://127.5.6.7:9000", "http", "127.5.6.7", 9000),
-    ("http://10.255.255.254:1", "http", "10.255.255.254", 1),
-    ("http://172.16.0.1:8080", "http", "172.16.0.1", 8080),
-    ("http://172.31.255.254:8080", "http", "172.31.255.254", 8080),
-    ("http://192.168.1.20:8080", "http", "192.168.1.20", 8080),
-    ("http://[fd12:3456::1]:8080", "http", "fd12:3456::1", 8080),
-    ("http://[fc00::5]:8080", "http", "fc00::5", 8080),
-    ("[::1]:8080", "http", "::1", 8080),
-    ("http://169.254.10.20:8080", "http", "169.254.10.20", 8080),
-    ("http://[fe80::1]:8080", "http", "fe80::1", 8080),
-    # An IPv4-mapped address is the IPv4 host it maps, as the guard sees it.
-    ("http://[::ffff:10.0.0.5]:8080", "http", "10.0.0.5", 8080),
 ])
-def test_loopback_and_private_addresses_are_accepted(text: str, scheme: str, host: str, port: int) -> None:
+def test_the_url_gives_scheme_host_and_port(text: str, scheme: str, host: str, port: int) -> None:
     endpoint = parse_server_url(text)
     assert (endpoint.scheme, endpoint.host, endpoint.port) == (scheme, host, port)
 
 
-def test_the_url_brackets_ipv6_hosts_and_always_names_the_port() -> None:
-    assert parse_server_url("http://[fd00::7]:8080/v1").url == "http://[fd00::7]:8080"
-    assert str(parse_server_url("https://192.168.0.2")) == "https://192.168.0.2:443"
+@pytest.mark.parametrize(("text", "block", "why"), _REFUSED)
+def test_metadata_link_local_unspecified_tunnelled_and_cgnat_addresses_are_refused_naming_block_and_reason(
+        text: str, block: str, why: str) -> None:
+    message = str(_refused(text))
+    assert f" is {block}: " in message, message
+    assert why in message, message
 
 
-# --- refused ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["http://100.64.0.1:8080", "http://100.127.255.254:8080", "http://100.90.1.2:41641"])
+def test_cgnat_addresses_are_accepted_when_the_caller_opts_in(text: str) -> None:
+    endpoint = parse_server_url(text, allow_cgnat=True)
+    assert endpoint.host == text.split("//")[1].rsplit(":", 1)[0]
+
+
+def test_the_opt_in_does_not_open_the_metadata_service_inside_cgnat() -> None:
+    with pytest.raises(InputError, match=r"the cloud metadata service \(Alibaba Cloud\)"):
+        parse_server_url("http://100.100.100.200:80", allow_cgnat=True)
+
+
+def test_every_block_of_the_policy_is_tested() -> None:
+    tested = {address_block(ip_address(_host_of(text))) for text, *_ in _ACCEPTED + _REFUSED}
+    assert set(SERVER_ADDRESS_POLICY) - tested == set()
+    assert all(row.why for row in SERVER_ADDRESS_POLICY if row.verdict != "accepted")
 
 
 @pytest.mark.parametrize("text", ["http://judge-server:8080", "http://example.com", "gpu-box.local:8000"])
@@ -80,15 +139,26 @@ def test_host_names_are_refused_because_they_need_dns(text: str) -> None:
     assert "DNS" in str(_refused(text))
 
 
+# Python's is_private counts documentation, benchmarking and IETF blocks as private: the policy does not.
 @pytest.mark.parametrize("text", ["8.8.8.8:80", "http://8.8.8.8", "http://[2001:4860::8888]:80",
-                                  "http://172.32.0.1:8080", "http://100.64.0.1:8080", "http://[::ffff:8.8.8.8]:80"])
-def test_public_addresses_are_refused(text: str) -> None:
+                                  "http://172.32.0.1:8080", "http://172.15.255.255:8080", "http://100.128.0.1:8080",
+                                  "http://[::ffff:8.8.8.8]:80", "http://192.0.2.1:8080", "http://198.18.0.1:8080",
+                                  "http://[2001:db8::1]:8080", "http://[2001:10::1]:8080", "http://224.0.0.1:8080",
+                                  "http://255.255.255.255:8080", "http://[ff02::1]:8080", "http://[::10.0.0.5]:8080"])
+def test_public_and_unassigned_addresses_are_refused(text: str) -> None:
     assert "not a loopback or private-network address" in str(_refused(text))
 
 
-@pytest.mark.parametrize("text", ["http://0.0.0.0:8080", "http://[::]:8080"])
-def test_the_unspecified_address_is_refused(text: str) -> None:
-    _refused(text)
+def test_a_zone_index_is_refused_on_an_address_that_needs_none() -> None:
+    assert "zone index (%eth0)" in str(_refused("http://[fd00::1%eth0]:8080"))
+
+
+def test_the_url_brackets_ipv6_hosts_and_always_names_the_port() -> None:
+    assert parse_server_url("http://[fd00::7]:8080/v1").url == "http://[fd00::7]:8080"
+    assert str(parse_server_url("https://192.168.0.2")) == "https://192.168.0.2:443"
+
+
+# --- not a server URL -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("text", ["http://10.0.0.5:8080/api", "http://10.0.0.5:8080/v1/completions",
