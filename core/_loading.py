@@ -31,6 +31,8 @@ class ServerOptions:
     """Bearer token for servers started with --api-key."""
     chat_template_file: Path | None = None
     """The judge's chat template (Jinja file or tokenizer_config.json) when no local GGUF file gives it."""
+    allow_cgnat: bool = False
+    """Accept a server in the CGNAT block 100.64.0.0/10 (a Tailscale-style private network), refused by default."""
 
 
 def load_judge(judge: str | None = None, *, format: str | None = None, lang: str = "en", rubric: str | None = None,
@@ -55,7 +57,7 @@ def load_judge(judge: str | None = None, *, format: str | None = None, lang: str
         backend = create_backend("server", url=server.url, model=server.model, judge_file=path, n_ctx=n_ctx,
                                  max_in_flight=server.max_in_flight, timeout_s=server.timeout_s,
                                  retries=server.retries, api_key=server.api_key,
-                                 chat_template_file=server.chat_template_file)
+                                 chat_template_file=server.chat_template_file, allow_cgnat=server.allow_cgnat)
     try:
         raise_if_interrupted()  # a Ctrl-C that llama.cpp's log callback swallowed while the model loaded
         chosen = format or recorded_format(judge) or default_format_for(backend.info.judge_format,

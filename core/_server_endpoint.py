@@ -63,7 +63,8 @@ SERVER_ADDRESS_POLICY: tuple[AddressBlock, ...] = (
     _block("fc00::/7", "an IPv6 unique local network (ULA)", "accepted"),
     _block("100.64.0.0/10", "the CGNAT shared address space (RFC 6598)", "opt-in",
            "a carrier's NAT shares it among its customers, so it is your own network only when you run it (a "
-           "Tailscale-style VPN); it is refused unless CGNAT addresses are allowed explicitly"),
+           "Tailscale-style VPN); it is refused unless CGNAT addresses are allowed explicitly (--allow-cgnat "
+           "on the command line)"),
     _block("169.254.169.254/32", "the cloud metadata service", "refused", _METADATA),
     _block("fd00:ec2::254/128", "the cloud metadata service (AWS, IPv6)", "refused", _METADATA),
     _block("100.100.100.200/32", "the cloud metadata service (Alibaba Cloud)", "refused", _METADATA),

@@ -56,7 +56,7 @@ class ServerBackend:
     def __init__(self, url: str, *, model: str | None = None, judge_file: str | Path | None = None,
                  chat_template_file: str | Path | None = None, n_ctx: int = 4096, max_in_flight: int = 4,
                  timeout_s: float = 120.0, retries: int = 5, api_key: str | None = None,
-                 transport: Transport | None = None) -> None:
+                 allow_cgnat: bool = False, transport: Transport | None = None) -> None:
         """Connect to the server at `url` and learn what it serves.
 
         Args:
@@ -72,11 +72,12 @@ class ServerBackend:
             timeout_s: seconds to wait for one answer (queueing on the server included).
             retries: further attempts for a request that got no answer or a 5xx.
             api_key: sent as a bearer token (llama-server and vLLM --api-key).
+            allow_cgnat: accept a server in the CGNAT block 100.64.0.0/10 (see parse_server_url).
             transport: the HTTP seam, for tests.
         """
         if max_in_flight < 1:
             raise InputError("must be at least 1", field="max_in_flight")
-        endpoint = parse_server_url(url)
+        endpoint = parse_server_url(url, allow_cgnat=allow_cgnat)
         endpoint.allow()
         self.endpoint = endpoint
         self.max_in_flight = max_in_flight

@@ -50,6 +50,9 @@ def _judge_options(parser: argparse.ArgumentParser, formats: list[str]) -> None:
     server.add_argument("--server", metavar="URL", help="judge through this OpenAI-compatible server (llama.cpp's "
                         "llama-server, vLLM, llama-cpp-python): an IP on the loopback or your private network, e.g. "
                         "http://10.0.0.5:8080; only that host:port is let through the offline guard")
+    server.add_argument("--allow-cgnat", action="store_true",
+                        help="accept a --server in the CGNAT block 100.64.0.0/10 (Tailscale-style private networks); "
+                             "refused by default, since that block is also a carrier's shared address space")
     server.add_argument("--server-model", metavar="ID", help="the model id to request when the server serves several")
     server.add_argument("--chat-template", type=Path, metavar="FILE",
                         help="the judge's chat template (a Jinja file, or the model's tokenizer_config.json), for "
@@ -79,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="judgedesk",
         description="Offline LLM judge: compare or grade model outputs with a local judge model. Nothing leaves "
-                    "this machine: outbound network connections are refused.",
+                    "this machine from judgedesk's code: its connections, datagrams and name lookups are refused, "
+                    "except to a --server you name.",
     )
     parser.add_argument("--version", action="version", version=f"judgedesk {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

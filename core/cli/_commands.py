@@ -33,7 +33,8 @@ def judge_from_args(args: argparse.Namespace, *, fast: bool) -> Judge:
     if args.server:
         server = ServerOptions(url=args.server, model=args.server_model, max_in_flight=args.in_flight,
                                timeout_s=args.timeout, retries=args.retries, chat_template_file=args.chat_template,
-                               api_key=os.environ.get("JUDGEDESK_SERVER_API_KEY") or None)
+                               api_key=os.environ.get("JUDGEDESK_SERVER_API_KEY") or None,
+                               allow_cgnat=args.allow_cgnat)
     judge = load_judge(args.judge, format=args.format, lang=args.lang,
                        rubric=read_text_argument(args.rubric, "rubric"), decoding=decoding, n_ctx=args.ctx,
                        n_threads=args.threads, n_gpu_layers=args.gpu_layers, server=server)

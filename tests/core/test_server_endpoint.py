@@ -219,3 +219,25 @@ def test_an_allowed_endpoint_connects_and_another_port_on_the_host_stays_refused
         other.settimeout(0)
         with pytest.raises(BlockingIOError):  # no handshake reached the refused port
             other.accept()
+
+
+def test_the_command_line_takes_a_cgnat_server_only_with_allow_cgnat(capsys, monkeypatch) -> None:  # noqa: ANN001
+    from judgedesk.core.cli import _commands as cli_commands
+    from judgedesk.core.cli import main
+
+    # Nothing listens there and the guard would refuse the connection anyway: the point is which error comes first.
+    assert main(["compare", "--server", "http://100.64.0.1:9", "--instruction", "x", "--a", "a", "--b", "b",
+                 "--retries", "0", "--timeout", "1"]) == 1
+    refused = capsys.readouterr().err
+    assert "100.64.0.0/10" in refused and "--allow-cgnat" in refused
+    # With the opt-in, the address reaches the server backend (stopped there: no packet to a real address).
+    seen = []
+
+    def load_judge(*args, server=None, **options):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append(parse_server_url(server.url, allow_cgnat=server.allow_cgnat))
+        raise InputError("stopped before connecting")
+
+    monkeypatch.setattr(cli_commands, "load_judge", load_judge)
+    assert main(["compare", "--server", "http://100.64.0.1:9", "--allow-cgnat", "--instruction", "x", "--a", "a",
+                 "--b", "b"]) == 1
+    assert [endpoint.host for endpoint in seen] == ["100.64.0.1"]
