@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from judgedesk.core import DecodingSettings, InputError, Sampling, ServerEndpoint, ServerOptions, parse_server_url
+from judgedesk.core._owner_only import make_owner_only_folder, open_owner_only
 from judgedesk.core._paths import data_dir
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -28,7 +29,10 @@ class AppSettings:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or data_dir() / _FILE
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only, as the run folders: it holds server addresses and data paths. Qt keeps an existing file's
+        # mode when it saves, so the file is made before QSettings writes it (or tightened, when older).
+        make_owner_only_folder(self.path.parent)
+        os.close(open_owner_only(self.path, os.O_RDONLY))
         self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
 
     # -- generic --------------------------------------------------------------------------------------------

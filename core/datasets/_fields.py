@@ -89,14 +89,20 @@ class FieldReader:
         return None
 
     def name(self, name: str) -> str | None:
-        """A descriptive text field (a category, a model name): a wrong type is noted and the field ignored."""
+        """A descriptive text field (a category, a model name): a wrong type is noted and the field ignored.
+
+        A number or boolean is used as its text, with a note: `"model_a": 3` is more likely a column shifted or an
+        index written where a name belongs than a model called "3", and a run's tables would show it as one.
+        """
         value = self.fields.get(name)
         if value is None or value == "":
             return None
         if isinstance(value, str) and _encodable(value):
             return value.strip() or None
         if isinstance(value, bool | int | float):
-            return str(value)
+            read = str(value)
+            self.notes.append(f"field {name!r} is {json_kind(value)}, read as the name {read!r}")
+            return read
         self.notes.append(f"field {name!r} ignored: it must be text, found {json_kind(value)}")
         return None
 

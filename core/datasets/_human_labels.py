@@ -89,9 +89,11 @@ def read_human_labels(path: Path, shown: str, *, items: Collection[str], models:
         for model in pair:
             if model is not None and model not in models:
                 f.errors.append(f"no model {model!r} (models: {known_models})")
-        if f.errors or f.notes or item is None or pair[0] is None or pair[1] is None or label is None:
+        if f.errors or item is None or pair[0] is None or pair[1] is None or label is None:
             problems.append(Problem(shown, record.line, "; ".join(f.errors + f.notes) + "; label skipped", item))
             continue
+        if f.notes:  # a model named by a number: used, since it names a model that exists, but reported
+            problems.append(Problem(shown, record.line, "; ".join(f.notes), item))
         first = labels.add(item, pair[0], pair[1], label, record.line)
         if first is not None:
             problems.append(Problem(shown, record.line, f"a second label for this pair (first at line {first}); "

@@ -99,7 +99,7 @@ def read_outputs_folder(root: Path, *, baseline: str | None, pairing: Pairing, l
     """A folder of per-model outputs as a data set; `DatasetError` when it holds no usable layout."""
     layout = find_folder_layout(root)
     files: list[str] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = list(layout.problems)
     questions = None
     if layout.questions is not None:
         shown = shown_path(layout.questions, root)

@@ -19,8 +19,10 @@ reported. Paths in problems are relative to the folder given.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +70,8 @@ class FolderLayout:
     """Each model file with the model name used when its records do not name one."""
     questions: Path | None = None
     """MT-bench's question.jsonl."""
+    problems: tuple[Problem, ...] = ()
+    """Entries named like model files that are not files (a folder, a looping or broken link), so not read."""
 
 
 @dataclass(frozen=True)
@@ -113,10 +117,39 @@ def shown_path(path: Path, root: Path) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
 
 
-def _data_files(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.iterdir()
-                  if path.is_file() and path.suffix.lower() in _DATA_SUFFIXES and not path.name.startswith(".")
-                  and path.name != HUMAN_LABELS_FILE)
+def _why_not_a_file(path: Path) -> str | None:
+    """Why an entry named like a model file cannot be read as one; None for a regular file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops back on itself"
+        if path.is_symlink():
+            return "a symbolic link to something that does not exist"
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file"
+    return "not a regular file (a pipe, socket or device)"  # reading a pipe would wait forever
+
+
+def _model_entries(folder: Path, suffixes: tuple[str, ...]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The model files in `folder`, and the entries named like one that are not files, with the reason."""
+    files, others = [], []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in suffixes or path.name.startswith(".") or path.name == HUMAN_LABELS_FILE:
+            continue
+        reason = _why_not_a_file(path)
+        if reason is None:
+            files.append(path)
+        else:
+            others.append((path, reason))
+    return files, others
+
+
+def _skipped(others: list[tuple[Path, str]], root: Path) -> tuple[Problem, ...]:
+    return tuple(Problem(shown_path(path, root), None, f"{reason}; skipped") for path, reason in others)
 
 
 def _mtbench(root: Path) -> FolderLayout | None:
@@ -125,8 +158,9 @@ def _mtbench(root: Path) -> FolderLayout | None:
                   (root.parent / "question.jsonl", root)]
     for questions, answers in candidates:
         if questions.is_file() and answers.is_dir() and answers.name == "model_answer":
-            files = tuple((path, path.stem) for path in sorted(answers.glob("*.jsonl")) if path.is_file())
-            return FolderLayout("mtbench", answers, files, questions)
+            files, others = _model_entries(answers, (".jsonl",))
+            return FolderLayout("mtbench", answers, tuple((path, path.stem) for path in files), questions,
+                                _skipped(others, root))
     return None
 
 
@@ -144,17 +178,26 @@ def find_folder_layout(root: Path) -> FolderLayout:
             raise DatasetError(f"MT-bench folder without model answers: {shown_path(layout.outputs_dir, root)} "
                                "has no <model>.jsonl files", path=root)
         return layout
-    outputs = root / "outputs"
-    if outputs.is_dir() and _data_files(outputs):
-        return FolderLayout("outputs", outputs, tuple((path, path.stem) for path in _data_files(outputs)))
-    files = _data_files(root)
-    if files:
-        return FolderLayout("outputs", root, tuple((path, path.stem) for path in files))
-    results = [(sub / "model_outputs.json", sub.name) for sub in sorted(root.iterdir())
-               if sub.is_dir() and (sub / "model_outputs.json").is_file()]
+    for folder in (root / "outputs", root):
+        if folder.is_dir():
+            files, others = _model_entries(folder, _DATA_SUFFIXES)
+            if files:
+                return FolderLayout("outputs", folder, tuple((path, path.stem) for path in files),
+                                    problems=_skipped(others, root))
+    results, others = [], []
+    for sub in sorted(root.iterdir()):
+        if sub.is_dir() and os.path.lexists(sub / "model_outputs.json"):
+            reason = _why_not_a_file(sub / "model_outputs.json")
+            if reason is None:
+                results.append((sub / "model_outputs.json", sub.name))
+            else:
+                others.append((sub / "model_outputs.json", reason))
     if results:
-        return FolderLayout("outputs", root, tuple(results))
-    raise DatasetError(f"no model outputs found. {EXPECTED_FOLDER_LAYOUTS}", path=root)
+        return FolderLayout("outputs", root, tuple(results), problems=_skipped(others, root))
+    others += _model_entries(root, _DATA_SUFFIXES)[1]
+    unreadable = "".join(f"\n  {problem}" for problem in _skipped(others, root))
+    raise DatasetError(f"no model outputs found{':' if unreadable else ''}{unreadable}. {EXPECTED_FOLDER_LAYOUTS}",
+                       path=root)
 
 
 # -- MT-bench ---------------------------------------------------------------------------------------------------
@@ -207,6 +250,8 @@ def read_questions(path: Path, shown: str) -> tuple[dict[str, Question], list[Pr
             continue
         first[qid] = record.line
         questions[qid] = Question(text, f.name("category"), ref_text)
+        if f.notes:
+            problems.append(Problem(shown, record.line, "; ".join(f.notes), qid))
     return questions, problems, read
 
 

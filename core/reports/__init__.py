@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._csv_cells import restore_csv_cell, spreadsheet_safe
 from ._html import render_report
 from ._results import ResultRow, RunResults, load_results
 from ._summary import build_summary
@@ -14,5 +15,7 @@ __all__ = [
     "build_summary",
     "load_results",
     "render_report",
+    "restore_csv_cell",
+    "spreadsheet_safe",
     "write_reports",
 ]

@@ -3,7 +3,9 @@
 verdicts.csv always shows the judge's records, with the analyst's override (and note) of the task in columns of its
 own; battles.jsonl takes the override as the winner only when the reports are built with `apply_overrides`.
 
-Each is written to a temporary file and renamed, so a reader never sees half a report.
+Each is written owner-only to a temporary file and renamed, so a reader never sees half a report and nobody else
+reads one; the temporaries a killed writer left are removed the next time the reports are written. Text cells of
+verdicts.csv that a spreadsheet would run as a formula are neutralised (`spreadsheet_safe`).
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._owner_only import make_owner_only_folder, remove_stale_temporaries, write_owner_only
+from ._csv_cells import spreadsheet_safe
 from ._html import render_report
-from ._results import RunResults, load_results
+from ._results import ResultRow, RunResults, load_results
 from ._summary import build_summary
 
 __all__ = ["ReportFiles", "write_reports"]
@@ -25,6 +29,7 @@ __all__ = ["ReportFiles", "write_reports"]
 _CSV_COLUMNS = ["position", "item_id", "model_a", "model_b", "category", "human", "side", "status", "winner",
                 "score", "p_A", "p_B", "p_tie", "cut_tokens", "reason", "raw_output", "error", "override",
                 "override_note"]
+_REPORT_NAMES = ("report.html", "verdicts.csv", "summary.json", "battles.jsonl")
 
 
 @dataclass(frozen=True)
@@ -49,37 +54,46 @@ def write_reports(folder: str | Path, *, run_key: str | None = None, inconsisten
     summary = build_summary(results, inconsistent_as_tie=inconsistent_as_tie, baseline=baseline, rounds=rounds,
                             seed=seed, apply_overrides=apply_overrides)
     folder = Path(folder)
-    _atomic_write(folder / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
-    _atomic_write(folder / "verdicts.csv", _verdicts_csv(results))
+    make_owner_only_folder(folder)  # a run folder from an older version, made before folders were owner-only
+    remove_stale_temporaries(folder, _REPORT_NAMES)
+    write_owner_only(folder / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    write_owner_only(folder / "verdicts.csv", _verdicts_csv(results))
     battles = None
     if results.info.mode == "pairwise":
         battles = folder / "battles.jsonl"
-        _atomic_write(battles, _battles(results, inconsistent_as_tie=inconsistent_as_tie,
-                                        apply_overrides=apply_overrides))
-    _atomic_write(folder / "report.html", render_report(results, summary))
+        write_owner_only(battles, _battles(results, inconsistent_as_tie=inconsistent_as_tie,
+                                           apply_overrides=apply_overrides))
+    write_owner_only(folder / "report.html", render_report(results, summary))
     return ReportFiles(folder / "report.html", folder / "verdicts.csv", folder / "summary.json", battles), summary
 
 
 def _verdicts_csv(results: RunResults) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, lineterminator="\n")
+    # CRLF, as RFC 4180 and spreadsheets write it: Python's writer quotes a field only for the characters of its
+    # line terminator, so with "\n" a bare carriage return in a model's output went out unquoted and split the row.
+    writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for row in results.rows:
         for side, record in row.sides.items():
-            probabilities = record.get("probabilities") or {}
-            writer.writerow({
-                "position": row.task.position, "item_id": row.task.item_id, "model_a": row.task.model_a,
-                "model_b": row.task.model_b or "", "category": row.task.category or "", "human": row.task.human or "",
-                "side": side, "status": row.statuses[side], "winner": record.get("winner") or "",
-                "score": "" if record.get("score") is None else record["score"],
-                "p_A": probabilities.get("A", ""), "p_B": probabilities.get("B", ""),
-                "p_tie": probabilities.get("tie", ""), "cut_tokens": record.get("cut_tokens", ""),
-                "reason": record.get("reason") or record.get("critique") or "",
-                "raw_output": record.get("raw_output", ""), "error": record.get("error", ""),
-                "override": "" if row.override is None else row.override.value,
-                "override_note": "" if row.override is None else row.override.note or "",
-            })
+            writer.writerow({column: spreadsheet_safe(value) for column, value in _verdict_cells(row, side, record)})
     return buffer.getvalue()
+
+
+def _verdict_cells(row: ResultRow, side: str, record: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(column, value) of one judged order: numbers stay numbers, absent values are empty cells."""
+    probabilities = record.get("probabilities") or {}
+    yield from {
+        "position": row.task.position, "item_id": row.task.item_id, "model_a": row.task.model_a,
+        "model_b": row.task.model_b or "", "category": row.task.category or "", "human": row.task.human or "",
+        "side": side, "status": row.statuses[side], "winner": record.get("winner") or "",
+        "score": "" if record.get("score") is None else record["score"],
+        "p_A": probabilities.get("A", ""), "p_B": probabilities.get("B", ""),
+        "p_tie": probabilities.get("tie", ""), "cut_tokens": record.get("cut_tokens", ""),
+        "reason": record.get("reason") or record.get("critique") or "",
+        "raw_output": record.get("raw_output", ""), "error": record.get("error", ""),
+        "override": "" if row.override is None else row.override.value,
+        "override_note": "" if row.override is None else row.override.note or "",
+    }.items()
 
 
 def _battles(results: RunResults, *, inconsistent_as_tie: bool, apply_overrides: bool = False) -> str:
@@ -100,9 +114,3 @@ def _battles(results: RunResults, *, inconsistent_as_tie: bool, apply_overrides:
             "judge": results.info.label,
         }, ensure_ascii=False))
     return "\n".join(lines) + ("\n" if lines else "")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

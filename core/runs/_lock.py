@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from .._errors import InputError
+from .._owner_only import open_owner_only
 
 __all__ = ["RunFolderLock"]
 
@@ -27,7 +28,11 @@ class RunFolderLock:
 
     def acquire(self) -> None:
         path = self.folder / LOCK_NAME
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the lock's lifetime
+        try:
+            # Owner-only like everything in the run folder: it names the process that holds it.
+            handle = open(open_owner_only(path), "r+", encoding="utf-8")  # noqa: SIM115 - held for the lock's lifetime
+        except OSError as exc:
+            raise InputError(f"cannot open the run folder's lock file ({exc.strerror or exc})", path=path) from None
         try:
             _lock(handle)
         except OSError:

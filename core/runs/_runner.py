@@ -12,7 +12,6 @@ stops answering stops the run (`ServerUnavailableError`, everything judged saved
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -23,6 +22,7 @@ from typing import Any, Literal
 
 from .._engine import VERDICT_DECODING_KEYS, Judge
 from .._errors import JudgedeskError, ServerUnavailableError
+from .._owner_only import make_owner_only_folder
 from .._records import EvalItem
 from ..datasets import Dataset
 from ._lock import RunFolderLock
@@ -100,9 +100,9 @@ class BatchResult:
     total: int
     """Tasks in the run."""
     judged_now: int
-    """Judgements made in this call."""
+    """Judgements made in this call: one per content and order, tasks with the same texts sharing one."""
     already_done: int
-    """Judgements found done and skipped."""
+    """Judgements found done and skipped (counted the same way)."""
     unparsed: int
     """Stored judgements whose verdict did not parse."""
     errors: int
@@ -163,12 +163,9 @@ def _item(task: StoredTask) -> EvalItem:
 
 
 def prepare_folder(folder: Path) -> None:
-    """Create the run folder readable by its owner only (it will hold confidential texts)."""
-    if not folder.exists():
-        folder.mkdir(parents=True, mode=0o700)
-        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
-    elif not folder.is_dir():
-        raise JudgedeskError(f"{folder}: exists and is not a folder")
+    """Create the run folder readable by its owner only (it will hold confidential texts), or tighten an existing
+    one that others can read (`make_owner_only_folder` says why tightening rather than a warning)."""
+    make_owner_only_folder(folder)
 
 
 def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: BatchOptions | None = None, *,
@@ -191,12 +188,18 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
         store.replace_problems(run_key, [(p.path, p.line, p.reason, p.item) for p in dataset.problems])
         done = store.done(run_key)
         redo = {"unparsed", "error"} if options.retry_unparsed else set()
-        todo = [(t, side) for t in tasks for side in orders
-                if (t.content, side) not in done or done[(t.content, side)] in redo]
-        already = len(tasks) * len(orders) - len(todo)
-        remaining_sides = {t.content: sum((t.content, s) not in done or done[(t.content, s)] in redo for s in orders)
-                           for t in tasks}
-        complete = sum(1 for t in tasks if remaining_sides[t.content] == 0)
+        # Verdicts are keyed by content, so tasks with the same texts (two ids, or two models that answered alike)
+        # share one judgement: it is made once, for the first of them, and completes them all. Judging it again
+        # would only replace the same row and count one task's progress twice.
+        sharing: dict[str, list[StoredTask]] = {}
+        for task in tasks:
+            sharing.setdefault(task.content, []).append(task)
+        todo = [(group[0], side) for content, group in sharing.items() for side in orders
+                if (content, side) not in done or done[(content, side)] in redo]
+        already = len(sharing) * len(orders) - len(todo)
+        remaining_sides = {content: sum((content, s) not in done or done[(content, s)] in redo for s in orders)
+                           for content in sharing}
+        complete = sum(len(group) for content, group in sharing.items() if remaining_sides[content] == 0)
         started = time.monotonic()
         judged = 0
         finished_now = 0
@@ -207,8 +210,8 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
                 judged += 1
                 remaining_sides[task.content] -= 1
                 if remaining_sides[task.content] == 0:
-                    complete += 1
-                    finished_now += 1
+                    complete += len(sharing[task.content])
+                    finished_now += len(sharing[task.content])
                 if progress is not None:
                     last = JudgedOrder(task.position, task.item_id, task.model_a, task.model_b, task.category, side,
                                        status, record)

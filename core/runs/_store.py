@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputError
+from .._owner_only import open_owner_only, tighten_owner_only
 
 __all__ = ["Override", "RunInfo", "RunStore", "StoredTask", "StoredVerdict", "content_hash"]
 
@@ -162,11 +163,8 @@ class RunStore:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self.path = self.folder / DB_NAME
-        old_umask = os.umask(0o077)  # the database holds confidential texts: owner only
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        finally:
-            os.umask(old_umask)
+        _make_owner_only(self.path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -315,6 +313,20 @@ class RunStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _make_owner_only(path: Path) -> None:
+    """Create the database file owner-only before SQLite opens it (SQLite gives its -wal and -shm files the
+    database's mode), and tighten one an older version left wider. The umask is not touched: it belongs to the
+    whole process, and the app writes files from other threads meanwhile."""
+    try:
+        if path.exists():
+            for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+                tighten_owner_only(path.with_name(name))
+        else:
+            os.close(open_owner_only(path))
+    except OSError as exc:
+        raise InputError(f"cannot open the run database ({exc.strerror or exc})", path=path) from None
 
 
 def _now() -> str:

@@ -168,6 +168,51 @@ def test_problem_paths_are_relative_to_the_folder(tmp_path: Path) -> None:
     assert [(p.path, p.line) for p in data.problems] == [("outputs/m1.jsonl", 2)]
 
 
+def test_entries_named_like_model_files_that_are_not_files_are_problems(tmp_path: Path) -> None:
+    write_lines(tmp_path / "outputs" / "m1.jsonl", [_answer("1")])
+    write_lines(tmp_path / "outputs" / "m2.jsonl", [_answer("1")])
+    (tmp_path / "outputs" / "model-x.jsonl").mkdir()
+    (tmp_path / "outputs" / "loop.jsonl").symlink_to(tmp_path / "outputs" / "loop.jsonl")
+    (tmp_path / "outputs" / "gone.json").symlink_to(tmp_path / "nowhere.json")
+    (tmp_path / "outputs" / "notes").mkdir()  # not named like a model file: not a problem
+    data = load_dataset(tmp_path)
+    assert data.models == ("m1", "m2") and len(data.pairs) == 1
+    assert [(p.path, p.line, p.reason) for p in data.problems] == [
+        ("outputs/gone.json", None, "a symbolic link to something that does not exist; skipped"),
+        ("outputs/loop.jsonl", None, "a symbolic link that loops back on itself; skipped"),
+        ("outputs/model-x.jsonl", None, "a folder, not a file; skipped"),
+    ]
+
+
+def test_a_folder_of_only_unreadable_entries_names_them_in_the_error(tmp_path: Path) -> None:
+    (tmp_path / "model-x.jsonl").mkdir()
+    with pytest.raises(DatasetError, match=r"no model outputs found:\n  model-x.jsonl: a folder, not a file"):
+        load_dataset(tmp_path)
+
+
+def test_numbers_as_names_are_read_as_text_and_reported(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "pairs.jsonl", [_pair(1, model_a=3, model_b="beta", category=12.5),
+                                                  _pair(2, model_a="alpha", model_b=True)])
+    data = load_dataset(path)
+    assert [(p.model_a, p.model_b, p.item.category) for p in data.pairs] == [("3", "beta", "12.5"),
+                                                                          ("alpha", "True", None)]
+    assert [(Path(p.path).name, p.line, p.item, p.reason) for p in data.problems] == [
+        ("pairs.jsonl", 1, "p1", "field 'model_a' is a number, read as the name '3'; "
+                                 "field 'category' is a number, read as the name '12.5'"),
+        ("pairs.jsonl", 2, "p2", "field 'model_b' is a boolean, read as the name 'True'"),
+    ]
+
+
+def test_a_number_as_a_generator_or_category_in_a_folder_is_reported(tmp_path: Path) -> None:
+    write_lines(tmp_path / "a.jsonl", [_answer("1", generator=7, category=3)])
+    write_lines(tmp_path / "b.jsonl", [_answer("1")])
+    data = load_dataset(tmp_path)
+    assert data.models == ("7", "b")
+    assert [(p.path, p.line, p.item) for p in data.problems] == [("a.jsonl", 1, "1")]
+    assert "field 'category' is a number" in data.problems[0].reason
+    assert "field 'generator' is a number" in data.problems[0].reason
+
+
 # -- strict ------------------------------------------------------------------------------------------------------
 
 
@@ -182,3 +227,13 @@ def test_raise_if_problems_lists_them(tmp_path: Path) -> None:
     assert "... and 10 more" in message
     assert caught.value.path == path
     raise_if_problems(load_dataset(write_lines(tmp_path / "ok.jsonl", [_pair(1)])))
+
+
+def test_a_number_naming_a_model_in_the_labels_file_is_used_and_reported(tmp_path: Path) -> None:
+    write_lines(tmp_path / "3.jsonl", [_answer("1")])
+    write_lines(tmp_path / "b.jsonl", [_answer("1")])
+    write_lines(tmp_path / "human_labels.jsonl", [{"id": "1", "model_a": 3, "model_b": "b", "label": "A"}])
+    data = load_dataset(tmp_path)
+    assert [p.human for p in data.pairs] == ["A"]
+    assert [(p.path, p.line, p.reason) for p in data.problems] == [
+        ("human_labels.jsonl", 1, "field 'model_a' is a number, read as the name '3'")]

