@@ -37,6 +37,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
     if not tasks:
         raise InputError(f"nothing to judge in {args.mode} mode", path=args.path)
     options = BatchOptions(mode=args.mode, both_orders=not args.one_order, retry_unparsed=args.retry_unparsed)
+    prepare_folder(args.out)  # an unusable --out is an error now, not after the judge has loaded
     bar = TerminalProgress(unit="pairs" if args.mode == "pairwise" else "responses")
     with judge_from_args(args, fast=not args.generate) as judge:
         try:

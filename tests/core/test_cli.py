@@ -443,3 +443,21 @@ def test_autoj_critique_budget_on_a_full_context(capsys: pytest.CaptureFixture[s
                           "--a", "word " * 300, "--b", "other " * 300)
 
     assert status == 0, err
+
+
+@pytest.mark.parametrize("out", ["/proc/judgedesk-run", "{file}/sub"])
+def test_an_unusable_out_folder_is_one_line_before_the_judge_loads(out: str, tmp_path: Path, capsys,
+                                                                  monkeypatch) -> None:  # noqa: ANN001
+    from judgedesk.core.cli import _batch_commands
+
+    def no_judge(*args: object, **options: object) -> None:
+        raise AssertionError("the judge was loaded before --out was checked")
+
+    monkeypatch.setattr(_batch_commands, "judge_from_args", no_judge)
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x", encoding="utf-8")
+    demo = Path(__file__).resolve().parents[2] / "assets" / "demo"
+    target = out.format(file=a_file)
+    assert main(["batch", str(demo), "--out", target]) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"judgedesk: error: {target}: cannot create the folder"), error
