@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from pathlib import Path
 
+from ._owner_only import write_owner_only
 from ._paths import cache_dir
 
 __all__ = ["file_sha256"]
@@ -48,9 +48,8 @@ def file_sha256(path: str | Path) -> str:
         target = _cache_file()
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(data, indent=0, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, target)
+            # Owner-only: the paths of a user's judge files are theirs to see.
+            write_owner_only(target, json.dumps(data, indent=0, sort_keys=True))
         except OSError:
             pass  # a read-only cache only costs a re-hash next time
     return value

@@ -93,3 +93,14 @@ def test_a_link_planted_under_the_temporary_name_is_not_followed(tmp_path: Path)
         write_owner_only(tmp_path / "report.html", "secret")
     assert target.read_text(encoding="utf-8") == "untouched"
     assert not (tmp_path / "report.html").exists()
+
+
+def test_the_hash_cache_naming_the_users_judge_files_is_owner_only(tmp_path: Path, umask: int,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from judgedesk.core import _hashing
+
+    monkeypatch.setattr(_hashing, "_cache_file", lambda: tmp_path / "cache" / "sha256.json")
+    judge = tmp_path / "judge.gguf"
+    judge.write_bytes(b"GGUF" + bytes(60))
+    _hashing.file_sha256(judge)
+    assert _mode(tmp_path / "cache" / "sha256.json") == 0o600
