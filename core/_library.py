@@ -8,7 +8,8 @@ placed in the folder by hand is still a judge (named by its file name) without a
 Every change is safe to interrupt: a file is checked (`read_gguf_header`) before anything is written, a copy is
 written under a hidden temporary name and renamed into place only when whole and checked again, and
 `library.json` is replaced atomically. Deleting a referenced judge only forgets it; the user's file is never
-touched.
+touched. A file is imported once: referencing a file referenced already, or copying one whose content (size, then
+SHA-256) a judge in the library has, is refused naming that judge.
 """
 
 from __future__ import annotations
@@ -192,7 +193,8 @@ def import_judge(path: str | Path, *, name: str | None = None, copy: bool = True
     progress/cancel: for the copy; a cancelled copy raises ImportCancelled and leaves nothing behind.
 
     Raises ModelFileError naming the file when it is missing, not GGUF or corrupt (nothing is added), and
-    InputError for a bad or taken name or a file referenced already.
+    InputError for a bad or taken name, a file referenced already, or, to copy, a file whose content (SHA-256) a
+    judge in the library has already.
     """
     # Imported here: _judges lists the library, so it imports this module.
     from ._judges import default_format_for
@@ -210,10 +212,9 @@ def import_judge(path: str | Path, *, name: str | None = None, copy: bool = True
             name = _derived_name(original, taken)
         elif validate_judge_name(name).lower() in taken:
             raise InputError(f"a judge named {name!r} is already in the library; choose another name", field="name")
-        if not copy:
-            for record in records:
-                if record.referenced and record.path == original:
-                    raise InputError(f"this file is already in the library as {record.name!r}", path=original)
+        duplicate = _same_file(original, records) if not copy else _same_content(original, records)
+        if duplicate is not None:
+            raise InputError(f"this file is already in the library as {duplicate.name!r}", path=original)
     record = LibraryRecord(name=name, path=original, referenced=not copy, source=source or str(original),
                            imported_at=datetime.now(UTC).isoformat(timespec="seconds"), sha256=None,
                            default_format=chosen_format)
@@ -234,6 +235,37 @@ def import_judge(path: str | Path, *, name: str | None = None, copy: bool = True
         record = replace(record, sha256=file_sha256(original))
         _add_record(record)
     return record
+
+
+def _same_file(path: Path, records: list[LibraryRecord]) -> LibraryRecord | None:
+    """The judge that references `path` already (referencing it again would only add a second name)."""
+    return next((r for r in records if r.referenced and r.path == path), None)
+
+
+def _same_content(path: Path, records: list[LibraryRecord]) -> LibraryRecord | None:
+    """The judge whose file has `path`'s content (copying it again would only duplicate gigabytes).
+
+    Sizes are compared first, so the file is hashed only when a judge of the same size exists.
+    """
+    size = path.stat().st_size
+    same_size = [r for r in records if _size(r.path) == size]
+    if not same_size:
+        return None
+    digest = file_sha256(path)
+    for record in same_size:
+        try:
+            if (record.sha256 or file_sha256(record.path)) == digest:
+                return record
+        except OSError:
+            continue  # a referenced file gone or unreadable holds nothing to compare
+    return None
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def _add_record(record: LibraryRecord) -> None:

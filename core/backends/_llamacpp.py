@@ -14,14 +14,17 @@ import ctypes
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from .._errors import ModelLoadError
-from .._gguf_file import read_gguf_header
+from .._errors import ModelFileError, ModelLoadError
+from .._gguf_file import GGUFHeader, read_gguf_header
 from .._hashing import file_sha256
+from .._llama_log import captured_llama_log, llama_failure_reason
 from .._llama_runtime import load_llama_cpp
+from .._load_probe import check_first_load
 from ._protocol import Generation, ModelInfo, Sampling, check_fits
 from ._stops import first_stop
 
@@ -32,6 +35,23 @@ def default_threads() -> int:
     """Physical-ish core count: llama.cpp slows down with hyper-threads, and leaves one core for the UI."""
     count = os.cpu_count() or 2
     return max(1, min(8, count if count <= 2 else count - 1))
+
+
+def _check_chat_templates(llama_cpp: ModuleType, header: GGUFHeader) -> None:
+    """Compile the file's chat templates as llama-cpp-python's Llama() will (it compiles every one, though judgedesk
+    renders its own prompts), so that one Jinja cannot parse is a ModelFileError naming its key, not a traceback."""
+    from jinja2 import TemplateError
+
+    for key, template in header.metadata.items():
+        if key == "tokenizer.chat_template" or key.startswith("tokenizer.chat_template."):
+            if not isinstance(template, str):
+                raise ModelFileError(header.path, f"metadata {key} holds {header.value_types[key]}, not a template")
+            try:
+                llama_cpp.llama_chat_format.Jinja2ChatFormatter(template=template, eos_token="", bos_token="")
+            except TemplateError as exc:
+                where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+                raise ModelFileError(header.path, f"metadata {key} is not a chat template Jinja can compile: "
+                                                  f"{exc}{where}") from None
 
 
 class LlamaCppBackend:
@@ -55,7 +75,7 @@ class LlamaCppBackend:
             reuse_prefix: keep the KV cache of a prefix shared with the previous call; default: on the CPU only.
         """
         path = Path(path)
-        header = read_gguf_header(path)  # raises ModelFileError on anything llama.cpp could crash on
+        header = read_gguf_header(path)  # raises ModelFileError on anything llama.cpp is known to abort on
         trained = header.context_length
         self.n_ctx = min(n_ctx, trained) if trained else n_ctx
         self._n_threads = n_threads or default_threads()
@@ -66,6 +86,9 @@ class LlamaCppBackend:
             raise ModelLoadError(path, "llama-cpp-python is not installed: pip install llama-cpp-python==0.3.36") \
                 from exc
         self._lib = llama_cpp
+        _check_chat_templates(llama_cpp, header)
+        sha256 = file_sha256(path)
+        check_first_load(path, sha256, llama_cpp.__version__)  # what the checks cannot foresee, a child meets first
         if n_gpu_layers and not llama_cpp.llama_supports_gpu_offload():
             # llama.cpp would ignore the layers itself; recording 0 keeps the manifest true to what ran, and
             # `offload_note` tells the user why.
@@ -73,13 +96,16 @@ class LlamaCppBackend:
         self._n_gpu_layers = n_gpu_layers
         self._reuse_prefix = (n_gpu_layers == 0) if reuse_prefix is None else reuse_prefix
         try:
-            self._llm = llama_cpp.Llama(
-                model_path=str(path), n_ctx=self.n_ctx, n_batch=n_batch, n_ubatch=n_batch,
-                n_threads=self._n_threads, n_threads_batch=self._n_threads, n_gpu_layers=n_gpu_layers,
-                seed=seed, logits_all=False, verbose=False,
-            )
+            with captured_llama_log(llama_cpp) as log:
+                self._llm = llama_cpp.Llama(
+                    model_path=str(path), n_ctx=self.n_ctx, n_batch=n_batch, n_ubatch=n_batch,
+                    n_threads=self._n_threads, n_threads_batch=self._n_threads, n_gpu_layers=n_gpu_layers,
+                    seed=seed, logits_all=False, verbose=False,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelLoadError(path, str(exc)) from exc
+            # llama-cpp-python says only "Failed to load model from file"; llama.cpp's log says why.
+            reason = llama_failure_reason(log)
+            raise ModelLoadError(path, f"llama.cpp refused it: {reason}" if reason else str(exc)) from exc
         if self._llm._is_recurrent or self._llm._is_hybrid:
             self._reuse_prefix = False  # their state cannot be trimmed back to a prefix
         model = self._llm._model
@@ -87,7 +113,7 @@ class LlamaCppBackend:
         eos_id = model.token_eos()
         self._n_vocab = self._llm.n_vocab()
         self.info = ModelInfo(
-            sha256=file_sha256(path),
+            sha256=sha256,
             name=header.name,
             file_name=path.name,
             architecture=header.architecture,

@@ -60,7 +60,7 @@ def _write_tiny_judge(path: Path, *, judge_format: str | None = "prometheus") ->
     if judge_format is not None:
         writer.add_string(JUDGEDESK_FORMAT_KEY, judge_format)
     writer.add_array("tiny.small_list", [1, 2, 3])
-    writer.add_array("tiny.long_list", list(range(100)))
+    writer.add_array("tiny.long_list", list(range(1000)))
     writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float16))
     writer.add_tensor("output.weight", np.ones((2, 8), dtype=np.float32))
     writer.write_header_to_file()
@@ -109,7 +109,7 @@ def test_file_written_by_gguf_py(tmp_path: Path) -> None:
     assert header.tensor_count == 2
     assert header.chat_template is None
     assert header.metadata["tiny.small_list"] == [1, 2, 3]
-    assert header.metadata["tiny.long_list"] == 100
+    assert header.metadata["tiny.long_list"] == 1000  # past the 512 numbers decoded for per-layer values
     assert 4 * 8 * 2 + 2 * 8 * 4 <= header.data_end <= path.stat().st_size
 
 

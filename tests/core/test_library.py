@@ -48,6 +48,7 @@ def _tiny_gguf(path: Path, *, name: str = "Tiny Judge") -> Path:
     writer = GGUFWriter(str(path), "llama")
     writer.add_name(name)
     writer.add_file_type(1)
+    writer.add_string("tiny.file_name", path.name)  # each file its own content: a copy of equal content is refused
     writer.add_tensor("token_embd.weight", np.arange(64, dtype=np.float32).reshape(8, 8))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -130,6 +131,28 @@ def test_a_file_is_referenced_once(tmp_path: Path) -> None:
         import_judge(original, copy=False)
 
 
+def test_a_file_is_copied_once_whatever_its_path(tmp_path: Path) -> None:
+    original = _tiny_gguf(tmp_path / "once.gguf")
+    import_judge(original)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    same_bytes = shutil.copyfile(original, elsewhere / "renamed.gguf")
+    for again in (original, same_bytes):
+        with pytest.raises(InputError, match=r"renamed\.gguf|once\.gguf") as raised:
+            import_judge(again)
+        assert str(raised.value).endswith("this file is already in the library as 'once'")
+    assert sorted(p.name for p in judges_dir().iterdir()) == ["library.json", "once.gguf"]
+    assert _library_names() == ["once"]
+
+
+def test_a_file_of_the_same_size_but_other_content_is_copied(tmp_path: Path) -> None:
+    first, second = _tiny_gguf(tmp_path / "a.gguf"), _tiny_gguf(tmp_path / "b.gguf")
+    assert first.stat().st_size == second.stat().st_size and _sha256(first) != _sha256(second)
+    import_judge(first)
+    import_judge(second)
+    assert _library_names() == ["a", "b"]
+
+
 def test_recorded_format_wins_and_unknown_formats_are_refused(tmp_path: Path) -> None:
     import_judge(_tiny_gguf(tmp_path / "j.gguf"), format="prometheus")
     assert next(e for e in list_judges() if e.name == "j").default_format == "prometheus"
@@ -154,8 +177,11 @@ def test_the_demo_judge_imported_by_reference_loads_by_its_name(tmp_path: Path) 
 
 
 def test_derived_names_are_made_unique(tmp_path: Path) -> None:
-    original = _tiny_gguf(tmp_path / "judge.gguf")
-    names = [import_judge(original).name for _ in range(3)]
+    folders = [tmp_path / folder for folder in ("x", "y", "z")]
+    for folder in folders:
+        folder.mkdir()
+    # Three files of one name and different content (the same content twice is refused, see above).
+    names = [import_judge(_tiny_gguf(folder / "judge.gguf", name=folder.name)).name for folder in folders]
     assert names == ["judge", "judge-2", "judge-3"]
     assert sorted(p.name for p in judges_dir().glob("*.gguf")) == ["judge-2.gguf", "judge-3.gguf", "judge.gguf"]
 
