@@ -27,6 +27,7 @@ from pathlib import Path
 from ._errors import ModelFileError, ModelLoadError
 from ._judges import demo_judge_path
 from ._llama_log import llama_failure_reason
+from ._owner_only import write_owner_only
 from ._paths import cache_dir
 
 __all__ = ["PROBE_FLAG", "check_first_load"]
@@ -116,13 +117,11 @@ def _remember(sha256: str, runtime: str) -> None:
     with _LOCK:
         entries = _load() | {_entry(sha256, runtime)}
         target = _cache_file()
-        temp = target.with_suffix(f".{os.getpid()}.tmp")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            temp.write_text(json.dumps(sorted(entries), indent=0), encoding="utf-8")
-            os.replace(temp, target)
+            write_owner_only(target, json.dumps(sorted(entries), indent=0))  # like every cache of the user's files
         except OSError:
-            temp.unlink(missing_ok=True)  # a read-only cache only costs another probe next time
+            pass  # a read-only cache only costs another probe next time
 
 
 # -- the child ---------------------------------------------------------------------------------------------------
