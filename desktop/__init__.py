@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="headless check: load the demo judge, judge one pair, exit 0 (used by the bundle test)")
     # The frozen app runs its own executable as the K-quant worker process (a bundle has no python -m).
     parser.add_argument("--judgedesk-quantize-worker", action="store_true", help=argparse.SUPPRESS)
+    # ... and as the child that loads a judge file it has not loaded before (judgedesk.core._load_probe).
+    parser.add_argument("--judgedesk-load-probe", metavar="FILE", help=argparse.SUPPRESS)
     return parser
 
 
@@ -41,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._frozen import run_quantize_worker
 
         return run_quantize_worker()
+    if args.judgedesk_load_probe:
+        from judgedesk.core._load_probe import probe
+
+        return probe(args.judgedesk_load_probe)
     if args.selftest:
         from ._selftest import run_selftest
 

@@ -200,3 +200,14 @@ def test_native_bundle_fails_the_same_emulated_selftest_with_one_line(tmp_path_f
     error = [line for line in done.stdout.splitlines() + done.stderr.splitlines() if "libggml-cpu" in line]
     assert len(error) == 1 and "AVX512" in error[0] and "make bundle" in error[0], done.stdout + done.stderr
     assert "selftest passed" not in done.stdout
+
+
+def test_the_bundle_acts_as_its_own_load_probe(bundle: Path, tmp_path: Path) -> None:
+    """A judge file the app has not loaded before is first loaded in a child process; in a bundle that child is
+    the bundle's own executable (no `python -m` there)."""
+    copy = tmp_path / "judge-copy.gguf"
+    shutil.copyfile(demo_judge_path(), copy)
+    done = subprocess.run([str(bundle), "--judgedesk-load-probe", str(copy)], cwd=tmp_path,
+                          env=_clean_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "judgedesk-load-probe: loaded" in done.stdout
