@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from ._errors import InputError, JudgedeskError, ModelFileError
 from ._gguf_file import read_gguf_header
 from ._hashing import file_sha256
+from ._owner_only import make_owner_only_folder, open_owner_only, tighten_owner_only, write_owner_only
 from ._paths import judges_dir
 
 __all__ = [
@@ -130,14 +131,9 @@ def read_library() -> list[LibraryRecord]:
 
 def _write_library(records: list[LibraryRecord]) -> None:
     path = library_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_owner_only_folder(path.parent)  # the library names the user's judges and where they keep them
     data = {"version": _FORMAT_VERSION, "judges": [r.to_json() for r in sorted(records, key=lambda r: r.name.lower())]}
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        temp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    write_owner_only(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def _placed_files(records: list[LibraryRecord]) -> list[Path]:
@@ -280,25 +276,26 @@ def _add_record(record: LibraryRecord) -> None:
 
 def _moved(source: Path, target: Path) -> bool:
     """Rename `source` to `target` when both are on one file system; False when a copy is needed."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_owner_only_folder(target.parent)
     if target.exists():
         raise InputError("a file of that name is already in the library folder", path=target)
     try:
         os.rename(source, target)
     except OSError:
         return False
+    tighten_owner_only(target)  # a moved file keeps the mode it had where it was
     return True
 
 
 def _copy_checked(source: Path, target: Path, progress: CopyProgress | None, cancel: CancelFlag | None) -> None:
     """Copy under a hidden temporary name, check the copy, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_owner_only_folder(target.parent)
     if target.exists():
         raise InputError("a file of that name is already in the library folder", path=target)
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
     total = source.stat().st_size
     try:
-        with source.open("rb") as reader, temp.open("wb") as writer:
+        with source.open("rb") as reader, open(open_owner_only(temp, os.O_WRONLY | os.O_TRUNC), "wb") as writer:
             done = 0
             while chunk := reader.read(_CHUNK):
                 if cancel is not None and cancel.is_set():

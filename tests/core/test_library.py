@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import stat
 import threading
 from pathlib import Path
 
@@ -343,3 +345,16 @@ def test_load_judge_uses_the_format_chosen_at_import(tmp_path: Path) -> None:
         assert judge.format.name == "pandalm"
     with load_judge("as-pandalm", format="generic") as judge:
         assert judge.format.name == "generic"
+
+
+@pytest.mark.parametrize("mode", ["copy", "move"])
+def test_the_library_its_folder_and_its_judges_are_owner_only_whatever_the_umask(tmp_path: Path, mode: str) -> None:
+    source = _tiny_gguf(tmp_path / "judge.gguf")
+    source.chmod(0o644)  # a moved file would otherwise keep this
+    old = os.umask(0)
+    try:
+        record = import_judge(source, copy=True, move=mode == "move")
+    finally:
+        os.umask(old)
+    modes = {path: stat.S_IMODE(path.stat().st_mode) for path in (judges_dir(), library_file(), Path(record.path))}
+    assert modes == {judges_dir(): 0o700, library_file(): 0o600, Path(record.path): 0o600}
