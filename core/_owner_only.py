@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +24,7 @@ from ._errors import InputError
 __all__ = [
     "OWNER_ONLY_FILE",
     "OWNER_ONLY_FOLDER",
+    "copy_owner_only",
     "make_owner_only_folder",
     "open_owner_only",
     "remove_stale_temporaries",
@@ -79,6 +81,15 @@ def tighten_owner_only(path: str | Path) -> None:
     mode = stat.S_IMODE(status.st_mode)
     if stat.S_ISREG(status.st_mode) and mode & 0o077 and _ours(status):
         os.chmod(path, mode & 0o700)
+
+
+def copy_owner_only(source: str | Path, target: str | Path) -> Path:
+    """Copy `source` to `target`, owner-only from its first byte (shutil.copy2 makes the file with the umask's
+    mode and narrows it only after the data is in); returns `target`."""
+    target = Path(target)
+    with open(source, "rb") as reader, open(open_owner_only(target, os.O_WRONLY | os.O_TRUNC), "wb") as writer:
+        shutil.copyfileobj(reader, writer)
+    return target
 
 
 def temporary_name(path: Path) -> Path:

@@ -8,13 +8,13 @@ the run database (one short transaction) and the statistics are recomputed so ag
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from judgedesk.core import JudgedeskError
+from judgedesk.core._owner_only import copy_owner_only
 from judgedesk.core.reports import ResultRow, build_summary, load_results, write_reports
 from judgedesk.core.runs import RunInfo, RunStore
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -522,7 +522,7 @@ class ResultsView(QWidget):
             if destination is not None and destination.resolve() != folder.resolve():
                 try:
                     destination.mkdir(parents=True, exist_ok=True)
-                    paths = [Path(shutil.copy2(path, destination / path.name)) for path in paths]  # type: ignore[arg-type]
+                    paths = [copy_owner_only(path, destination / path.name) for path in paths]  # type: ignore[arg-type]
                 except OSError as exc:
                     raise JudgedeskError(f"{destination}: could not copy the reports ({exc.strerror})") from None
             return paths  # type: ignore[return-value]

@@ -104,3 +104,14 @@ def test_the_hash_cache_naming_the_users_judge_files_is_owner_only(tmp_path: Pat
     judge.write_bytes(b"GGUF" + bytes(60))
     _hashing.file_sha256(judge)
     assert _mode(tmp_path / "cache" / "sha256.json") == 0o600
+
+
+def test_a_copy_is_owner_only_from_its_first_byte(tmp_path: Path, umask: int) -> None:
+    from judgedesk.core._owner_only import copy_owner_only
+
+    source = tmp_path / "report.html"
+    source.write_text("<p>confidential</p>", encoding="utf-8")
+    source.chmod(0o644)
+    (tmp_path / "export").mkdir()
+    copied = copy_owner_only(source, tmp_path / "export" / "report.html")
+    assert copied.read_text(encoding="utf-8") == "<p>confidential</p>" and _mode(copied) == 0o600
