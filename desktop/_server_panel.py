@@ -84,6 +84,11 @@ class ServerPanel(QGroupBox):
         self.url_edit.setPlaceholderText("http://10.0.0.5:8080")
         self.url_edit.setToolTip("An IP address on this computer or your private network, with its port; host "
                                  "names are refused (looking one up would send a DNS query)")
+        self.cgnat_box = QCheckBox("Allow an address in 100.64.0.0/10 (CGNAT: a Tailscale-style network I run)")
+        self.cgnat_box.setObjectName("serverAllowCgnat")
+        self.cgnat_box.setToolTip("Refused by default: on a carrier's network that block is shared with other "
+                                  "customers, so it is your own network only when you run it")
+        self.cgnat_box.setChecked(settings.allow_cgnat)
         self.model_edit = QLineEdit(settings.server_model or "")
         self.model_edit.setObjectName("serverModel")
         self.model_edit.setPlaceholderText("optional: the one the server serves")
@@ -113,6 +118,7 @@ class ServerPanel(QGroupBox):
         form = QFormLayout(self)
         form.addRow(self.use_box)
         form.addRow("Server &URL", self.url_edit)
+        form.addRow(self.cgnat_box)
         form.addRow("&Model id", self.model_edit)
         form.addRow(self.local_file_box)
         limits = QHBoxLayout()
@@ -129,6 +135,7 @@ class ServerPanel(QGroupBox):
 
         self.use_box.toggled.connect(lambda on: self._save("use_server", on))
         self.url_edit.editingFinished.connect(self._url_edited)
+        self.cgnat_box.toggled.connect(self._cgnat_toggled)
         self.model_edit.editingFinished.connect(lambda: self._save("server_model",
                                                                    self.model_edit.text().strip() or None))
         self.local_file_box.toggled.connect(lambda on: self._save("server_local_file", on))
@@ -155,6 +162,11 @@ class ServerPanel(QGroupBox):
         # A refused address stays in the field to be corrected; the saved one is still in use until then.
         self._save("server_url", self.url_edit.text().strip())
 
+    def _cgnat_toggled(self, on: bool) -> None:
+        self._save("allow_cgnat", on)
+        if on:  # the address in the field may have been refused for want of this
+            self._url_edited()
+
     # -- testing --------------------------------------------------------------------------------------------
 
     def test_connection(self) -> Task | None:
@@ -162,8 +174,9 @@ class ServerPanel(QGroupBox):
         if self.check_task is not None:
             return None
         text = self.url_edit.text().strip()
+        allow_cgnat = self.cgnat_box.isChecked()
         try:
-            parse_server_url(text)
+            parse_server_url(text, allow_cgnat=allow_cgnat)
         except InputError as exc:
             self._context.messages.show_error(str(exc))
             return None
@@ -177,7 +190,7 @@ class ServerPanel(QGroupBox):
             path = resolve_judge(judge) if judge else None
             # No retries: a test should answer now; judging itself retries as set.
             backend = create_backend("server", url=text, model=model, judge_file=path, n_ctx=n_ctx,
-                                     timeout_s=timeout_s, retries=0, api_key=api_key)
+                                     timeout_s=timeout_s, retries=0, api_key=api_key, allow_cgnat=allow_cgnat)
             try:
                 facts = backend.facts  # type: ignore[attr-defined]
                 return ServerCheck(endpoint=backend.endpoint.address,  # type: ignore[attr-defined]

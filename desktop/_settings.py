@@ -139,8 +139,17 @@ class AppSettings:
         """Raises InputError (core's message) for an address judgedesk will not talk to; nothing is saved then."""
         text = value.strip()
         if text:
-            parse_server_url(text)
+            parse_server_url(text, allow_cgnat=self.allow_cgnat)
         self.set_value("server/url", text)
+
+    @property
+    def allow_cgnat(self) -> bool:
+        """Accept a server in the CGNAT block 100.64.0.0/10 (a Tailscale-style network), refused by default."""
+        return self._bool("server/allow_cgnat", False)
+
+    @allow_cgnat.setter
+    def allow_cgnat(self, value: bool) -> None:
+        self.set_value("server/allow_cgnat", bool(value))
 
     @property
     def server_model(self) -> str | None:
@@ -202,7 +211,7 @@ class AppSettings:
         if options is None:
             return None
         try:
-            return parse_server_url(options.url)
+            return parse_server_url(options.url, allow_cgnat=options.allow_cgnat)
         except InputError:
             return None
 
@@ -212,7 +221,7 @@ class AppSettings:
             return None
         return ServerOptions(url=self.server_url, model=self.server_model, max_in_flight=self.in_flight,
                              timeout_s=float(self.timeout_s), retries=self.retries,
-                             api_key=self.server_api_key)
+                             api_key=self.server_api_key, allow_cgnat=self.allow_cgnat)
 
     # -- folders --------------------------------------------------------------------------------------------
 

@@ -94,6 +94,17 @@ def test_the_panel_saves_each_edit_and_shows_core_message_for_a_bad_url(view: Se
     assert AppSettings(app_context.settings.path).server_url == URL and len(changes) == 6
 
 
+def test_a_cgnat_server_is_taken_only_once_the_opt_in_is_checked(view: SettingsView, app_context) -> None:  # noqa: ANN001
+    view.findChild(QCheckBox, "serverUse").setChecked(True)
+    _type_url(view, "http://100.64.0.7:8080")
+    assert "100.64.0.0/10" in app_context.messages.current_text()
+    assert AppSettings(app_context.settings.path).server_url == ""
+    view.findChild(QCheckBox, "serverAllowCgnat").setChecked(True)  # takes the address still in the field
+    reread = AppSettings(app_context.settings.path)
+    assert reread.server_url == "http://100.64.0.7:8080" and reread.allow_cgnat
+    assert reread.server_options().allow_cgnat and reread.server_endpoint().host == "100.64.0.7"
+
+
 def test_the_privacy_statement_names_the_server(view: SettingsView, app_context) -> None:  # noqa: ANN001
     statement = view.findChild(QLabel, "offlineStatement")
     assert "never leave this computer" in statement.text()
