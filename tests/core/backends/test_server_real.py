@@ -373,9 +373,15 @@ def answer_timeout_s(local_server: LocalServer, demo_path: Path, pairs: Path,
     """A client timeout no real answer comes near on this machine as loaded now: 6x the slowest answer of the
     timeout tests' own workload (3 pairs, both orders, 3 in flight), at least 2 s. Measured, not guessed: under
     load a fixed 1-3 s timed real answers out too (CI failed by load, not by a defect)."""
-    with FaultyProxy(local_server.port) as proxy:
-        with _server_judge(proxy.url, demo_path) as judge:
-            run_batch(tmp_path_factory.mktemp("answer_time") / "run", load_dataset(pairs, limit=3), judge)
+    from judgedesk.core import _offline
+
+    saved = _offline._allowlist  # set up outside any test, so restore_allowlist cannot undo what this allows
+    try:
+        with FaultyProxy(local_server.port) as proxy:
+            with _server_judge(proxy.url, demo_path) as judge:
+                run_batch(tmp_path_factory.mktemp("answer_time") / "run", load_dataset(pairs, limit=3), judge)
+    finally:
+        _offline._allowlist = saved
     return float(max(2, math.ceil(6 * proxy.slowest_answer_s)))
 
 
