@@ -58,13 +58,13 @@ class _Content(str):
     def _text(self) -> str:
         return self.registry[int(_SENTINEL_RE.fullmatch(self).group(1))]  # type: ignore[union-attr]
 
-    def strip(self, chars: str | None = None) -> _Content:  # type: ignore[override]
+    def strip(self, chars: str | None = None) -> _Content:
         return self._derived(self._text().strip(chars))
 
-    def lstrip(self, chars: str | None = None) -> _Content:  # type: ignore[override]
+    def lstrip(self, chars: str | None = None) -> _Content:
         return self._derived(self._text().lstrip(chars))
 
-    def rstrip(self, chars: str | None = None) -> _Content:  # type: ignore[override]
+    def rstrip(self, chars: str | None = None) -> _Content:
         return self._derived(self._text().rstrip(chars))
 
 

@@ -153,7 +153,7 @@ def remove_stale_temporaries(folder: str | Path, names: Iterable[str]) -> list[P
     """Remove `.NAME.PID.tmp` files for the given NAMEs that a process no longer running left in `folder`
     (a `kill -9` while it wrote); returns what was removed. A running process's temporary is kept."""
     wanted = set(names)
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(Path(folder).iterdir())
     except OSError:

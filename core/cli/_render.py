@@ -22,7 +22,7 @@ def _judge_line(verdict: PairwiseVerdict | Grade) -> str:
     m = verdict.manifest
     if m is None:
         return "judge: unknown"
-    mode = {"logits": "fast verdict from logits", "generate": "generated"}.get(m.decoding.get("mode"), "?")
+    mode = {"logits": "fast verdict from logits", "generate": "generated"}.get(str(m.decoding.get("mode")), "?")
     return f"judge: {m.judge_name} ({m.file_type}, {m.architecture}) | format {m.format} | {mode} | seed {m.seed}"
 
 

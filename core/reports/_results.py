@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputError
-from .._records import Decision, decide_winners
+from .._records import Decision, Label, decide_winners
 from ..runs._store import DB_NAME, Override, RunInfo, RunStore, StoredTask
 from ..stats import Outcome
 
@@ -29,7 +29,7 @@ class ResultRow:
     override: Override | None = None
     """The analyst's correction of this task, if any (the judge's records above are never changed)."""
 
-    def winner(self, side: str) -> str | None:
+    def winner(self, side: str) -> Label | None:
         record = self.sides.get(side)
         return None if record is None else record.get("winner")
 
@@ -37,7 +37,7 @@ class ResultRow:
         """Final decision over the run's orders; None while an order is still to be judged."""
         if any(side not in self.sides for side in orders):
             return None
-        return decide_winners([self.winner(side) for side in orders],  # type: ignore[misc]
+        return decide_winners([self.winner(side) for side in orders],
                               inconsistent_as_tie=inconsistent_as_tie)
 
     @property

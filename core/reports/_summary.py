@@ -126,7 +126,7 @@ def _grades(results: RunResults, *, rounds: int, seed: int, apply_overrides: boo
         by_model[row.task.model_a].append((row.task.item_id, float(score)))
         if row.task.category:
             per_category[row.task.category][row.task.model_a].append(float(score))
-    models = []
+    models: list[dict[str, Any]] = []
     for model, scored in by_model.items():
         values = np.array([s for _, s in scored])
         low, high = _bootstrap_mean(values, rounds=rounds, seed=seed)

@@ -57,7 +57,7 @@ class Agreement:
     inconsistent verdicts."""
 
     def to_dict(self) -> dict[str, Any]:
-        return to_plain(self)  # type: ignore[no-any-return]
+        return to_plain(self)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class OrderAgreement:
     """Items left out because they had no human label."""
 
     def to_dict(self) -> dict[str, Any]:
-        return to_plain(self)  # type: ignore[no-any-return]
+        return to_plain(self)
 
 
 def agreement(predicted: Sequence[str | None], gold: Sequence[str | None]) -> Agreement:

@@ -54,7 +54,7 @@ class JudgeBehaviour:
     """unparsed / n."""
 
     def to_dict(self) -> dict[str, Any]:
-        return to_plain(self)  # type: ignore[no-any-return]
+        return to_plain(self)
 
 
 def judge_behaviour(outcomes: Iterable[Outcome]) -> JudgeBehaviour:

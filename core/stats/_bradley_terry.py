@@ -55,7 +55,7 @@ class ModelRating:
     """Outcomes the model played that counted in the fit (a tie counts as one game)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return to_plain(self)  # type: ignore[no-any-return]
+        return to_plain(self)
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Ratings:
         raise KeyError(model)
 
     def to_dict(self) -> dict[str, Any]:
-        return to_plain(self)  # type: ignore[no-any-return]
+        return to_plain(self)
 
 
 def bradley_terry(outcomes: Iterable[Outcome], *, baseline: str | None = None, inconsistent_as_tie: bool = False,

@@ -53,7 +53,7 @@ class PairSummary:
     """Upper end of the 95% percentile bootstrap interval of win_rate; None without one."""
 
     def to_dict(self) -> dict[str, Any]:
-        return to_plain(self)  # type: ignore[no-any-return]
+        return to_plain(self)
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class WinRateMatrix:
         return self.rates[index[model]][index[opponent]]
 
     def to_dict(self) -> dict[str, Any]:
-        return to_plain(self)  # type: ignore[no-any-return]
+        return to_plain(self)
 
 
 def pair_summary(outcomes: Iterable[Outcome], *, inconsistent_as_tie: bool = False, rounds: int = 1000,
