@@ -36,7 +36,7 @@ from ._errors import (  # noqa: E402
     ServerUnavailableError,
     UnsupportedCpuError,
 )
-from ._gguf_file import GGUFHeader, read_gguf_header  # noqa: E402
+from ._gguf_file import GGUFHeader, GGUFTensor, read_gguf_header  # noqa: E402
 from ._judges import (  # noqa: E402
     DEMO_JUDGE,
     JudgeEntry,
@@ -87,6 +87,7 @@ __all__ = [
     "EvalItem",
     "FormatError",
     "GGUFHeader",
+    "GGUFTensor",
     "Generation",
     "Grade",
     "ImportCancelled",

@@ -4,7 +4,8 @@ llama.cpp trusts the file it is given: a truncated or foreign file can crash the
 here first, header, metadata and tensor table, and the tensor data extent is checked against the file size, so a
 bad file becomes a `ModelFileError` naming the path instead of a segfault. The reader is also how `judgedesk
 models` lists a judge's name, architecture, quantization and chat template cheaply: large arrays (the vocabulary)
-are skipped, not decoded, which keeps this near-instant where gguf-py's full reader takes seconds.
+are skipped, not decoded, which keeps this near-instant where gguf-py's full reader takes seconds. It is judgedesk's
+one GGUF reader: the memory planner and the quantizer take every tensor's name, shape and type from its tensor table.
 
 The structure is checked as llama.cpp's own GGUF reader (ggml/src/gguf.cpp) checks it: alignment, tensor names,
 dimensions, types, and offsets that follow one another. What llama.cpp would *assert* on in the hyperparameters and
@@ -34,7 +35,7 @@ from gguf.constants import (
 from ._errors import ModelFileError
 from ._gguf_checks import check_hyperparameters
 
-__all__ = ["GGUFHeader", "JUDGEDESK_FORMAT_KEY", "TensorInfo", "read_gguf_header"]
+__all__ = ["JUDGEDESK_FORMAT_KEY", "GGUFHeader", "GGUFTensor", "read_gguf_header"]
 
 # Where judgedesk's converter records the judge format a model was trained on (so the right prompt is automatic).
 JUDGEDESK_FORMAT_KEY = "judgedesk.format"
@@ -55,13 +56,15 @@ _MAX_NAME = 64  # GGML_MAX_NAME, the terminating NUL included
 
 
 @dataclass(frozen=True)
-class TensorInfo:
+class GGUFTensor:
     """One entry of a GGUF file's tensor table."""
 
+    name: str
+    """The tensor's name, as llama.cpp looks it up ('blk.0.attn_q.weight')."""
     shape: tuple[int, ...]
     """Dimensions in ggml order (innermost first): token_embd.weight is (embedding length, vocabulary size)."""
-    ggml_type: int
-    """The ggml type number (GGMLQuantizationType)."""
+    ggml_type: GGMLQuantizationType
+    """How the data is stored (F16, Q4_K, ...)."""
     offset: int
     """Byte offset of the data from the start of the data region."""
 
@@ -83,7 +86,7 @@ class GGUFHeader:
     """Byte offset where the last tensor's data ends; the file must be at least this long."""
     value_types: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Each metadata key's GGUF type as llama.cpp names it: 'uint32', 'string', 'array of string', ..."""
-    tensors: Mapping[str, TensorInfo] = field(default_factory=dict, repr=False)
+    tensors: Mapping[str, GGUFTensor] = field(default_factory=dict, repr=False)
     """The tensor table by tensor name, in file order."""
 
     @property
@@ -236,7 +239,7 @@ def _parse(view: memoryview, path: Path, size: int) -> GGUFHeader:
         key = cur.string()
         metadata[key], value_types[key] = cur.typed_value(cur.unpack("<I"))
     alignment = _alignment(metadata, value_types, path)
-    tensors: dict[str, TensorInfo] = {}
+    tensors: dict[str, GGUFTensor] = {}
     for _ in range(tensor_count):
         name = cur.string()
         if len(name.encode()) >= _MAX_NAME:
@@ -247,8 +250,11 @@ def _parse(view: memoryview, path: Path, size: int) -> GGUFHeader:
         if n_dims > _MAX_DIMS:
             raise ModelFileError(path, f"tensor {name!r} has {n_dims} dimensions (llama.cpp allows {_MAX_DIMS})")
         shape = tuple(cur.unpack("<Q") for _ in range(n_dims))
-        ggml_type, offset = cur.unpack("<I"), cur.unpack("<Q")
-        tensors[name] = TensorInfo(shape=shape, ggml_type=ggml_type, offset=offset)
+        type_number, offset = cur.unpack("<I"), cur.unpack("<Q")
+        if type_number not in GGML_QUANT_SIZES:  # its data size could not be checked
+            raise ModelFileError(path, f"tensor {name!r} has unknown type {type_number}")
+        tensors[name] = GGUFTensor(name=name, shape=shape, ggml_type=GGMLQuantizationType(type_number),
+                                   offset=offset)
     data_start = -(-cur.pos // alignment) * alignment
     if tensor_count == 0:
         raise ModelFileError(path, "the GGUF file holds no tensors (a vocabulary-only file is not a model)")
@@ -272,7 +278,7 @@ def _alignment(metadata: Mapping[str, Any], value_types: Mapping[str, str], path
     return int(value)
 
 
-def _data_extent(tensors: Mapping[str, TensorInfo], alignment: int, path: Path) -> int:
+def _data_extent(tensors: Mapping[str, GGUFTensor], alignment: int, path: Path) -> int:
     """Bytes from the start of the data region to the end of the last tensor's data.
 
     gguf.cpp requires each tensor's data to start where the previous one's (padded to the alignment) ends; an
@@ -280,10 +286,7 @@ def _data_extent(tensors: Mapping[str, TensorInfo], alignment: int, path: Path) 
     """
     expected = extent = 0
     for name, info in tensors.items():
-        try:
-            block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(info.ggml_type)]
-        except (ValueError, KeyError):
-            raise ModelFileError(path, f"tensor {name!r} has unknown type {info.ggml_type}") from None
+        block, type_size = GGML_QUANT_SIZES[info.ggml_type]
         n_elements = math.prod(info.shape)
         if n_elements >= 1 << 63:
             raise ModelFileError(path, f"tensor {name!r} has an impossible shape {list(info.shape)}")

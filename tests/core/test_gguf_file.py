@@ -1,5 +1,7 @@
 """Reading GGUF headers: the demo judge, a file written by gguf-py, and every kind of broken file.
 
+The tensor table (name, shape, type, offset of every tensor) is held against gguf-py's own reader.
+
 A broken file must become a `ModelFileError` naming its path, never a crash inside llama.cpp.
 """
 
@@ -12,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gguf import GGUFWriter
+from gguf import GGUFReader, GGUFWriter
 from gguf.constants import GGUF_MAGIC, GGMLQuantizationType, GGUFValueType
-from judgedesk.core import GGUFHeader, ModelFileError, read_gguf_header
+from judgedesk.core import GGUFHeader, GGUFTensor, ModelFileError, read_gguf_header
 from judgedesk.core._gguf_file import JUDGEDESK_FORMAT_KEY
 
 
@@ -125,6 +127,35 @@ def test_name_falls_back_to_the_file_stem_and_unknowns(tmp_path: Path) -> None:
     assert header.file_type == "unknown"
     assert header.context_length is None
     assert header.judge_format is None
+
+
+def _gguf_py_tensor_table(path: Path) -> list[tuple[str, tuple[int, ...], GGMLQuantizationType, int]]:
+    reader = GGUFReader(path)
+    return [(t.name, tuple(int(n) for n in t.shape), t.tensor_type, int(t.data_offset) - reader.data_offset)
+            for t in reader.tensors]
+
+
+def test_demo_judge_tensor_table_is_what_gguf_py_reads(demo_path: Path) -> None:
+    tensors = read_gguf_header(demo_path).tensors
+
+    assert [(t.name, t.shape, t.ggml_type, t.offset) for t in tensors.values()] == _gguf_py_tensor_table(demo_path)
+    assert all(name == t.name and isinstance(t, GGUFTensor) for name, t in tensors.items())
+    assert all(type(t.ggml_type) is GGMLQuantizationType for t in tensors.values())
+    # ggml order, innermost first: the embeddings are 576 wide, one row per token of the 49152.
+    assert tensors["token_embd.weight"].shape == (576, 49152)
+    assert {t.ggml_type for t in tensors.values()} == {GGMLQuantizationType.F32, GGMLQuantizationType.Q4_1,
+                                                      GGMLQuantizationType.Q8_0}
+
+
+def test_tensor_table_of_a_file_written_by_gguf_py(tmp_path: Path) -> None:
+    path = tmp_path / "tiny-judge.gguf"
+    _write_tiny_judge(path)
+
+    tensors = read_gguf_header(path).tensors
+
+    assert [(t.name, t.shape, t.ggml_type, t.offset) for t in tensors.values()] == _gguf_py_tensor_table(path)
+    assert tensors["token_embd.weight"].shape == (8, 4)  # numpy's (4, 8), innermost first
+    assert tensors["output.weight"].ggml_type is GGMLQuantizationType.F32
 
 
 def test_version_2_is_accepted(tmp_path: Path) -> None:
