@@ -24,6 +24,7 @@ install_offline_guard()
 from ._engine import DecodingSettings, Judge, constrained_option_probabilities  # noqa: E402
 from ._errors import (  # noqa: E402
     BackendError,
+    Cancelled,
     ContextOverflowError,
     FormatError,
     InputError,
@@ -58,6 +59,7 @@ from ._library import (  # noqa: E402
 )
 from ._loading import ServerOptions, decoding_for_backend, decoding_limits, load_judge, offload_note  # noqa: E402
 from ._paths import demo_data_path  # noqa: E402
+from ._progress import CancelFlag, Progress  # noqa: E402
 from ._records import (  # noqa: E402
     BothOrdersResult,
     Decision,
@@ -80,6 +82,8 @@ __all__ = [
     "Backend",
     "BackendError",
     "BothOrdersResult",
+    "CancelFlag",
+    "Cancelled",
     "ContextOverflowError",
     "CpuFeatures",
     "Decision",
@@ -104,6 +108,7 @@ __all__ = [
     "ModelLoadError",
     "NetworkBlockedError",
     "PairwiseVerdict",
+    "Progress",
     "Sampling",
     "ServerEndpoint",
     "ServerError",

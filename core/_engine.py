@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import FormatError, InputError
+from ._errors import Cancelled, FormatError, InputError
+from ._progress import CancelFlag, Progress
 from ._prompt_assembly import FittedPrompt, fit_prompt
 from ._records import BothOrdersResult, EvalItem, Grade, Label, Manifest, PairwiseVerdict, Status, decide
 from ._version import __version__
@@ -158,11 +159,23 @@ class Judge:
             manifest=self.manifest("pairwise", fast=fast),
         )
 
-    def judge_both_orders(self, item: EvalItem, *, both: bool = True,
-                          inconsistent_as_tie: bool = False) -> BothOrdersResult:
-        """Judge as (A, B) and, unless `both` is False, as (B, A); decide from both (see `decide`)."""
-        ab = self.compare(item, order="AB")
-        ba = self.compare(item, order="BA") if both else None
+    def judge_both_orders(self, item: EvalItem, *, both: bool = True, inconsistent_as_tie: bool = False,
+                          progress: Progress | None = None, cancel: CancelFlag | None = None) -> BothOrdersResult:
+        """Judge as (A, B) and, unless `both` is False, as (B, A); decide from both (see `decide`).
+
+        progress(done, total, order) is called as each order starts ('AB', then 'BA'). cancel is checked before
+        each order, so a cancel during the first stops before the second: it raises `Cancelled`.
+        """
+        orders = ("AB", "BA") if both else ("AB",)
+        verdicts: list[PairwiseVerdict] = []
+        for done, order in enumerate(orders):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"item {item.id!r}: judging cancelled before the {order} order")
+            if progress is not None:
+                progress(done, len(orders), order)
+            verdicts.append(self.compare(item, order=order))
+        ab = verdicts[0]
+        ba = verdicts[1] if both else None
         return BothOrdersResult(item_id=item.id, ab=ab, ba=ba,
                                 decision=decide(ab, ba, inconsistent_as_tie=inconsistent_as_tie))
 

@@ -3,19 +3,26 @@
     JudgedeskError
     ├── InputError                 bad user input: a text, a file, a field, an option
     │   ├── ContextOverflowError   the prompt cannot fit the context even with the responses cut
-    │   └── DatasetError           a data file or folder unusable as a whole (judgedesk.core.datasets)
+    │   ├── DatasetError           a data file or folder unusable as a whole (judgedesk.core.datasets)
+    │   └── CheckpointError        a Hugging Face folder that cannot be converted (judgedesk.quantize)
     ├── ModelFileError             a judge file that is missing, not GGUF, empty or truncated
     ├── ModelLoadError             llama.cpp (or another backend) refused a file that looked valid
     ├── UnsupportedCpuError        the installed llama.cpp was compiled for instructions this CPU lacks
     ├── FormatError                an unknown judge format, or a task/language it does not support
     ├── BackendError               an unknown backend, or a missing optional dependency
+    ├── GrammarError               a GBNF grammar the built-in matcher cannot enforce (judgedesk.core.backends)
     ├── NetworkBlockedError        an outbound connection refused by the offline guard
     ├── ServerError                an inference server (server backend) misbehaved
     │   ├── ServerUnavailableError no answer after every retry: the run stops, resumable
     │   └── ServerRequestError     the server refused one request (4xx): that judgement fails, the run goes on
-    └── RunInterrupted             a batch run stopped by Ctrl-C or cancel (judgedesk.core.runs)
+    ├── QuantizeError              a conversion, quantization or fidelity step failed (judgedesk.quantize)
+    └── Cancelled                  the user stopped long work (its `CancelFlag` was set, or Ctrl-C)
+        ├── ImportCancelled        copying a judge into the library; nothing was added
+        ├── RunInterrupted         a batch run; everything judged is saved (judgedesk.core.runs)
+        └── QuantizeCancelled      converting, quantizing or a fidelity check; nothing written (judgedesk.quantize)
 
-Every message names the path, item, line or field it is about, so the CLI can print it as is.
+Every message names the path, item, line or field it is about, so the CLI can print it as is. Catch `Cancelled`
+to tell "stopped because the user asked" from a failure: the desktop app stays quiet on it.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from pathlib import Path
 
 __all__ = [
     "BackendError",
+    "Cancelled",
     "ContextOverflowError",
     "FormatError",
     "InputError",
@@ -115,3 +123,10 @@ class ServerUnavailableError(ServerError):
 
 class ServerRequestError(ServerError):
     """The server refused one request (4xx: a prompt too long for its context, an unknown model, ...)."""
+
+
+class Cancelled(JudgedeskError):
+    """Long work stopped because the user asked (its cancel flag was set); nothing half-written was left behind.
+
+    Subclasses say what was stopped and what was kept (`ImportCancelled`, `RunInterrupted`, `QuantizeCancelled`).
+    """

@@ -19,17 +19,17 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from ._errors import InputError, JudgedeskError, ModelFileError
+from ._errors import Cancelled, InputError, ModelFileError
 from ._gguf_file import read_gguf_header
 from ._hashing import file_sha256
 from ._owner_only import make_owner_only_folder, open_owner_only, tighten_owner_only, write_owner_only
 from ._paths import judges_dir
+from ._progress import CancelFlag, Progress
 
 __all__ = [
     "DEMO_JUDGE",
@@ -46,9 +46,6 @@ __all__ = [
 DEMO_JUDGE = "demo"
 """The name of the embedded demo judge; it is built in, so nothing can be imported under it or delete it."""
 
-CopyProgress = Callable[[int, int], None]
-"""progress(bytes_copied, total_bytes): called while a judge file is copied into the library."""
-
 _LIBRARY_FILE = "library.json"
 _FORMAT_VERSION = 1
 _CHUNK = 8 << 20
@@ -59,14 +56,8 @@ _WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10
 _LOCK = threading.RLock()
 
 
-class ImportCancelled(JudgedeskError):
+class ImportCancelled(Cancelled):
     """Copying a judge into the library was cancelled; nothing was added."""
-
-
-class CancelFlag(Protocol):
-    """threading.Event, or anything else with is_set()."""
-
-    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -176,7 +167,7 @@ def _derived_name(path: Path, taken: set[str]) -> str:
 
 
 def import_judge(path: str | Path, *, name: str | None = None, copy: bool = True, move: bool = False,
-                 source: str | None = None, format: str | None = None, progress: CopyProgress | None = None,
+                 source: str | None = None, format: str | None = None, progress: Progress | None = None,
                  cancel: CancelFlag | None = None) -> LibraryRecord:
     """Add the GGUF judge at `path` to the library and return its record.
 
@@ -186,7 +177,8 @@ def import_judge(path: str | Path, *, name: str | None = None, copy: bool = True
         file system, else a copy after which the original is deleted.
     source: where it came from, as the library shows it (default: the file's path).
     format: its default judge format (default: recorded in the file, else recognised from its name, else generic).
-    progress/cancel: for the copy; a cancelled copy raises ImportCancelled and leaves nothing behind.
+    progress/cancel: for the copy, progress(bytes_copied, total_bytes, file_name) after each chunk; a cancelled
+        copy raises ImportCancelled and leaves nothing behind.
 
     Raises ModelFileError naming the file when it is missing, not GGUF or corrupt (nothing is added), and
     InputError for a bad or taken name, a file referenced already, or, to copy, a file whose content (SHA-256) a
@@ -287,7 +279,7 @@ def _moved(source: Path, target: Path) -> bool:
     return True
 
 
-def _copy_checked(source: Path, target: Path, progress: CopyProgress | None, cancel: CancelFlag | None) -> None:
+def _copy_checked(source: Path, target: Path, progress: Progress | None, cancel: CancelFlag | None) -> None:
     """Copy under a hidden temporary name, check the copy, then rename it into place."""
     make_owner_only_folder(target.parent)
     if target.exists():
@@ -303,7 +295,7 @@ def _copy_checked(source: Path, target: Path, progress: CopyProgress | None, can
                 writer.write(chunk)
                 done += len(chunk)
                 if progress is not None:
-                    progress(done, total)
+                    progress(done, total, source.name)
         try:
             read_gguf_header(temp)
         except ModelFileError as exc:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from judgedesk.core import (
     DEMO_JUDGE,
-    ImportCancelled,
     JudgeEntry,
     delete_judge,
     import_judge,
@@ -45,7 +44,7 @@ from ._context import AppContext
 from ._fidelity_panel import FidelityPanel
 from ._memory_plan_panel import MemoryPlanPanel
 from ._messages import report_task_errors
-from ._tasks import Task, TaskCancelled, WorkContext
+from ._tasks import Task, WorkContext
 from ._widgets import SELECTABLE, format_size, named_button
 
 __all__ = ["JudgesView"]
@@ -266,11 +265,8 @@ class JudgesView(QWidget):
         source, copying = Path(path), copy
 
         def work(ctx: WorkContext) -> object:
-            try:
-                return import_judge(source, copy=copying, cancel=ctx.cancel,
-                                    progress=lambda done, total: ctx.progress(("Copying", done, total, 0.0, 1.0)))
-            except ImportCancelled:
-                raise TaskCancelled from None
+            return import_judge(source, copy=copying, cancel=ctx.cancel,
+                                progress=lambda done, total, _: ctx.progress(("Copying", done, total, 0.0, 1.0)))
 
         verb = "Copying" if copy else "Checking and hashing"
         return self._start_library_task(work, f"{verb} {source.name}…", "importing a judge")

@@ -1,9 +1,9 @@
 """Running a batch: every task of a data set judged in every order, committed one order at a time.
 
 The runner is the same for the CLI and the desktop app: progress goes to a callback, cancellation comes through a
-`threading.Event` checked between judgements, and Ctrl-C stops cleanly. Nothing is held in memory that the
-database does not already have, so stopping at any moment (even `kill -9`) and running again continues exactly
-where it stopped and ends with the same results as an uninterrupted run.
+`CancelFlag` (the app's `threading.Event`) checked between judgements, and Ctrl-C stops cleanly. Nothing is held
+in memory that the database does not already have, so stopping at any moment (even `kill -9`) and running again
+continues exactly where it stopped and ends with the same results as an uninterrupted run.
 
 A backend that allows several judgements at once (an inference server) gets them from a bounded pool; each is
 still committed by this thread the moment it ends, so resuming and `kill -9` safety are the same. A server that
@@ -12,7 +12,6 @@ stops answering stops the run (`ServerUnavailableError`, everything judged saved
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -21,8 +20,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._engine import VERDICT_DECODING_KEYS, Judge
-from .._errors import JudgedeskError, ServerUnavailableError
+from .._errors import Cancelled, JudgedeskError, ServerUnavailableError
 from .._owner_only import make_owner_only_folder
+from .._progress import CancelFlag
 from .._records import EvalItem
 from ..datasets import Dataset
 from ._lock import RunFolderLock
@@ -33,8 +33,17 @@ __all__ = ["BatchOptions", "BatchProgress", "BatchResult", "JudgedOrder", "RunIn
 Mode = Literal["pairwise", "single"]
 
 
-class RunInterrupted(JudgedeskError):
-    """The run was stopped (Ctrl-C or cancel); everything judged so far is saved."""
+class RunInterrupted(Cancelled):
+    """The run was stopped (Ctrl-C or cancel); everything judged so far is saved, and running again continues."""
+
+    def __init__(self, folder: Path, done: int, total: int) -> None:
+        super().__init__(_stopped_message(folder, done, total))
+        self.folder = folder
+        """The run folder holding what was judged."""
+        self.done = done
+        """Tasks fully judged when it stopped, including those done in earlier sessions."""
+        self.total = total
+        """Tasks in the run."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +178,7 @@ def prepare_folder(folder: Path) -> None:
 
 
 def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: BatchOptions | None = None, *,
-              progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> BatchResult:
+              progress: ProgressCallback | None = None, cancel: CancelFlag | None = None) -> BatchResult:
     """Judge `dataset` into the run folder, skipping what is done; returns what happened.
 
     Raises `RunInterrupted` after Ctrl-C or `cancel.set()`, with everything judged so far committed.
@@ -216,10 +225,8 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
                     last = JudgedOrder(task.position, task.item_id, task.model_a, task.model_b, task.category, side,
                                        status, record)
                     progress(_progress(complete, len(tasks), judged, finished_now, started, last))
-        except _Cancelled:
-            raise RunInterrupted(_stopped_message(folder, complete, len(tasks))) from None
-        except KeyboardInterrupt:
-            raise RunInterrupted(_stopped_message(folder, complete, len(tasks))) from None
+        except (Cancelled, KeyboardInterrupt):
+            raise RunInterrupted(folder, complete, len(tasks)) from None
         except ServerUnavailableError as exc:
             raise ServerUnavailableError(f"{exc}\nThe run {_stopped_message(folder, complete, len(tasks))}") from exc
         final = store.done(run_key)
@@ -228,15 +235,11 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
                            unparsed=statuses.count("unparsed"), errors=statuses.count("error"))
 
 
-class _Cancelled(Exception):
-    """Raised inside the runner when `cancel` is set; becomes RunInterrupted with the run's counts."""
-
-
 Judgement = tuple[StoredTask, str, str, dict[str, Any]]
 
 
 def _judgements(judge: Judge, todo: list[tuple[StoredTask, str]], in_flight: int,
-                cancel: threading.Event | None) -> Iterator[Judgement]:
+                cancel: CancelFlag | None) -> Iterator[Judgement]:
     """Judge `todo`, yielding (task, side, status, record) as each judgement ends, to be committed at once.
 
     With one in flight (a model in this process) everything runs in the caller's thread, which owns the model.
@@ -247,7 +250,7 @@ def _judgements(judge: Judge, todo: list[tuple[StoredTask, str]], in_flight: int
     if in_flight == 1:
         for task, side in todo:
             if cancel is not None and cancel.is_set():
-                raise _Cancelled
+                raise Cancelled("the batch run was cancelled")  # run_batch adds the run's counts
             yield (task, side, *_judge_one(judge, task, side))
         return
     queue = iter(todo)
@@ -275,7 +278,7 @@ def _judgements(judge: Judge, todo: list[tuple[StoredTask, str]], in_flight: int
     if failure is not None:
         raise failure
     if cancel is not None and cancel.is_set() and next(queue, None) is not None:
-        raise _Cancelled
+        raise Cancelled("the batch run was cancelled")
 
 
 def _judge_one(judge: Judge, task: StoredTask, side: str) -> tuple[str, dict[str, Any]]:

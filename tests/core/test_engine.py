@@ -7,10 +7,12 @@ can compute budgets and context limits by hand.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 
 import pytest
 from judgedesk.core import (
+    Cancelled,
     ContextOverflowError,
     DecodingSettings,
     EvalItem,
@@ -175,6 +177,43 @@ def test_one_order_only() -> None:
     assert result.decision == "A"
     assert result.consistent is None
     assert len(_calls(backend, "score")) == 1
+
+
+@pytest.mark.parametrize(("both", "expected"), [(True, [(0, 2, "AB"), (1, 2, "BA")]), (False, [(0, 1, "AB")])])
+def test_both_orders_reports_each_order_as_it_starts(both: bool, expected: list[tuple[int, int, str]]) -> None:
+    judge, _ = _judge("pandalm", scores={"1": 0.0, "2": -1.0, "Tie": -2.0})
+    seen: list[tuple[int, int, str]] = []
+
+    judge.judge_both_orders(ITEM, both=both, progress=lambda done, total, order: seen.append((done, total, order)))
+
+    assert seen == expected
+
+
+def test_a_cancel_during_the_first_order_stops_before_the_second() -> None:
+    judge, backend = _judge("pandalm", scores={"1": 0.0, "2": -1.0, "Tie": -2.0})
+    cancel = threading.Event()
+    seen: list[str] = []
+
+    def progress(done: int, total: int, order: str) -> None:
+        seen.append(order)
+        cancel.set()  # the user cancels while this order is judged
+
+    with pytest.raises(Cancelled, match="before the BA order"):
+        judge.judge_both_orders(ITEM, progress=progress, cancel=cancel)
+
+    assert seen == ["AB"]
+    assert len(_calls(backend, "score")) == 1
+
+
+def test_a_cancel_set_before_judging_judges_nothing() -> None:
+    judge, backend = _judge("pandalm", scores={"1": 0.0, "2": -1.0, "Tie": -2.0})
+    cancel = threading.Event()
+    cancel.set()
+
+    with pytest.raises(Cancelled):
+        judge.judge_both_orders(ITEM, cancel=cancel)
+
+    assert backend.calls == []
 
 
 def _verdict(winner: str | None, order: str = "AB") -> PairwiseVerdict:

@@ -77,8 +77,8 @@ def _leftovers() -> list[str]:
 
 def test_a_copied_judge_is_in_the_library_folder_with_its_record(tmp_path: Path) -> None:
     original = _tiny_gguf(tmp_path / "My Judge.Q4_K_M.gguf")
-    seen: list[tuple[int, int]] = []
-    record = import_judge(original, progress=lambda done, total: seen.append((done, total)))
+    seen: list[tuple[int, int, str]] = []
+    record = import_judge(original, progress=lambda done, total, name: seen.append((done, total, name)))
     assert record.name == "My-Judge.Q4_K_M"
     assert record.path == judges_dir() / "My-Judge.Q4_K_M.gguf"
     assert record.path.read_bytes() == original.read_bytes()
@@ -86,7 +86,7 @@ def test_a_copied_judge_is_in_the_library_folder_with_its_record(tmp_path: Path)
     assert record.source == str(original.resolve())
     assert record.sha256 == _sha256(original)
     assert record.default_format == "generic"
-    assert seen[-1] == (original.stat().st_size, original.stat().st_size)
+    assert seen[-1] == (original.stat().st_size, original.stat().st_size, original.name)
 
     entry = next(e for e in list_judges() if e.name == record.name)
     assert (entry.size_bytes, entry.sha256, entry.referenced, entry.problem) == \
