@@ -12,7 +12,8 @@ from ._convert import OUTTYPES, ConvertResult, convert_to_gguf
 from ._errors import CheckpointError, QuantizeCancelled, QuantizeError
 from ._gptq import GPTQ_BITS, import_autogptq, quantize_gptq
 from ._kquant import QUANT_TYPES, QuantizeProgress, quantize_gguf, read_imatrix
-from ._plan import BUDGET_PRESETS, GpuMemory, MemoryPlan, PlanRow, SystemMemory, detect_memory, plan_memory
+from ._plan import BUDGET_PRESETS, MemoryPlan, PlanRow, plan_memory
+from ._system_memory import GpuMemory, SystemMemory, detect_memory
 from ._verify import FidelityReport, FlippedVerdict, open_judge_backend, verify_fidelity
 
 __all__ = [

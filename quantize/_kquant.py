@@ -28,10 +28,9 @@ from typing import Any
 
 import numpy as np
 from gguf.constants import GGUF_MAGIC, LlamaFileType
-from judgedesk.core import InputError, ModelFileError, read_gguf_header
+from judgedesk.core import GGUFHeader, InputError, ModelFileError, read_gguf_header
 
 from ._errors import QuantizeCancelled, QuantizeError
-from ._plan import read_tensor_table
 
 __all__ = ["QUANT_TYPES", "WORKER_FLAG", "QuantizeProgress", "quantize_gguf", "read_imatrix"]
 
@@ -87,7 +86,7 @@ def quantize_gguf(source: str | Path, out: str | Path, *, qtype: str = "Q4_K_M",
         raise InputError(f"unknown quantization type {qtype!r}; known types: {', '.join(QUANT_TYPES)}", field="qtype")
     header = read_gguf_header(source)  # a corrupt file is a ModelFileError here, before llama.cpp sees it
     out = _output_path(source, Path(out), key)
-    source_type = _weights_type(source, header.file_type)
+    source_type = _weights_type(header)
     if source_type not in _UNQUANTIZED and not allow_requantize:
         raise QuantizeError(
             f"{source}: the model is already quantized ({source_type}); quantizing it again to {key} rounds "
@@ -96,7 +95,7 @@ def quantize_gguf(source: str | Path, out: str | Path, *, qtype: str = "Q4_K_M",
             "requantizing (allow_requantize=True, --allow-requantize) to accept the quality loss."
         )
     if imatrix is not None:
-        _check_imatrix(Path(imatrix), source)
+        _check_imatrix(Path(imatrix), header)
 
     temporary = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.part"
     request = {
@@ -131,11 +130,12 @@ def _output_path(source: Path, out: Path, key: str) -> Path:
     return out
 
 
-def _weights_type(source: Path, file_type: str) -> str:
+def _weights_type(header: GGUFHeader) -> str:
     """The file's quantization as llama.cpp names it; from the tensors when the metadata does not say."""
+    file_type = header.file_type
     if file_type != "unknown" and not file_type.startswith("type "):
         return file_type
-    names = {ggml_type.name for _, shape, ggml_type in read_tensor_table(source) if len(shape) >= 2}
+    names = {tensor.ggml_type.name for tensor in header.tensors.values() if len(tensor.shape) >= 2}
     quantized = sorted(names - set(_UNQUANTIZED))
     return quantized[0] if quantized else (sorted(names) or ["F32"])[0]
 
@@ -276,9 +276,8 @@ def _read_imatrix_gguf(path: Path) -> dict[str, FloatArray]:
     from gguf import GGUFReader
 
     try:
-        read_gguf_header(path)
         # A cheap look first: gguf-py's reader decodes a model's whole vocabulary before saying it is not a matrix.
-        if not any(name.endswith(".in_sum2") for name, _, _ in read_tensor_table(path)):
+        if not any(name.endswith(".in_sum2") for name in read_gguf_header(path).tensors):
             raise InputError("not an importance matrix: a GGUF imatrix has <tensor>.in_sum2 and <tensor>.counts "
                              "tensors, this file has none", path=path)
         reader = GGUFReader(path)
@@ -336,16 +335,17 @@ def _read_imatrix_legacy(path: Path) -> dict[str, FloatArray]:
     return entries
 
 
-def _check_imatrix(path: Path, source: Path) -> None:
+def _check_imatrix(path: Path, model: GGUFHeader) -> None:
     """A matrix for another model would be silently ignored or abort llama.cpp; say so before starting."""
     entries = read_imatrix(path)
-    columns = {name: shape[0] * (shape[2] if len(shape) > 2 else 1) for name, shape, _ in read_tensor_table(source)}
+    columns = {tensor.name: tensor.shape[0] * (tensor.shape[2] if len(tensor.shape) > 2 else 1)
+               for tensor in model.tensors.values()}
     known = [name for name in entries if name in columns]
     if not known:
         example = next(iter(entries))
-        raise InputError(f"none of its entries names a tensor of {source.name} (e.g. {example!r}): the importance "
+        raise InputError(f"none of its entries names a tensor of {model.path.name} (e.g. {example!r}): the importance "
                          "matrix was made for another model", path=path)
     for name in known:
         if entries[name].size != columns[name] and name != "token_embd.weight":
-            raise InputError(f"entry {name!r} has {entries[name].size} values, {source.name} needs "
+            raise InputError(f"entry {name!r} has {entries[name].size} values, {model.path.name} needs "
                              f"{columns[name]}: the importance matrix was made for another model", path=path)

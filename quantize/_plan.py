@@ -3,43 +3,27 @@
 A plan lists, for each llama.cpp quantization type, the weights, the KV cache at the chosen context, an estimate of
 llama.cpp's compute buffer, the total, whether that fits the budget, and, where it does not, how many layers to
 offload to the GPU (the rest run from CPU RAM). Weight sizes are computed tensor by tensor with the type llama.cpp
-would pick for each one (K-quant mixes keep the output layer and some attn_v / ffn_down layers at more bits, and
-fall back to other types for rows not divisible by the block size), so the figures match the files llama-quantize
-writes instead of a flat bits-per-weight guess.
+would pick for each one (quantize/_tensor_type_rules.py), so the figures match the files llama-quantize writes
+instead of a flat bits-per-weight guess.
 
 The source is either a Hugging Face folder, of which config.json alone is enough (plan before copying weights), or
-a GGUF file, whose real tensor shapes and size are used.
+a GGUF file, whose real tensor shapes and size are used (quantize/_model_shape.py).
 """
 
 from __future__ import annotations
 
-import ctypes
-import json
-import os
-import re
-import struct
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, Keys, LlamaFileType
-from judgedesk.core import InputError, ModelFileError, read_gguf_header
+from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+from judgedesk.core import InputError
 
-from ._errors import CheckpointError
+from ._model_shape import ModelShape, model_shape_from_config, model_shape_from_gguf
+from ._tensor_type_rules import FILE_TYPES, tensor_bytes, tensor_types
 
-__all__ = [
-    "BUDGET_PRESETS",
-    "GpuMemory",
-    "MemoryPlan",
-    "PlanRow",
-    "SystemMemory",
-    "detect_memory",
-    "plan_memory",
-    "planned_tensor_types",
-    "read_tensor_table",
-]
+__all__ = ["BUDGET_PRESETS", "MemoryPlan", "PlanRow", "plan_memory"]
 
 T = GGMLQuantizationType
 GIB = 1 << 30
@@ -53,26 +37,6 @@ BUDGET_PRESETS: dict[float, str] = {
 }
 """GPU memory budgets in GiB with the cards people know them by."""
 
-# (llama.cpp file type, the tensor type most weights get) for every type a plan can show.
-_FILE_TYPES: dict[str, tuple[LlamaFileType, GGMLQuantizationType]] = {
-    "F32": (LlamaFileType.ALL_F32, T.F32),
-    "F16": (LlamaFileType.MOSTLY_F16, T.F16),
-    "BF16": (LlamaFileType.MOSTLY_BF16, T.BF16),
-    "Q8_0": (LlamaFileType.MOSTLY_Q8_0, T.Q8_0),
-    "Q6_K": (LlamaFileType.MOSTLY_Q6_K, T.Q6_K),
-    "Q5_K_M": (LlamaFileType.MOSTLY_Q5_K_M, T.Q5_K),
-    "Q5_K_S": (LlamaFileType.MOSTLY_Q5_K_S, T.Q5_K),
-    "Q5_1": (LlamaFileType.MOSTLY_Q5_1, T.Q5_1),
-    "Q5_0": (LlamaFileType.MOSTLY_Q5_0, T.Q5_0),
-    "Q4_K_M": (LlamaFileType.MOSTLY_Q4_K_M, T.Q4_K),
-    "Q4_K_S": (LlamaFileType.MOSTLY_Q4_K_S, T.Q4_K),
-    "Q4_1": (LlamaFileType.MOSTLY_Q4_1, T.Q4_1),
-    "Q4_0": (LlamaFileType.MOSTLY_Q4_0, T.Q4_0),
-    "Q3_K_L": (LlamaFileType.MOSTLY_Q3_K_L, T.Q3_K),
-    "Q3_K_M": (LlamaFileType.MOSTLY_Q3_K_M, T.Q3_K),
-    "Q3_K_S": (LlamaFileType.MOSTLY_Q3_K_S, T.Q3_K),
-    "Q2_K": (LlamaFileType.MOSTLY_Q2_K, T.Q2_K),
-}
 # The rows every plan shows, best quality first.
 _PLAN_TYPES = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K")
 
@@ -81,375 +45,6 @@ _CACHE_TYPES: dict[str, GGMLQuantizationType] = {
     "q4_0": T.Q4_0,
 }
 _N_UBATCH = 512  # llama.cpp's default micro-batch, which sizes the compute buffer
-_LAYER = re.compile(r"blk\.(\d+)\.")
-
-
-# -- the model as a list of tensors ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Tensor:
-    name: str
-    shape: tuple[int, ...]  # ggml order: shape[0] is the row length
-    source_type: GGMLQuantizationType  # what a tensor llama.cpp does not quantize stays as
-
-    @property
-    def elements(self) -> int:
-        count = 1
-        for size in self.shape:
-            count *= size
-        return count
-
-    @property
-    def layer(self) -> int | None:
-        match = _LAYER.match(self.name)
-        return int(match.group(1)) if match else None
-
-
-@dataclass(frozen=True)
-class _Model:
-    """What a plan needs to know about a model, whichever source it came from."""
-
-    name: str
-    architecture: str
-    n_layers: int
-    n_heads: int
-    n_kv_heads: tuple[int, ...]  # per layer: some models vary it
-    head_dim_k: int
-    head_dim_v: int
-    hidden: int
-    ffn: int
-    vocab: int
-    n_experts: int
-    trained_context: int | None
-    tensors: tuple[_Tensor, ...]
-
-
-def _model_from_config(folder: Path) -> _Model:
-    """Describe the standard decoder layout (as llama.cpp's converter names its tensors) from config.json."""
-    if not folder.exists():
-        raise CheckpointError("no such file or folder", path=folder)
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise CheckpointError("no config.json: a Hugging Face model folder needs one (a .gguf file works too)",
-                              path=folder)
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"unreadable config.json: {exc}", path=config_path) from None
-    if not isinstance(config, dict):
-        raise CheckpointError("config.json is not a JSON object", path=config_path)
-    if "hidden_size" not in config and isinstance(config.get("text_config"), dict):
-        config = {**config, **config["text_config"]}  # multimodal wrappers keep the language model in text_config
-
-    def number(key: str, default: int | None = None) -> int:
-        value = config.get(key)
-        if value is None:
-            if default is None:
-                raise CheckpointError("missing or null", path=config_path, field=key)
-            return default
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise CheckpointError(f"expected a positive whole number, found {value!r}", path=config_path, field=key)
-        return value
-
-    hidden = number("hidden_size")
-    n_layers = number("num_hidden_layers")
-    n_heads = number("num_attention_heads")
-    n_kv = number("num_key_value_heads", n_heads)
-    head_dim = number("head_dim", hidden // n_heads)
-    vocab = number("vocab_size")
-    n_experts = number("num_local_experts") if config.get("num_local_experts") else \
-        number("num_experts") if config.get("num_experts") else 0
-    ffn = number("moe_intermediate_size") if n_experts and config.get("moe_intermediate_size") \
-        else number("intermediate_size")
-    model_type = str(config.get("model_type") or "unknown")
-    tied = bool(config.get("tie_word_embeddings", model_type.startswith("gemma")))
-    weight_type = T.BF16 if config.get("torch_dtype", config.get("dtype")) == "bfloat16" else T.F16
-
-    tensors = [_Tensor("token_embd.weight", (hidden, vocab), weight_type),
-               _Tensor("output_norm.weight", (hidden,), T.F32)]
-    if not tied:
-        tensors.append(_Tensor("output.weight", (hidden, vocab), weight_type))
-    q_size, kv_size = n_heads * head_dim, n_kv * head_dim
-    for i in range(n_layers):
-        blk = f"blk.{i}."
-        tensors += [_Tensor(blk + "attn_norm.weight", (hidden,), T.F32),
-                    _Tensor(blk + "ffn_norm.weight", (hidden,), T.F32)]
-        if model_type == "phi3":  # fused projections
-            tensors += [_Tensor(blk + "attn_qkv.weight", (hidden, q_size + 2 * kv_size), weight_type),
-                        _Tensor(blk + "ffn_up.weight", (hidden, 2 * ffn), weight_type)]
-        else:
-            tensors += [_Tensor(blk + "attn_q.weight", (hidden, q_size), weight_type),
-                        _Tensor(blk + "attn_k.weight", (hidden, kv_size), weight_type),
-                        _Tensor(blk + "attn_v.weight", (hidden, kv_size), weight_type)]
-        tensors.append(_Tensor(blk + "attn_output.weight", (q_size, hidden), weight_type))
-        if config.get("attention_bias") or model_type.startswith("qwen2"):
-            tensors += [_Tensor(blk + f"attn_{p}.bias", (size,), T.F32)
-                        for p, size in (("q", q_size), ("k", kv_size), ("v", kv_size))]
-        if model_type.startswith(("qwen3", "gemma3", "olmo2")):
-            tensors += [_Tensor(blk + f"attn_{p}_norm.weight", (head_dim,), T.F32) for p in ("q", "k")]
-        if n_experts:
-            tensors.append(_Tensor(blk + "ffn_gate_inp.weight", (hidden, n_experts), T.F32))
-            tensors += [_Tensor(blk + f"ffn_{p}_exps.weight", (hidden, ffn, n_experts), weight_type)
-                        for p in ("gate", "up")]
-            tensors.append(_Tensor(blk + "ffn_down_exps.weight", (ffn, hidden, n_experts), weight_type))
-        elif model_type != "phi3":
-            tensors += [_Tensor(blk + "ffn_gate.weight", (hidden, ffn), weight_type),
-                        _Tensor(blk + "ffn_up.weight", (hidden, ffn), weight_type)]
-        if not n_experts:
-            tensors.append(_Tensor(blk + "ffn_down.weight", (ffn, hidden), weight_type))
-    trained = config.get("max_position_embeddings")
-    return _Model(
-        name=folder.name, architecture=model_type, n_layers=n_layers, n_heads=n_heads, n_kv_heads=(n_kv,) * n_layers,
-        head_dim_k=head_dim, head_dim_v=head_dim, hidden=hidden, ffn=ffn, vocab=vocab, n_experts=n_experts,
-        trained_context=trained if isinstance(trained, int) and trained > 0 else None, tensors=tuple(tensors),
-    )
-
-
-def _model_from_gguf(path: Path) -> tuple[_Model, str, int]:
-    """The model in a GGUF file, its own quantization type, and its size on disk."""
-    header = read_gguf_header(path)  # a corrupt or foreign file is a ModelFileError naming it
-    tensors = tuple(_Tensor(name, shape, ggml_type) for name, shape, ggml_type in read_tensor_table(path))
-    meta = header.metadata
-    arch = header.architecture
-
-    def value(key: str, default: Any = None) -> Any:
-        return meta.get(key.format(arch=arch), default)
-
-    n_layers = int(value(Keys.LLM.BLOCK_COUNT, 0))
-    n_heads_raw = value(Keys.Attention.HEAD_COUNT, 0)
-    n_heads = int(max(n_heads_raw) if isinstance(n_heads_raw, list) else n_heads_raw)
-    if not n_layers or not n_heads:
-        raise ModelFileError(path, f"no {arch}.block_count or {arch}.attention.head_count: not a decoder model "
-                                    "the planner can size")
-    kv_raw = value(Keys.Attention.HEAD_COUNT_KV, n_heads)
-    n_kv = tuple(int(k) for k in kv_raw) if isinstance(kv_raw, list) else (int(kv_raw),) * n_layers
-    n_kv = (n_kv + n_kv[-1:] * n_layers)[:n_layers]  # one entry per layer, however the file lists them
-    hidden = int(value(Keys.LLM.EMBEDDING_LENGTH, 0))
-    head_dim_k = int(value(Keys.Attention.KEY_LENGTH, hidden // n_heads))
-    embedding = next((t for t in tensors if t.name == "token_embd.weight"), None)
-    vocab = int(value(Keys.LLM.VOCAB_SIZE, embedding.shape[-1] if embedding else 0))
-    model = _Model(
-        name=header.name, architecture=arch, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv,
-        head_dim_k=head_dim_k, head_dim_v=int(value(Keys.Attention.VALUE_LENGTH, head_dim_k)), hidden=hidden,
-        ffn=int(_first(value(Keys.LLM.FEED_FORWARD_LENGTH, 0))), vocab=vocab,
-        n_experts=int(value(Keys.LLM.EXPERT_COUNT, 0)), trained_context=header.context_length, tensors=tensors,
-    )
-    return model, header.file_type, path.stat().st_size
-
-
-_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF value type -> bytes
-_STRING, _ARRAY = 8, 9
-
-
-def read_tensor_table(path: str | Path) -> list[tuple[str, tuple[int, ...], GGMLQuantizationType]]:
-    """(name, shape in ggml order, type) of every tensor in a GGUF file, skipping the metadata without decoding it.
-
-    gguf-py's reader decodes every vocabulary string, which takes seconds on a large vocabulary; a plan needs only
-    the tensor table. Call `read_gguf_header` first: it rejects the corrupt files this scan does not guard against.
-    """
-    path = Path(path)
-    with path.open("rb") as handle:
-        data = handle.read(1 << 16)
-        position = 24
-
-        def ensure(n: int) -> None:
-            nonlocal data
-            while position + n > len(data):
-                more = handle.read(max(1 << 20, n))
-                if not more:
-                    raise ModelFileError(path, "truncated GGUF file (the tensor table ends early)")
-                data += more
-
-        def unpack(fmt: str) -> Any:
-            nonlocal position
-            size = struct.calcsize(fmt)
-            ensure(size)
-            value = struct.unpack_from(fmt, data, position)[0]
-            position += size
-            return value
-
-        def skip_value(kind: int) -> None:
-            nonlocal position
-            if kind == _STRING:
-                length = unpack("<Q")  # read before adding: unpack itself moves the position
-                position += length
-            elif kind == _ARRAY:
-                item, count = unpack("<I"), unpack("<Q")
-                if item in _SCALAR_SIZES:
-                    position += _SCALAR_SIZES[item] * count
-                else:
-                    for _ in range(count):
-                        skip_value(item)
-            elif kind in _SCALAR_SIZES:
-                position += _SCALAR_SIZES[kind]
-            else:
-                raise ModelFileError(path, f"corrupt GGUF file (unknown value type {kind})")
-
-        ensure(24)
-        tensor_count, kv_count = struct.unpack_from("<QQ", data, 8)
-        for _ in range(kv_count):
-            skip_value(_STRING)  # the key
-            skip_value(unpack("<I"))
-        tensors = []
-        for _ in range(tensor_count):
-            length = unpack("<Q")
-            ensure(length)
-            name = data[position:position + length].decode("utf-8", errors="replace")
-            position += length
-            n_dims = unpack("<I")
-            shape = tuple(unpack("<Q") for _ in range(n_dims))
-            tensors.append((name, shape, GGMLQuantizationType(unpack("<I"))))
-            position += 8  # data offset
-    return tensors
-
-
-def _first(value: Any) -> Any:
-    return max(value) if isinstance(value, list) else value
-
-
-# -- llama.cpp's choice of tensor types ----------------------------------------------------------------------------
-
-
-def _size(tensor: _Tensor, ggml_type: GGMLQuantizationType) -> int:
-    block, type_size = GGML_QUANT_SIZES[ggml_type]
-    return tensor.elements // block * type_size
-
-
-def _quantizable(tensor: _Tensor) -> bool:
-    """llama.cpp quantizes matrices named *weight, except norms, expert routers and position tables."""
-    name = tensor.name
-    return (len(tensor.shape) >= 2 and name.endswith("weight") and "_norm.weight" not in name
-            and "ffn_gate_inp.weight" not in name and name not in ("position_embd.weight", "token_types.weight"))
-
-
-def _category(name: str) -> str:
-    if name == "output.weight":
-        return "output"
-    if name == "token_embd.weight":
-        return "token_embd"
-    for part, category in (("attn_qkv.weight", "attn_v"), ("attn_kv_b.weight", "attn_v"), ("attn_v.weight", "attn_v"),
-                           ("attn_k.weight", "attn_k"), ("attn_q.weight", "attn_q"),
-                           ("attn_output.weight", "attn_output"), ("ffn_up", "ffn_up"), ("ffn_gate", "ffn_gate"),
-                           ("ffn_down", "ffn_down")):
-        if part in name:
-            return category
-    return "other"
-
-
-def _more_bits(i: int, n: int) -> bool:
-    """llama.cpp's use_more_bits: the first and last eighth of the layers and every third one between them."""
-    return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
-
-
-def _fallback(tensor: _Tensor, chosen: GGMLQuantizationType) -> GGMLQuantizationType:
-    """A row length not divisible by the block size takes a compatible type, as llama.cpp does."""
-    row = tensor.shape[0]
-    if row % GGML_QUANT_SIZES[chosen][0] == 0:
-        return chosen
-    replacement = {T.Q2_K: T.Q4_0, T.Q3_K: T.Q4_0, T.Q4_K: T.Q5_0, T.Q5_K: T.Q5_1, T.Q6_K: T.Q8_0}.get(chosen, T.F16)
-    return replacement if row % GGML_QUANT_SIZES[replacement][0] == 0 else T.F16
-
-
-def planned_tensor_types(model_tensors: Iterable[tuple[str, Sequence[int], int]], qtype: str, *,
-                         architecture: str = "llama", n_layers: int | None = None, n_heads: int = 1,
-                         n_kv_heads: int = 1, n_experts: int = 0) -> dict[str, str]:
-    """The ggml type llama.cpp gives each tensor for `qtype`; tensors as (name, shape in ggml order, source type).
-
-    Public so a test can hold the rules against llama.cpp's own dry run.
-    """
-    tensors = tuple(_Tensor(name, tuple(shape), GGMLQuantizationType(src)) for name, shape, src in model_tensors)
-    layers = n_layers if n_layers is not None else 1 + max((t.layer for t in tensors if t.layer is not None),
-                                                             default=-1)
-    types = _tensor_types(tensors, qtype, architecture=architecture, n_layers=layers, n_heads=n_heads,
-                          n_kv_heads=n_kv_heads, n_experts=n_experts)
-    return {tensor.name: t.name for tensor, t in zip(tensors, types, strict=True)}
-
-
-def _tensor_types(tensors: Sequence[_Tensor], qtype: str, *, architecture: str, n_layers: int, n_heads: int,
-                  n_kv_heads: int, n_experts: int) -> list[GGMLQuantizationType]:
-    """Per tensor, the type llama-quantize (without an importance matrix) writes for file type `qtype`.
-
-    Follows llama.cpp's llama-quant.cpp: tensors are visited in its order (non-layer tensors first, then layer by
-    layer), because the attn_v counter that picks the layers given more bits advances in that order.
-    """
-    ftype, default = _FILE_TYPES[qtype]
-    F = LlamaFileType
-    order = sorted(range(len(tensors)), key=lambda k: (tensors[k].layer if tensors[k].layer is not None else -1,
-                                                      tensors[k].name))
-    n_attn_v = sum(1 for t in tensors if _category(t.name) == "attn_v")
-    tied = not any(t.name == "output.weight" for t in tensors)
-    falcon = architecture == "falcon"
-    n_gqa = n_heads // max(1, n_kv_heads)
-    is_70b = architecture == "llama" and n_layers == 80 and n_heads != n_kv_heads
-    i_attn_v = i_ffn_down = 0
-    result: list[GGMLQuantizationType] = [T.F32] * len(tensors)
-    for k in order:
-        tensor = tensors[k]
-        if not _quantizable(tensor):
-            result[k] = tensor.source_type
-            continue
-        chosen = default
-        if default in (T.F32, T.F16, T.BF16):
-            result[k] = default
-            continue
-        category = _category(tensor.name)
-        if category == "output" or (tied and category == "token_embd"):
-            if falcon or tensor.shape[0] % GGML_QUANT_SIZES[default][0]:
-                chosen = T.Q8_0
-            elif default != T.Q8_0:
-                chosen = T.Q6_K
-        elif category == "attn_v":
-            if ftype == F.MOSTLY_Q2_K:
-                chosen = T.Q4_K if n_gqa >= 4 else T.Q3_K
-            elif ftype == F.MOSTLY_Q3_K_M:
-                chosen = T.Q5_K if i_attn_v < 2 else T.Q4_K
-            elif ftype == F.MOSTLY_Q3_K_L:
-                chosen = T.Q5_K
-            elif ftype in (F.MOSTLY_Q4_K_M, F.MOSTLY_Q5_K_M) and _more_bits(i_attn_v, n_attn_v):
-                chosen = T.Q6_K
-            elif ftype == F.MOSTLY_Q4_K_S and i_attn_v < 4:
-                chosen = T.Q5_K
-            if is_70b and chosen in (T.Q3_K, T.Q4_K):
-                chosen = T.Q5_K  # attn_v is 8x smaller there, so the extra bits cost almost nothing
-            if n_experts == 8:
-                chosen = T.Q8_0
-            i_attn_v += 1
-        elif category == "attn_k":
-            if n_experts == 8:
-                chosen = T.Q8_0
-        elif category == "ffn_down":
-            i = tensor.layer if n_experts > 1 and tensor.layer is not None else i_ffn_down
-            if ftype == F.MOSTLY_Q2_K:
-                chosen = T.Q3_K
-            elif ftype == F.MOSTLY_Q3_K_M:
-                chosen = T.Q5_K if i < n_layers // 16 else \
-                    T.Q4_K if not falcon or _more_bits(i, n_layers) else T.Q3_K
-            elif ftype == F.MOSTLY_Q3_K_L:
-                chosen = T.Q4_K if falcon else T.Q5_K
-            elif ftype == F.MOSTLY_Q4_K_M:
-                if falcon:
-                    chosen = T.Q6_K if i < n_layers // 16 else T.Q5_K if _more_bits(i, n_layers) else T.Q4_K
-                elif _more_bits(i, n_layers):
-                    chosen = T.Q6_K
-            elif ftype == F.MOSTLY_Q5_K_M and _more_bits(i, n_layers):
-                chosen = T.Q6_K
-            elif ftype == F.MOSTLY_Q4_K_S and not falcon and i < n_layers // 8:
-                chosen = T.Q5_K
-            i_ffn_down += 1
-        elif category == "attn_output":
-            if falcon:
-                chosen = T.Q4_K if ftype == F.MOSTLY_Q3_K_L else chosen
-            elif n_experts == 8:
-                if ftype in (F.MOSTLY_Q2_K, F.MOSTLY_Q3_K_S, F.MOSTLY_Q3_K_M, F.MOSTLY_Q4_K_S, F.MOSTLY_Q4_K_M):
-                    chosen = T.Q5_K
-            else:
-                chosen = {F.MOSTLY_Q2_K: T.Q3_K, F.MOSTLY_Q3_K_M: T.Q4_K, F.MOSTLY_Q3_K_L: T.Q5_K}.get(ftype, chosen)
-        result[k] = _fallback(tensor, chosen)
-    return result
-
-
-# -- the plan ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -587,11 +182,11 @@ def plan_memory(source: str | Path, *, budget_gib: float = 24.0, n_ctx: int = 40
     file_type: str | None = None
     file_bytes: int | None = None
     if source.is_file() and source.name == "config.json":
-        model = _model_from_config(source.parent)
+        model = model_shape_from_config(source.parent)
     elif source.is_dir() or not source.exists():
-        model = _model_from_config(source)
+        model = model_shape_from_config(source)
     else:
-        model, file_type, file_bytes = _model_from_gguf(source)
+        model, file_type, file_bytes = model_shape_from_gguf(source)
 
     notes: list[str] = []
     if model.trained_context and n_ctx > model.trained_context:
@@ -608,10 +203,10 @@ def plan_memory(source: str | Path, *, budget_gib: float = 24.0, n_ctx: int = 40
 
     budget = int(budget_gib * GIB)
     qtypes = list(_PLAN_TYPES)
-    if file_type is not None and file_type not in qtypes and file_type in _FILE_TYPES:
+    if file_type is not None and file_type not in qtypes and file_type in FILE_TYPES:
         qtypes.append(file_type)
-        qtypes.sort(key=list(_FILE_TYPES).index)  # best quality first, the file's own type among the others
-    elif file_type is not None and file_type not in _FILE_TYPES:
+        qtypes.sort(key=list(FILE_TYPES).index)  # best quality first, the file's own type among the others
+    elif file_type is not None and file_type not in FILE_TYPES:
         notes.append(f"the file's own type {file_type} is not one the planner can size")
     rows = [
         _row(model, qtype, kv_per_layer, compute, budget, device, this_file=qtype == file_type,
@@ -628,7 +223,7 @@ def plan_memory(source: str | Path, *, budget_gib: float = 24.0, n_ctx: int = 40
     )
 
 
-def _compute_buffer(model: _Model, n_ctx: int) -> int:
+def _compute_buffer(model: ModelShape, n_ctx: int) -> int:
     """llama.cpp's compute buffer for one micro-batch: attention scores, FFN activations and the logits, in f32.
 
     Without flash attention the attention scores (micro-batch x context x heads) dominate at long contexts.
@@ -640,15 +235,15 @@ def _compute_buffer(model: _Model, n_ctx: int) -> int:
     return scores + ffn + logits
 
 
-def _row(model: _Model, qtype: str, kv_per_layer: Sequence[int], compute: int, budget: int, device: str, *,
+def _row(model: ModelShape, qtype: str, kv_per_layer: Sequence[int], compute: int, budget: int, device: str, *,
          this_file: bool, file_bytes: int | None) -> PlanRow:
     n_kv = max(model.n_kv_heads) if model.n_kv_heads else model.n_heads
-    types = _tensor_types(model.tensors, qtype, architecture=model.architecture, n_layers=model.n_layers,
-                          n_heads=model.n_heads, n_kv_heads=n_kv, n_experts=model.n_experts)
+    types = tensor_types(model.tensors, qtype, architecture=model.architecture, n_layers=model.n_layers,
+                         n_heads=model.n_heads, n_kv_heads=n_kv, n_experts=model.n_experts)
     layer_bytes = [0] * model.n_layers
     weights = 0
     for tensor, ggml_type in zip(model.tensors, types, strict=True):
-        size = _size(tensor, ggml_type)
+        size = tensor_bytes(tensor, ggml_type)
         weights += size
         if tensor.layer is not None and tensor.layer < model.n_layers:
             layer_bytes[tensor.layer] += size
@@ -686,117 +281,3 @@ def _bytes(n: int) -> str:
 
 def _count(n: int) -> str:
     return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.0f} M"
-
-
-# -- what this computer has ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GpuMemory:
-    """One NVIDIA GPU as NVML reports it."""
-
-    index: int
-    name: str
-    total_bytes: int
-    free_bytes: int
-
-
-@dataclass(frozen=True)
-class SystemMemory:
-    """RAM and GPU memory of this computer; GPUs are listed only when NVIDIA's NVML library is installed."""
-
-    ram_total_bytes: int | None
-    ram_available_bytes: int | None
-    gpus: tuple[GpuMemory, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def detect_memory() -> SystemMemory:
-    """What memory this computer has; never fails (what cannot be found is None or left out)."""
-    total, available = _ram()
-    return SystemMemory(ram_total_bytes=total, ram_available_bytes=available, gpus=tuple(_nvml_gpus()))
-
-
-def _ram() -> tuple[int | None, int | None]:
-    try:
-        import psutil  # type: ignore[import-untyped,unused-ignore]
-
-        memory = psutil.virtual_memory()
-        return int(memory.total), int(memory.available)
-    except Exception:  # absent or broken psutil: try the next source
-        pass
-    try:
-        fields: dict[str, int] = {}
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                key, _, rest = line.partition(":")
-                fields[key] = int(rest.split()[0]) * 1024
-        return fields.get("MemTotal"), fields.get("MemAvailable", fields.get("MemFree"))
-    except (OSError, ValueError, IndexError):
-        pass  # no /proc (macOS, Windows): ask sysconf
-    try:
-        page = os.sysconf("SC_PAGE_SIZE")
-        return page * os.sysconf("SC_PHYS_PAGES"), page * os.sysconf("SC_AVPHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None, None
-
-
-class _NvmlMemory(ctypes.Structure):
-    _fields_ = [("total", ctypes.c_ulonglong), ("free", ctypes.c_ulonglong), ("used", ctypes.c_ulonglong)]
-
-
-def _nvml_gpus() -> list[GpuMemory]:
-    """GPUs through NVML, which ships with NVIDIA's driver: pynvml when installed, else the library itself."""
-    try:
-        import pynvml  # type: ignore[import-not-found,unused-ignore]
-
-        pynvml.nvmlInit()
-        try:
-            gpus = []
-            for i in range(pynvml.nvmlDeviceGetCount()):
-                handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-                info = pynvml.nvmlDeviceGetMemoryInfo(handle)
-                name = pynvml.nvmlDeviceGetName(handle)
-                gpus.append(GpuMemory(i, name.decode() if isinstance(name, bytes) else str(name),
-                                      int(info.total), int(info.free)))
-            return gpus
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception:  # no pynvml, no driver, no GPU: try the library directly
-        pass
-    names = ("nvml.dll",) if sys.platform == "win32" else ("libnvidia-ml.so.1", "libnvidia-ml.so")
-    for library in names:
-        try:
-            nvml = ctypes.CDLL(library)
-        except OSError:
-            continue
-        try:
-            return _nvml_query(nvml)
-        except Exception:  # an old or broken driver: report no GPU rather than fail the plan
-            return []
-    return []
-
-
-def _nvml_query(nvml: ctypes.CDLL) -> list[GpuMemory]:
-    if nvml.nvmlInit_v2() != 0:
-        return []
-    try:
-        count = ctypes.c_uint()
-        if nvml.nvmlDeviceGetCount_v2(ctypes.byref(count)) != 0:
-            return []
-        gpus = []
-        for i in range(count.value):
-            handle = ctypes.c_void_p()
-            if nvml.nvmlDeviceGetHandleByIndex_v2(i, ctypes.byref(handle)) != 0:
-                continue
-            memory = _NvmlMemory()
-            if nvml.nvmlDeviceGetMemoryInfo(handle, ctypes.byref(memory)) != 0:
-                continue
-            name = ctypes.create_string_buffer(96)
-            nvml.nvmlDeviceGetName(handle, name, ctypes.c_uint(96))
-            gpus.append(GpuMemory(i, name.value.decode(errors="replace"), int(memory.total), int(memory.free)))
-        return gpus
-    finally:
-        nvml.nvmlShutdown()

@@ -23,10 +23,9 @@ from judgedesk.core import (
     create_backend,
     read_gguf_header,
 )
-from judgedesk.quantize import _kquant
+from judgedesk.quantize import _kquant, plan_memory
 from judgedesk.quantize._errors import QuantizeCancelled, QuantizeError
 from judgedesk.quantize._kquant import QUANT_TYPES, quantize_gguf, read_imatrix
-from judgedesk.quantize._plan import plan_memory, read_tensor_table
 
 pytestmark = pytest.mark.real_model
 
@@ -79,7 +78,7 @@ def test_f16_from_the_q4_1_demo(f16_run: tuple[Path, list[tuple[int, int, str]]]
     # Progress: once per tensor, counting up to the tensor count, naming real tensors.
     assert [done for done, _, _ in calls] == list(range(1, 273))
     assert {total for _, total, _ in calls} == {272}
-    assert {name for _, _, name in calls} == {name for name, _, _ in read_tensor_table(out)}
+    assert {name for _, _, name in calls} == set(header.tensors)
 
 
 def test_outputs_have_their_type_and_the_planned_size(f16: Path, quantized: dict[str, Path]) -> None:
@@ -194,10 +193,10 @@ def _imatrix_data(model: Path) -> dict[str, tuple[np.ndarray, float]]:
     """Per matrix weight (what llama-imatrix records): squared-activation sums over `count` tokens."""
     rng = np.random.default_rng(7)
     data = {}
-    for name, shape, _ in read_tensor_table(model):
-        if len(shape) == 2 and name != "token_embd.weight":
+    for tensor in read_gguf_header(model).tensors.values():
+        if len(tensor.shape) == 2 and tensor.name != "token_embd.weight":
             count = 64.0
-            data[name] = ((rng.gamma(0.5, 2.0, size=shape[0]) * count).astype(np.float32), count)
+            data[tensor.name] = ((rng.gamma(0.5, 2.0, size=tensor.shape[0]) * count).astype(np.float32), count)
     return data
 
 

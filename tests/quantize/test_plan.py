@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from gguf import GGUFReader, GGUFWriter, LlamaFileType
 from judgedesk.core import InputError, ModelFileError, read_gguf_header
+from judgedesk.quantize import detect_memory, plan_memory
 from judgedesk.quantize._errors import CheckpointError
-from judgedesk.quantize._plan import detect_memory, plan_memory, planned_tensor_types, read_tensor_table
+from judgedesk.quantize._tensor_type_rules import planned_tensor_types
 
 GIB = 1 << 30
 KIB = 1 << 10
@@ -124,9 +125,6 @@ def test_gguf_source_uses_its_real_tensors(demo_path: Path) -> None:
     # Exactly the bytes the file's tensors take: the type rules reproduce llama.cpp's choices for this model.
     reader = GGUFReader(demo_path)
     assert own.weights_bytes == sum(int(t.n_bytes) for t in reader.tensors)
-    # The planner's fast tensor-table scan reads what gguf-py's full reader reads.
-    assert read_tensor_table(demo_path) == [(t.name, tuple(int(n) for n in t.shape), t.tensor_type)
-                                            for t in reader.tensors]
     assert plan.n_layers == 30 and plan.n_kv_heads == 3
     assert plan.kv_bytes_per_token == 2 * 30 * 3 * 64 * 2
     assert "this file (Q4_1)" in plan.format_table()
@@ -217,10 +215,10 @@ def _llama_cpp_types(path: Path, qtype: str) -> dict[str, str]:
 
 
 def _planned(path: Path, qtype: str) -> dict[str, str]:
-    metadata = read_gguf_header(path).metadata
-    tensors = [(name, shape, int(ggml_type)) for name, shape, ggml_type in read_tensor_table(path)]
-    return planned_tensor_types(tensors, qtype, n_heads=int(metadata["llama.attention.head_count"]),
-                                n_kv_heads=int(metadata["llama.attention.head_count_kv"]))
+    header = read_gguf_header(path)
+    tensors = [(t.name, t.shape, int(t.ggml_type)) for t in header.tensors.values()]
+    return planned_tensor_types(tensors, qtype, n_heads=int(header.metadata["llama.attention.head_count"]),
+                                n_kv_heads=int(header.metadata["llama.attention.head_count_kv"]))
 
 
 _RULE_TYPES = ["Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q3_K_L", "Q2_K", "F16"]
