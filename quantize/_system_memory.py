@@ -1,14 +1,14 @@
 """What memory this computer has: RAM, and each NVIDIA GPU's memory through NVML.
 
-NVML ships with NVIDIA's driver. Where there is no driver, no GPU, or a driver that fails, the GPUs are simply not
-listed: detection feeds a plan's default budget and must never stop one.
+NVML ships with NVIDIA's driver; it is called through nvidia-ml-py (`pynvml`), NVIDIA's own maintained bindings.
+Where there is no driver, no GPU, or a driver that fails, the GPUs are simply not listed: detection feeds a plan's
+default budget and must never stop one.
 """
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import os
-import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -67,60 +67,30 @@ def _ram() -> tuple[int | None, int | None]:
         return None, None
 
 
-class _NvmlMemory(ctypes.Structure):
-    _fields_ = [("total", ctypes.c_ulonglong), ("free", ctypes.c_ulonglong), ("used", ctypes.c_ulonglong)]
-
-
 def _nvml_gpus() -> list[GpuMemory]:
-    """GPUs through NVML, which ships with NVIDIA's driver: pynvml when installed, else the library itself."""
+    """Every GPU NVML can report on; a GPU the driver fails on is left out, the others are still listed."""
+    # Imported here: only detection needs it, and importing judgedesk.quantize stays quick.
+    import pynvml  # type: ignore[import-untyped,unused-ignore]
+
     try:
-        import pynvml  # type: ignore[import-not-found,unused-ignore]
-
         pynvml.nvmlInit()
-        try:
-            gpus = []
-            for i in range(pynvml.nvmlDeviceGetCount()):
-                handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-                info = pynvml.nvmlDeviceGetMemoryInfo(handle)
-                name = pynvml.nvmlDeviceGetName(handle)
-                gpus.append(GpuMemory(i, name.decode() if isinstance(name, bytes) else str(name),
-                                      int(info.total), int(info.free)))
-            return gpus
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception:  # no pynvml, no driver, no GPU: try the library directly
-        pass
-    names = ("nvml.dll",) if sys.platform == "win32" else ("libnvidia-ml.so.1", "libnvidia-ml.so")
-    for library in names:
-        try:
-            nvml = ctypes.CDLL(library)
-        except OSError:
-            continue
-        try:
-            return _nvml_query(nvml)
-        except Exception:  # an old or broken driver: report no GPU rather than fail the plan
-            return []
-    return []
-
-
-def _nvml_query(nvml: ctypes.CDLL) -> list[GpuMemory]:
-    if nvml.nvmlInit_v2() != 0:
+    except pynvml.NVMLError:  # no NVIDIA driver (NVML library not found) or one that cannot start: no GPU
         return []
     try:
-        count = ctypes.c_uint()
-        if nvml.nvmlDeviceGetCount_v2(ctypes.byref(count)) != 0:
+        try:
+            count = pynvml.nvmlDeviceGetCount()
+        except pynvml.NVMLError:
             return []
         gpus = []
-        for i in range(count.value):
-            handle = ctypes.c_void_p()
-            if nvml.nvmlDeviceGetHandleByIndex_v2(i, ctypes.byref(handle)) != 0:
+        for index in range(count):
+            try:
+                handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+                memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+                name = pynvml.nvmlDeviceGetName(handle)
+            except pynvml.NVMLError:  # a GPU lost or in a bad state: it has no memory to plan for
                 continue
-            memory = _NvmlMemory()
-            if nvml.nvmlDeviceGetMemoryInfo(handle, ctypes.byref(memory)) != 0:
-                continue
-            name = ctypes.create_string_buffer(96)
-            nvml.nvmlDeviceGetName(handle, name, ctypes.c_uint(96))
-            gpus.append(GpuMemory(i, name.value.decode(errors="replace"), int(memory.total), int(memory.free)))
+            gpus.append(GpuMemory(index, str(name), int(memory.total), int(memory.free)))
         return gpus
     finally:
-        nvml.nvmlShutdown()
+        with contextlib.suppress(pynvml.NVMLError):
+            pynvml.nvmlShutdown()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import ctypes
 import json
 import re
-import sys
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
 
 import numpy as np
+import pynvml
 import pytest
 from gguf import GGUFReader, GGUFWriter, LlamaFileType
 from judgedesk.core import InputError, ModelFileError, read_gguf_header
@@ -301,54 +301,86 @@ def test_detect_memory_reports_ram() -> None:
     assert json.loads(json.dumps(memory.to_dict()))["ram_total_bytes"] == memory.ram_total_bytes
 
 
-def test_detect_memory_without_nvml_lists_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_library(*args: object, **kwargs: object) -> None:
-        raise OSError("libnvidia-ml.so.1: cannot open shared object file")
-
-    monkeypatch.setitem(sys.modules, "pynvml", None)
-    monkeypatch.setattr(ctypes, "CDLL", no_library)
-    assert detect_memory().gpus == ()
-
-
 class _FakeNvml:
-    """NVML's C interface as the planner calls it, for one 80 GiB GPU."""
+    """pynvml's functions as detection calls them, for the GPUs given; `failing` names a call that raises on GPU 1."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, gpus: list[tuple[str, int, int]], *,
+                 failing: str | None = None) -> None:
+        self.gpus = gpus
+        self.failing = failing
         self.shut_down = False
+        for name in ("nvmlInit", "nvmlShutdown", "nvmlDeviceGetCount", "nvmlDeviceGetHandleByIndex",
+                     "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetName"):
+            monkeypatch.setattr(pynvml, name, getattr(self, name))
 
-    def nvmlInit_v2(self) -> int:
-        return 0
+    def _check(self, call: str, index: int) -> None:
+        if call == self.failing and index == 1:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
 
-    def nvmlDeviceGetCount_v2(self, count: Any) -> int:
-        count._obj.value = 1
-        return 0
+    def nvmlInit(self) -> None:
+        if self.failing == "nvmlInit":
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
 
-    def nvmlDeviceGetHandleByIndex_v2(self, index: int, handle: Any) -> int:
-        handle._obj.value = 0x1000 + index
-        return 0
-
-    def nvmlDeviceGetMemoryInfo(self, handle: Any, memory: Any) -> int:
-        memory._obj.total, memory._obj.free = 80 * GIB, 79 * GIB
-        return 0
-
-    def nvmlDeviceGetName(self, handle: Any, name: Any, length: Any) -> int:
-        name.value = b"NVIDIA H100 80GB HBM3"
-        return 0
-
-    def nvmlShutdown(self) -> int:
+    def nvmlShutdown(self) -> None:
         self.shut_down = True
-        return 0
+
+    def nvmlDeviceGetCount(self) -> int:
+        if self.failing == "nvmlDeviceGetCount":
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_UNKNOWN)
+        return len(self.gpus)
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:
+        self._check("nvmlDeviceGetHandleByIndex", index)
+        return index
+
+    def nvmlDeviceGetMemoryInfo(self, handle: int) -> SimpleNamespace:
+        self._check("nvmlDeviceGetMemoryInfo", handle)
+        _, total, free = self.gpus[handle]
+        return SimpleNamespace(total=total, free=free, used=total - free)
+
+    def nvmlDeviceGetName(self, handle: int) -> str:
+        self._check("nvmlDeviceGetName", handle)
+        return self.gpus[handle][0]
+
+
+_H100 = ("NVIDIA H100 80GB HBM3", 80 * GIB, 79 * GIB)
+_RTX = ("NVIDIA GeForce RTX 4090", 24 * GIB, 20 * GIB)
+_A6000 = ("NVIDIA RTX A6000", 48 * GIB, 47 * GIB)
+
+
+def test_detect_memory_without_the_nvml_library_lists_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_library(name: str) -> None:
+        raise OSError(f"{name}: cannot open shared object file: No such file or directory")
+
+    # pynvml's own loader, finding no library (as on a computer without NVIDIA's driver).
+    monkeypatch.setattr(pynvml, "nvmlLib", None)
+    monkeypatch.setattr(pynvml, "CDLL", no_library)
+    memory = detect_memory()
+    assert memory.gpus == ()
+    assert memory.ram_total_bytes is not None
 
 
 def test_detect_memory_reads_gpus_through_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
-    libraries: list[_FakeNvml] = []
+    nvml = _FakeNvml(monkeypatch, [_H100, _RTX])
+    gpus = detect_memory().gpus
+    assert [(g.index, g.name, g.total_bytes, g.free_bytes) for g in gpus] == [(0, *_H100), (1, *_RTX)]
+    assert nvml.shut_down
 
-    def load(name: str) -> _FakeNvml:
-        libraries.append(_FakeNvml(name))
-        return libraries[-1]
 
-    monkeypatch.setitem(sys.modules, "pynvml", None)
-    monkeypatch.setattr(ctypes, "CDLL", load)
-    (gpu,) = detect_memory().gpus
-    assert (gpu.index, gpu.name, gpu.total_bytes, gpu.free_bytes) == (0, "NVIDIA H100 80GB HBM3", 80 * GIB, 79 * GIB)
-    assert libraries[0].shut_down
+@pytest.mark.parametrize("call", ["nvmlDeviceGetHandleByIndex", "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetName"])
+def test_a_driver_error_on_one_gpu_leaves_it_out(monkeypatch: pytest.MonkeyPatch, call: str) -> None:
+    nvml = _FakeNvml(monkeypatch, [_H100, _RTX, _A6000], failing=call)
+    assert [(g.index, g.name) for g in detect_memory().gpus] == [(0, _H100[0]), (2, _A6000[0])]
+    assert nvml.shut_down
+
+
+def test_a_driver_that_cannot_count_its_gpus_lists_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    nvml = _FakeNvml(monkeypatch, [_H100], failing="nvmlDeviceGetCount")
+    assert detect_memory().gpus == ()
+    assert nvml.shut_down
+
+
+def test_a_driver_that_cannot_start_lists_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    nvml = _FakeNvml(monkeypatch, [_H100], failing="nvmlInit")
+    assert detect_memory().gpus == ()
+    assert not nvml.shut_down  # NVML was never started
