@@ -17,10 +17,9 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from gguf import (
@@ -36,7 +35,7 @@ from gguf import (
     get_tensor_name_map,
 )
 from gguf.quants import quantize
-from judgedesk.core import get_format
+from judgedesk.core import CancelFlag, Progress, get_format
 from judgedesk.core._gguf_file import JUDGEDESK_FORMAT_KEY
 
 from ._checkpoint import Checkpoint, ModelConfig, inspect_checkpoint
@@ -45,16 +44,6 @@ from ._gguf_vocab import read_tokenizer
 from ._safetensors import CheckpointTensors, open_checkpoint_tensors
 
 __all__ = ["OUTTYPES", "ConvertResult", "convert_to_gguf"]
-
-Progress = Callable[[int, int, str], None]
-"""progress(done, total, tensor_name): called after each tensor is written."""
-
-
-class CancelFlag(Protocol):
-    """Anything with `is_set()`, such as a `threading.Event`."""
-
-    def is_set(self) -> bool: ...
-
 
 # Output type -> (ggml type of 2-D weights, file type recorded in general.file_type).
 OUTTYPES: dict[str, tuple[GGMLQuantizationType, LlamaFileType]] = {
@@ -115,8 +104,9 @@ def convert_to_gguf(
     outtype: f32, f16, bf16 or q8_0 for 2-D weights. judge_format: the judgedesk format the model was trained for,
     recorded so the right prompt is picked automatically. tokenizer_pre: llama.cpp's pre-tokenizer name, for a BPE
     tokenizer.json whose layout judgedesk does not recognise. allow_pickle: read pytorch_model*.bin (unpickling
-    runs code; only for trusted checkpoints). Raises `CheckpointError` for an unusable folder, `QuantizeError`
-    if writing fails, `QuantizeCancelled` when `cancel` is set; in every such case no output file is left.
+    runs code; only for trusted checkpoints). progress(done, total, tensor_name): after each tensor is written.
+    cancel: checked before each tensor. Raises `CheckpointError` for an unusable folder, `QuantizeError` if writing
+    fails, `QuantizeCancelled` when `cancel` is set; in every such case no output file is left.
     """
     if outtype not in OUTTYPES:
         raise QuantizeError(f"unknown output type {outtype!r} (choose one of {', '.join(OUTTYPES)})")

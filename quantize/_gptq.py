@@ -18,12 +18,20 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from judgedesk.core import BackendError, JudgedeskError, ModelFileError, default_format_for, get_format
+from judgedesk.core import (
+    BackendError,
+    CancelFlag,
+    JudgedeskError,
+    ModelFileError,
+    Progress,
+    default_format_for,
+    get_format,
+)
 from judgedesk.core.backends._hf_folder import HFFolder, read_hf_folder
 from judgedesk.core.backends._transformers import quiet_hf_warnings
 
@@ -35,10 +43,6 @@ __all__ = ["GPTQ_BITS", "import_autogptq", "quantize_gptq"]
 GPTQ_BITS = (2, 3, 4, 8)
 """Bit widths GPTQ packs."""
 
-Progress = Callable[[int, int, str], None]
-"""progress(done, total, stage): as each stage starts ('load', 'quantize', 'save'; done = stages finished, total 3),
-then once more as (3, 3, 'done')."""
-
 _STAGES = ("load", "quantize", "save")
 _INSTALL_HINT = "pip install judgedesk[hf]"
 _QUANTIZE_CONFIG = "quantize_config.json"
@@ -46,12 +50,6 @@ _GENERATION_CONFIG = "generation_config.json"
 # Sampling settings that contradict do_sample=false (transformers warns about each at load time).
 _SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "typical_p")
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
-
-
-class CancelFlag(Protocol):
-    """Anything with `is_set()`, such as a `threading.Event`."""
-
-    def is_set(self) -> bool: ...
 
 
 def quantize_gptq(folder: str | Path, out: str | Path, *, bits: int = 4, group_size: int = 128,
@@ -65,7 +63,8 @@ def quantize_gptq(folder: str | Path, out: str | Path, *, bits: int = 4, group_s
         recognisable from the model's name, else generic. An explicit or recorded format is written to the
         output's config.json so the quantized judge is prompted the same way.
     device: where GPTQ runs: "cpu", "cuda", or "auto" (a CUDA GPU when torch sees one).
-    progress: called as each stage starts, and at the end. cancel: checked between stages; when set, nothing is
+    progress: progress(done, total, stage) as each stage starts ('load', 'quantize', 'save'; done = stages
+        finished, total 3), then once more as (3, 3, 'done'). cancel: checked between stages; when set, nothing is
         left behind.
 
     Raises `CheckpointError` for an unusable input folder, `QuantizeError` when quantization fails or `out`

@@ -22,13 +22,13 @@ import tempfile
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from gguf.constants import GGUF_MAGIC, LlamaFileType
-from judgedesk.core import GGUFHeader, InputError, ModelFileError, read_gguf_header
+from judgedesk.core import CancelFlag, GGUFHeader, InputError, ModelFileError, Progress, read_gguf_header
 
 from ._errors import QuantizeCancelled, QuantizeError
 
@@ -36,8 +36,8 @@ __all__ = ["QUANT_TYPES", "WORKER_FLAG", "QuantizeProgress", "quantize_gguf", "r
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 
-QuantizeProgress = Callable[[int, int, str], None]
-"""progress(done, total, tensor_name): called after each tensor is written, done counting up to total."""
+QuantizeProgress = Progress
+"""core's `Progress`, under the name this package has always exported: progress(done, total, tensor_name)."""
 
 QUANT_TYPES: Mapping[str, int] = {
     name: int(LlamaFileType[member])
@@ -59,7 +59,7 @@ _JOIN_SECONDS = 5.0
 
 
 def quantize_gguf(source: str | Path, out: str | Path, *, qtype: str = "Q4_K_M", imatrix: str | Path | None = None,
-                  threads: int | None = None, progress: QuantizeProgress | None = None, cancel: Any = None,
+                  threads: int | None = None, progress: Progress | None = None, cancel: CancelFlag | None = None,
                   allow_requantize: bool = False) -> Path:
     """Quantize the GGUF judge `source` to `qtype`, writing `out`; returns the path written.
 
@@ -143,8 +143,8 @@ def _weights_type(header: GGUFHeader) -> str:
 # -- the child process ----------------------------------------------------------------------------------------------
 
 
-def _run_child(request: dict[str, Any], source: Path, key: str, progress: QuantizeProgress | None,
-               cancel: Any) -> None:
+def _run_child(request: dict[str, Any], source: Path, key: str, progress: Progress | None,
+               cancel: CancelFlag | None) -> None:
     """Run the worker, relay its progress, and turn a failure, a crash or a cancel into our errors.
 
     A subprocess (`python -m`), not multiprocessing: spawning through multiprocessing re-runs the caller's main
