@@ -40,6 +40,16 @@ def demo_path() -> Path:
     return demo_judge_path()
 
 
+@pytest.fixture(scope="session")
+def requantized_demo_path(demo_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo judge requantized from its Q4_1 to Q2_K (about 2 s): a second quantization of the same model, so a
+    fidelity check compares two judges that really differ (a judge against itself agrees by construction)."""
+    from judgedesk.quantize import quantize_gguf
+
+    out = tmp_path_factory.mktemp("requantized") / "SmolLM2-135M-Instruct.Q2_K.gguf"
+    return quantize_gguf(demo_path, out, qtype="Q2_K", allow_requantize=True, threads=2)
+
+
 @pytest.fixture(autouse=True)
 def restore_allowlist() -> Iterator[None]:
     """Each test starts with the offline allowlist it found, and leaves it so (the server backend adds to it)."""

@@ -1,5 +1,5 @@
 """The Judges view, driven through its widgets: import (copy, reference, corrupt), delete, the memory plan, a
-fidelity check of the demo judge against its own copy, and a Hugging Face folder converted and quantized (and a
+fidelity check of the demo judge against a requantized copy, and a Hugging Face folder converted and quantized (and a
 conversion cancelled half-way)."""
 
 from __future__ import annotations
@@ -220,22 +220,30 @@ def test_planning_for_the_cpu(view: JudgesView, qtbot) -> None:
 
 
 @pytest.mark.real_model
-def test_a_fidelity_check_of_the_demo_judge_against_its_copy(view: JudgesView, app_context, qtbot,
-                                                             demo_copy: Path) -> None:
-    _import(view, app_context, qtbot, demo_copy, copy=False)
+def test_a_fidelity_check_of_the_demo_judge_against_a_requantized_copy(view: JudgesView, app_context, qtbot,
+                                                                       requantized_demo_path: Path) -> None:
+    # Q4_1 against Q2_K of the same model: a real comparison (a judge against itself would agree by construction).
+    _import(view, app_context, qtbot, requantized_demo_path, copy=False)
+    candidate = requantized_demo_path.stem
+    app_context.settings.threads = 1  # the test machine's two cores are shared
     progress: list[object] = []
     view.findChild(QCheckBox, "fidelityBothOrders").setChecked(False)  # 3 pairs x 1 order x 2 judges: 6 verdicts
-    task = view.fidelity_panel.run_fidelity(DEMO_JUDGE, "smol-copy", limit=1)
+    task = view.fidelity_panel.run_fidelity(DEMO_JUDGE, candidate, limit=1)
     assert task is not None
     task.task_did_progress.connect(progress.append)
     qtbot.waitSignal(task.task_did_finish, timeout=300_000).wait()
     report = view.fidelity_panel.last_report
     assert report is not None and report.orders == 3
-    assert report.agreement == 1.0 and report.flipped == ()
+    assert "Q4_1" in report.reference and "Q2_K" in report.candidate
+    assert report.agreeing + len(report.flipped) == report.orders and 0.0 <= report.agreement <= 1.0
+    assert report.mean_kl is not None and report.mean_kl > 0  # two quantizations: the probabilities moved
     summary = view.findChild(type(view.fidelity_panel.fidelity_summary), "fidelitySummary").text()
-    assert summary.startswith(f"Agreement 100.0% ({report.orders}/{report.orders} orders)")
-    assert "0 flipped" in summary
-    assert "verdict agreement" in view.findChild(QPlainTextEdit, "fidelityResult").toPlainText()
+    assert summary.startswith(f"Agreement {report.agreement:.1%} ({report.agreeing}/{report.orders} orders)")
+    assert f"mean KL {report.mean_kl:.4f} nats" in summary and summary.endswith(f"{len(report.flipped)} flipped")
+    text = view.findChild(QPlainTextEdit, "fidelityResult").toPlainText()
+    assert f"verdict agreement: {report.agreeing}/{report.orders} orders" in text
+    for flip in report.flipped:  # every flipped order is listed, with both winners
+        assert f"{flip.pair} [{flip.order}]: {flip.reference} -> {flip.candidate}" in text
     assert view.findChild(QProgressBar, "fidelityProgress").value() == 1000
     assert {stage for stage, _, _ in progress} == {"reference", "candidate"}
     assert view.findChild(QPushButton, "runFidelity").isEnabled()

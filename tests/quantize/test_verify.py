@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
-from judgedesk.core import InputError, PairwiseVerdict
+from judgedesk.core import (
+    DecodingSettings,
+    InputError,
+    Judge,
+    PairwiseVerdict,
+    create_backend,
+    demo_data_path,
+)
 from judgedesk.core.cli import main
+from judgedesk.core.datasets import load_dataset
 from judgedesk.quantize import FidelityReport, verify_fidelity
 from judgedesk.quantize._verify import _compare, kl_divergence
 
@@ -52,19 +62,60 @@ def test_no_pairs_is_a_clear_error(tmp_path):
 
 
 # -- real judge ---------------------------------------------------------------------------------------------
+# The demo judge (Q4_1) against its own requantization to Q2_K: two quantizations of one model, which must show
+# what a real comparison shows (moved probabilities, maybe flips), where a judge against itself agrees by
+# construction.
+
+
+def _judged_orders(judge: Path, fmt: str) -> list[PairwiseVerdict]:
+    """What `verify_fidelity(..., limit=1)` must have compared, judged here through the engine on its own."""
+    pairs = load_dataset(demo_data_path(), limit=1).pairs
+    backend = create_backend("llama.cpp", path=judge, n_ctx=2048, n_threads=1)
+    with Judge(backend, format=fmt, decoding=DecodingSettings(fast=True)) as engine:
+        return [engine.compare(task.item, order=order) for task in pairs for order in ("AB", "BA")]
+
+
+def _most_probable(probabilities: Mapping[str, float] | None) -> str:
+    assert probabilities
+    return max(probabilities, key=lambda label: probabilities[label])
 
 
 @pytest.mark.real_model
-def test_a_judge_agrees_with_itself_on_the_demo_data():
-    report = verify_fidelity("demo", "demo", limit=2)
+def test_the_demo_judge_against_its_requantized_copy(demo_path: Path, requantized_demo_path: Path) -> None:
+    report = verify_fidelity("demo", requantized_demo_path, limit=1, n_ctx=2048, n_threads=1)
     assert isinstance(report, FidelityReport)
-    assert report.orders == 12  # 2 prompts x 3 model pairs x 2 orders
-    assert report.agreement == 1.0 and not report.flipped
-    assert report.mean_kl == pytest.approx(0.0, abs=1e-12)
+    assert report.reference.endswith("(Q4_1, demo)") and "Q2_K" in report.candidate
+    assert report.orders == 6  # 1 prompt x 3 model pairs x 2 orders
+    assert report.agreeing + len(report.flipped) == report.orders
+    assert 0.0 <= report.agreement <= 1.0 and report.agreement == pytest.approx(report.agreeing / report.orders)
+    assert report.unparsed == (0, 0)
+    # Two roundings of the same weights: the verdict options' probabilities move, however few winners flip.
+    assert report.mean_kl is not None and report.max_kl is not None
+    assert 0.0 < report.mean_kl <= report.max_kl
+    for flip in report.flipped:
+        assert flip.order in ("AB", "BA") and flip.reference != flip.candidate
+        assert _most_probable(flip.reference_probabilities) == flip.reference
+        assert _most_probable(flip.candidate_probabilities) == flip.candidate
+
+    # Order by order, the report is what the two judges say when asked one at a time.
+    reference = _judged_orders(demo_path, report.format)
+    candidate = _judged_orders(requantized_demo_path, report.format)
+    expected_flips = [(ref.order, ref.winner, cand.winner) for ref, cand in zip(reference, candidate, strict=True)
+                      if ref.winner != cand.winner]
+    assert [(f.order, f.reference, f.candidate) for f in report.flipped] == expected_flips
+    divergences = [kl_divergence(ref.probabilities or {}, cand.probabilities or {})
+                   for ref, cand in zip(reference, candidate, strict=True)]
+    assert report.mean_kl == pytest.approx(sum(divergences) / len(divergences), rel=1e-6)
+    assert report.max_kl == pytest.approx(max(divergences), rel=1e-6)
 
 
 @pytest.mark.real_model
-def test_cli_verify_prints_json(capsys):
-    assert main(["quantize", "verify", "demo", "demo", "--limit", "1", "--one-order", "--json"]) == 0
+def test_cli_verify_prints_json(requantized_demo_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["quantize", "verify", "demo", str(requantized_demo_path), "--limit", "1", "--one-order",
+                 "--ctx", "2048", "--threads", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["orders"] == 3 and report["agreement"] == 1.0 and report["flipped"] == []
+    assert report["orders"] == 3  # 1 prompt x 3 model pairs, AB only
+    assert report["agreeing"] + len(report["flipped"]) == 3
+    assert report["agreement"] == pytest.approx(report["agreeing"] / 3)
+    assert report["mean_kl"] > 0 and report["candidate"].endswith(f"(Q2_K, {requantized_demo_path})")
+    assert all(flip["order"] == "AB" and flip["reference"] != flip["candidate"] for flip in report["flipped"])
