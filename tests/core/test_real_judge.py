@@ -19,6 +19,7 @@ from judgedesk.core import (
     EvalItem,
     Judge,
     ModelFileError,
+    Sampling,
     create_backend,
     demo_judge_path,
     load_judge,
@@ -126,11 +127,21 @@ def test_reruns_are_byte_identical(backend):
     assert third == first
 
 
-def test_sampling_with_a_seed_is_reproducible(backend):
-    runs = [_judge(backend, "generic", fast=False, max_tokens=24,
-                   sampling=__import__("judgedesk.core").core.Sampling(temperature=0.9, seed=7)).compare(PAIR)
-            for _ in range(2)]
-    assert runs[0].raw_output == runs[1].raw_output
+def test_sampling_follows_the_seed(backend):
+    def sample(item: EvalItem, seed: int) -> str:
+        judge = _judge(backend, "generic", fast=False, max_tokens=24, sampling=Sampling(temperature=0.9, seed=seed))
+        verdict = judge.compare(item, order="AB")
+        assert verdict.manifest.seed == seed
+        return verdict.raw_output
+
+    items = [PAIR, EvalItem(id="sum", instruction="What is 15% of 80?", responses=("It is 12.", "It is 10.")),
+             EvalItem(id="boil", instruction="When does water boil?", responses=("At 100 °C.", "At 90 °C."))]
+    # Seed 7, then 8, then 7 again (item by item, so the prompt's cache is reused): the rerun repeats although
+    # another seed ran in between (a sampler that kept its state, or drew a fresh seed per call, would not), and the
+    # other seed writes something else for at least one prompt (a seed that never reached the sampler would not).
+    runs = [[sample(item, seed) for seed in (7, 8, 7)] for item in items]
+    assert [again for _, _, again in runs] == [first for first, _, _ in runs]
+    assert [other for _, other, _ in runs] != [first for first, _, _ in runs]
 
 
 def test_long_responses_are_cut_in_the_middle_and_flagged(backend):
