@@ -438,11 +438,20 @@ def test_context_overflow_on_the_demo_judge_is_one_line(capsys: pytest.CaptureFi
 
 @pytest.mark.real_model
 def test_autoj_critique_budget_on_a_full_context(capsys: pytest.CaptureFixture[str]) -> None:
-    status, _, err = _run(capsys, "compare", "--threads", "1", "--format", "autoj", "--ctx", "256",
-                          "--max-tokens", "2", "--one-order", "--instruction", "Summarise.",
-                          "--a", "word " * 300, "--b", "other " * 300)
+    status, out, err = _run(capsys, "compare", "--threads", "1", "--format", "autoj", "--ctx", "256",
+                            "--max-tokens", "2", "--one-order", "--json", "--instruction", "Summarise.",
+                            "--a", "word " * 300, "--b", "other " * 300)
 
     assert status == 0, err
+    result = json.loads(out)
+    assert result["ba"] is None and result["consistent"] is None
+    verdict = result["ab"]
+    # The responses were cut to leave room for the critique and the verdict statement, so the verdict is there.
+    assert verdict["status"] == "truncated" and verdict["cut_tokens"] > 0
+    assert verdict["winner"] in {"A", "B", "tie"} and result["decision"] == verdict["winner"]
+    written = {"A": "Response 1", "B": "Response 2", "tie": "Tie"}[verdict["winner"]]
+    assert verdict["raw_output"].endswith(f"final decision is {written}"), verdict["raw_output"]
+    assert verdict["manifest"]["decoding"]["n_ctx"] == 256 and verdict["manifest"]["decoding"]["max_tokens"] == 2
 
 
 @pytest.mark.parametrize("out", ["/proc/judgedesk-run", "{file}/sub"])
