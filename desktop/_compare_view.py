@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from judgedesk.core import BothOrdersResult, DecodingSettings, EvalItem, Sampling, decide, get_format
+from judgedesk.core import BothOrdersResult, DecodingSettings, EvalItem, Sampling, get_format
 from judgedesk.core.formats import DEFAULT_GENERIC_RUBRIC, DEFAULT_PROMETHEUS_RUBRIC, PromptFields
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
@@ -321,16 +321,10 @@ class CompareView(QWidget):
         item, both = self.current_item(), self.both_orders.isChecked()
 
         def compare(ctx: WorkContext) -> BothOrdersResult:
-            # The two orders are judged apart so a cancel takes effect between them (judge_both_orders, unrolled).
             assert ctx.judge is not None
-            ctx.progress("AB")
-            ab = ctx.judge.compare(item, order="AB")
-            ba = None
-            if both:
-                ctx.check_cancelled()
-                ctx.progress("BA")
-                ba = ctx.judge.compare(item, order="BA")
-            return BothOrdersResult(item_id=item.id, ab=ab, ba=ba, decision=decide(ab, ba))
+            # A cancel takes effect between the two orders; each order's start is shown on the card.
+            return ctx.judge.judge_both_orders(item, both=both, cancel=ctx.cancel,
+                                               progress=lambda done, total, order: ctx.progress(order))
 
         task = self.context.service.submit(self.current_spec(), compare, name="the comparison")
         self.task = task

@@ -3,8 +3,9 @@
 A `Task` is one piece of work: a function that runs in a worker thread and never touches a widget. Everything it
 reports (progress, its result, its failure, its cancellation) crosses to the GUI thread through a queued signal,
 so the public signals always fire in the GUI thread and any callable may be connected to them. Cancellation is a
-`threading.Event` the work checks between steps (the batch runner, the quantizer and the converter all take one),
-so a cancel never kills a thread half-way through writing a file.
+`threading.Event` the work checks between steps (core's `CancelFlag`: the batch runner, the library import, the
+converter, the quantizer and `Judge.judge_both_orders` all take one), so a cancel never kills a thread half-way
+through writing a file. Work that stops on it raises core's `Cancelled`, and the task ends quietly as cancelled.
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from judgedesk.core import ImportCancelled, Judge, JudgedeskError
-from judgedesk.core.runs import RunInterrupted
+from judgedesk.core import Cancelled, Judge, JudgedeskError
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-__all__ = ["Task", "TaskCancelled", "Work", "WorkContext", "is_cancellation"]
-
-
-class TaskCancelled(Exception):
-    """Raised by work that noticed its cancel event; the task ends quietly as cancelled."""
+__all__ = ["Task", "Work", "WorkContext", "is_cancellation"]
 
 
 @dataclass
@@ -39,9 +35,9 @@ class WorkContext:
     """The loaded judge, for work submitted to the judge service."""
 
     def check_cancelled(self) -> None:
-        """Raise `TaskCancelled` when the user has cancelled."""
+        """Raise core's `Cancelled` when the user has cancelled."""
         if self.cancel.is_set():
-            raise TaskCancelled
+            raise Cancelled("cancelled by the user")
 
 
 Work = Callable[[WorkContext], Any]
@@ -49,11 +45,7 @@ Work = Callable[[WorkContext], Any]
 
 def is_cancellation(exc: BaseException) -> bool:
     """Whether `exc` means "stopped because the user asked", which is never shown as an error."""
-    if isinstance(exc, TaskCancelled | RunInterrupted | ImportCancelled):
-        return True
-    # The quantize package is imported only when needed; its cancellation error is recognised by name so this
-    # module does not pull it in.
-    return type(exc).__name__ == "QuantizeCancelled"
+    return isinstance(exc, Cancelled)
 
 
 class Task(QObject):

@@ -87,7 +87,7 @@ def test_a_typed_pair_is_judged_in_both_orders_and_copied(view: CompareView, qtb
     assert result.ab.manifest.judge_sha256[:12] in manifest and "generic" in manifest and "seed 2023" in manifest
     assert view.findChild(QPushButton, "runButton").isEnabled() and view.task is None
 
-    # The view's two orders are the core's judge_both_orders, unrolled so a cancel lands between them.
+    # The view's verdict is the core's judge_both_orders, the same as judging the pair directly.
     direct = view.context.service.submit(view.current_spec(), lambda ctx: ctx.judge.judge_both_orders(
         EvalItem(id="compare", instruction=INSTRUCTION, responses=(PARIS, LYON))))
     qtbot.waitSignal(direct.task_did_finish, timeout=TIMEOUT).wait()

@@ -6,10 +6,9 @@ import threading
 import time
 
 import pytest
-from judgedesk.core import InputError
+from judgedesk.core import Cancelled, ImportCancelled, InputError
 from judgedesk.desktop._jobs import JobRunner
 from judgedesk.desktop._messages import MessageBar, report_task_errors
-from judgedesk.desktop._tasks import TaskCancelled
 from PySide6.QtCore import QThread
 
 
@@ -88,12 +87,16 @@ def test_cancelled_before_it_starts_never_runs(jobs: JobRunner, qtbot) -> None: 
     assert all(b.state in ("running", "finished", "pending") for b in blockers)
 
 
-def test_task_cancelled_raised_without_the_event_is_still_quiet(jobs: JobRunner, qtbot) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("error", [Cancelled("stopped"), ImportCancelled("x.gguf: import cancelled")])
+def test_cancelled_raised_without_the_event_is_still_quiet(jobs: JobRunner, qtbot, error: Cancelled) -> None:  # noqa: ANN001
     def stop(ctx):  # noqa: ANN001, ANN202
-        raise TaskCancelled
+        raise error
 
-    task = jobs.submit(stop)
+    bar = MessageBar()
+    qtbot.addWidget(bar)
+    task = report_task_errors(jobs.submit(stop), bar)
     qtbot.waitSignal(task.task_was_cancelled, timeout=5000).wait()
+    assert task.state == "cancelled" and bar.current_text() == ""
 
 
 def test_message_bar_shows_the_latest_message(qtbot) -> None:  # noqa: ANN001
