@@ -248,7 +248,9 @@ def _quantize_commands(commands: argparse._SubParsersAction, formats: list[str])
     gptq.add_argument("--out", type=Path, required=True, metavar="DIR")
     gptq.add_argument("--bits", type=int, choices=[2, 3, 4, 8], default=4)
     gptq.add_argument("--group-size", type=int, default=128, metavar="N")
-    gptq.add_argument("--format", choices=formats, default="pandalm", help="judge format of the calibration prompts")
+    gptq.add_argument("--format", choices=formats, default=None,
+                      help="judge format of the calibration prompts (pandalm when not given), recorded in the "
+                           "output's config.json so the quantized judge is prompted in it")
     gptq.add_argument("--calibration", type=int, default=256, metavar="N", help="calibration prompts (256)")
 
     imported = steps.add_parser("import-gptq", help="make a published auto-gptq checkpoint loadable (on a copy)",

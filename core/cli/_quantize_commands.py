@@ -62,11 +62,13 @@ def _gguf(args: argparse.Namespace) -> int:
 def _gptq(args: argparse.Namespace) -> int:
     from judgedesk.quantize import calibration_prompts, quantize_gptq
 
-    prompts = calibration_prompts(args.format, count=args.calibration)
+    calibration_format = args.format or "pandalm"
+    prompts = calibration_prompts(calibration_format, count=args.calibration)
+    # fmt only when given: quantize_gptq then records it in config.json, as it records a format the input recorded.
     out = quantize_gptq(args.folder, args.out, bits=args.bits, group_size=args.group_size, calibration=prompts,
-                        progress=StepProgress("GPTQ"))
+                        fmt=args.format, progress=StepProgress("GPTQ"))
     print(f"wrote {out} (GPTQ {args.bits}-bit, group size {args.group_size}, {len(prompts)} calibration prompts "
-          f"in the {args.format} format)")
+          f"in the {calibration_format} format)")
     return 0
 
 

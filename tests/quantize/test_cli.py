@@ -6,11 +6,14 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from judgedesk.core import demo_judge_path, read_gguf_header
 from judgedesk.core.cli import main
 from judgedesk.core.cli._arguments import QUANT_TYPES
 from judgedesk.quantize import QUANT_TYPES as QUANTIZER_TYPES
+
+from ._tiny_checkpoints import build_model, llamacpp_logits, train_sentencepiece
 
 LLAMA_13B = {"architectures": ["LlamaForCausalLM"], "hidden_size": 5120, "num_hidden_layers": 40,
              "num_attention_heads": 40, "intermediate_size": 13824, "vocab_size": 32000,
@@ -66,3 +69,49 @@ def test_gguf_step_requantizes_the_demo_judge_only_when_allowed(tmp_path, capsys
                  "--allow-requantize"]) == 0
     assert read_gguf_header(out).file_type == "Q8_0"
     assert f"wrote {out}" in capsys.readouterr().out
+
+
+# -- convert and gptq on a tiny real checkpoint ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory):
+    """A random 2-layer Llama (hidden size 64) with a trained SentencePiece tokenizer, and its transformers logits."""
+    import sentencepiece as spm
+    from transformers import AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    train_sentencepiece(folder)
+    AutoTokenizer.from_pretrained(folder).save_pretrained(folder)
+    vocab = spm.SentencePieceProcessor(model_file=str(folder / "tokenizer.model")).vocab_size()
+    return build_model(folder, "llama", vocab_size=vocab, seed=4)
+
+
+@pytest.mark.real_model
+def test_cli_convert_writes_a_judge_that_computes_what_transformers_computed(tiny_llama, tmp_path, capsys):
+    out = tmp_path / "tiny.f16.gguf"
+    assert main(["quantize", "convert", str(tiny_llama.folder), "--out", str(out), "--outtype", "f16",
+                 "--format", "prometheus"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, f16)"
+    header = read_gguf_header(out)
+    assert (header.architecture, header.file_type, header.judge_format) == ("llama", "F16", "prometheus")
+    logits = llamacpp_logits(out, tiny_llama.token_ids)
+    assert float(np.abs(logits - tiny_llama.logits).max()) < 0.1  # f16 rounding; a wrong layout moves them by ~11
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # written through a temporary file, renamed at the end
+
+
+@pytest.mark.real_model
+def test_cli_gptq_quantizes_with_the_options_given(tiny_llama, tmp_path, capsys):
+    from judgedesk.core import create_backend
+
+    out = tmp_path / "tiny-gptq"
+    assert main(["quantize", "gptq", str(tiny_llama.folder), "--out", str(out), "--bits", "4", "--group-size", "32",
+                 "--format", "autoj", "--calibration", "8"]) == 0
+    assert capsys.readouterr().out.strip().endswith(
+        f"wrote {out} (GPTQ 4-bit, group size 32, 8 calibration prompts in the autoj format)")
+    quantize_config = json.loads((out / "quantize_config.json").read_text())
+    assert (quantize_config["bits"], quantize_config["group_size"]) == (4, 32)
+    config = json.loads((out / "config.json").read_text())
+    assert config["quantization_config"]["quant_method"] == "gptq" and config["judgedesk_format"] == "autoj"
+    with create_backend("transformers", path=out, device="cpu") as backend:
+        assert (backend.info.file_type, backend.info.judge_format) == ("GPTQ-4bit-g32", "autoj")
