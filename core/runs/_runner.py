@@ -45,6 +45,9 @@ class RunInterrupted(Cancelled):
         self.total = total
         """Tasks in the run."""
 
+    def __reduce__(self) -> tuple[type[RunInterrupted], tuple[Path, int, int]]:
+        return type(self), (self.folder, self.done, self.total)  # copy and pickle rebuild it from its fields
+
 
 @dataclass(frozen=True)
 class BatchOptions:

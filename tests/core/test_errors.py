@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pickle
 import pkgutil
 import re
 from pathlib import Path
@@ -44,6 +45,8 @@ def test_a_run_interrupted_carries_what_was_saved(tmp_path: Path) -> None:
     stop = RunInterrupted(tmp_path, 3, 10)
     assert (stop.folder, stop.done, stop.total) == (tmp_path, 3, 10)
     assert str(stop).startswith(f"stopped after 3 of 10; everything judged is saved in {tmp_path}.")
+    copied = pickle.loads(pickle.dumps(stop))
+    assert (copied.folder, copied.done, copied.total, str(copied)) == (tmp_path, 3, 10, str(stop))
 
 
 def test_the_docstring_tree_names_every_error_class() -> None:
