@@ -25,6 +25,7 @@ from .._hashing import file_sha256
 from .._llama_log import captured_llama_log, llama_failure_reason
 from .._llama_runtime import load_llama_cpp
 from .._load_probe import check_first_load
+from ._gbnf import GrammarError
 from ._protocol import Generation, ModelInfo, Sampling, check_fits
 from ._stops import first_stop
 
@@ -190,11 +191,21 @@ class LlamaCppBackend:
             scores.append(per_token)
         return scores
 
+    def _parsed_grammar(self, grammar: str) -> Any:
+        """`grammar` for llama-cpp-python's sampler, once llama.cpp has parsed it. LlamaGrammar parses nothing, and
+        the sampler chain would take the NULL that llama.cpp returns for a grammar it cannot parse: SIGSEGV."""
+        probe = self._lib.llama_sampler_init_grammar(self._llm._model.vocab, grammar.encode("utf-8"), b"root")
+        if not probe:
+            first = next((line for line in grammar.splitlines() if line.strip()), "")
+            raise GrammarError(f"llama.cpp cannot parse the output grammar (starting {first[:80]!r})")
+        self._lib.llama_sampler_free(probe)
+        return self._lib.LlamaGrammar.from_string(grammar, verbose=False)
+
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
                  stop: Sequence[str] = ()) -> Generation:
         llm = self._llm
         check_fits(len(prompt), self.n_ctx)
-        compiled = self._lib.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
+        compiled = self._parsed_grammar(grammar) if grammar else None
         kept = self._keep_shared_prefix(prompt)
         llm.set_seed(sampling.seed)  # llama-cpp-python derives a new seed per call otherwise
         room = self.n_ctx - len(prompt)

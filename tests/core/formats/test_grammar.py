@@ -10,6 +10,8 @@ from __future__ import annotations
 import ctypes
 import math
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -264,6 +266,30 @@ def test_native_parser_rejects_a_broken_grammar(native: _NativeGrammar) -> None:
     # Without this, a parser that accepted everything would make the tests below pass vacuously.
     assert not native.parses("root ::= rest\n")
     assert not native.parses("root ::= [1-5\n")
+
+
+_GENERATE_WITH_A_BROKEN_GRAMMAR = """
+import sys
+from judgedesk.core import JudgedeskError, create_backend
+from judgedesk.core.backends import Sampling
+
+with create_backend("llama.cpp", path=sys.argv[1], n_ctx=256, n_threads=1) as backend:
+    prompt = backend.tokenize("Score:", special=False)
+    try:
+        backend.generate(prompt, max_tokens=4, sampling=Sampling(), grammar="root ::= [1-5\\n")
+    except JudgedeskError as exc:
+        print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.real_model
+def test_the_backend_refuses_a_grammar_llama_cpp_cannot_parse(demo_path: Path) -> None:
+    # In a child process: llama.cpp returns NULL for a grammar it cannot parse, and a sampler chain given that NULL
+    # brings the whole process down with SIGSEGV.
+    result = subprocess.run([sys.executable, "-c", _GENERATE_WITH_A_BROKEN_GRAMMAR, str(demo_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"exit status {result.returncode}\n{result.stderr[-2000:]}"
+    assert result.stdout.startswith("GrammarError llama.cpp cannot parse the output grammar"), result.stdout
 
 
 @pytest.mark.real_model
