@@ -41,7 +41,6 @@ from ._gguf_file import GGUFHeader, GGUFTensor, read_gguf_header  # noqa: E402
 from ._judges import (  # noqa: E402
     DEMO_JUDGE,
     JudgeEntry,
-    default_format_for,
     demo_judge_path,
     judge_sha256,
     list_judges,
@@ -57,7 +56,14 @@ from ._library import (  # noqa: E402
     read_library,
     validate_judge_name,
 )
-from ._loading import ServerOptions, decoding_for_backend, decoding_limits, load_judge, offload_note  # noqa: E402
+from ._loading import (  # noqa: E402
+    ServerOptions,
+    decoding_for_backend,
+    decoding_limits,
+    judge_with_backend,
+    load_judge,
+    open_judge_backend,
+)
 from ._paths import demo_data_path  # noqa: E402
 from ._progress import CancelFlag, Progress  # noqa: E402
 from ._records import (  # noqa: E402
@@ -74,12 +80,22 @@ from ._records import (  # noqa: E402
 )
 from ._server_endpoint import ServerEndpoint, parse_server_url  # noqa: E402
 from ._version import __version__  # noqa: E402
-from .backends import Backend, Generation, ModelInfo, Sampling, backend_names, create_backend, register_backend  # noqa: E402
-from .formats import JudgeFormat, format_names, get_format, register_format  # noqa: E402
+from .backends import (  # noqa: E402
+    Backend,
+    BackendCapabilities,
+    Generation,
+    ModelInfo,
+    Sampling,
+    backend_names,
+    create_backend,
+    register_backend,
+)
+from .formats import JudgeFormat, choose_format, default_format_for, format_names, get_format, register_format  # noqa: E402
 
 __all__ = [
     "DEMO_JUDGE",
     "Backend",
+    "BackendCapabilities",
     "BackendError",
     "BothOrdersResult",
     "CancelFlag",
@@ -122,6 +138,7 @@ __all__ = [
     "allow_loopback",
     "allowed_endpoints",
     "backend_names",
+    "choose_format",
     "constrained_option_probabilities",
     "create_backend",
     "decide",
@@ -137,11 +154,12 @@ __all__ = [
     "import_judge",
     "install_offline_guard",
     "judge_sha256",
+    "judge_with_backend",
     "library_file",
     "list_judges",
     "load_judge",
     "load_llama_cpp",
-    "offload_note",
+    "open_judge_backend",
     "parse_server_url",
     "read_gguf_header",
     "read_library",

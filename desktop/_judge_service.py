@@ -4,7 +4,8 @@ A llama.cpp context serves one thread at a time, so every piece of judge work (a
 queued on a single-worker executor, which loads the model the work asks for, keeps it loaded for the next piece
 of work with the same model settings, and frees it when the model changes, on `unload()` and on shutdown. The
 format, language, rubric and decoding settings are cheap to change: a new `Judge` is built over the loaded model
-for each request, so switching format never reloads the weights.
+for each request (core's `judge_with_backend`, not owning it: closing that judge leaves the model loaded), so
+switching format never reloads the weights. The service alone frees the model.
 
 With an inference server (`JudgeSpec.server`) the "loaded model" is a connection: the key that decides reloads
 holds the server options, so editing them in Settings reconnects. A server that cannot do what was asked (no
@@ -16,7 +17,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from judgedesk.core import (
     Backend,
@@ -24,21 +24,14 @@ from judgedesk.core import (
     Judge,
     ModelInfo,
     ServerOptions,
-    create_backend,
-    decoding_for_backend,
     decoding_limits,
-    default_format_for,
-    load_judge,
-    offload_note,
-    recorded_format,
+    judge_with_backend,
+    open_judge_backend,
     resolve_judge,
 )
 from PySide6.QtCore import QObject, Qt, Signal
 
 from ._tasks import Task, Work, WorkContext
-
-if TYPE_CHECKING:
-    from judgedesk.core.backends._server import ServerBackend
 
 __all__ = ["JudgeService", "JudgeSpec", "LoadedJudge", "decoding_notice"]
 
@@ -80,7 +73,8 @@ class LoadedJudge:
     endpoint: str | None = None
     """'host:port' of the server judging, None when the model runs in this process."""
     offload_note: str | None = None
-    """Why the GPU layers asked for do not run on a GPU (see core's `offload_note`); None when they do."""
+    """Why the GPU layers asked for do not run on a GPU (the backend's `capabilities.offload_note`); None when they
+    do."""
 
 
 class JudgeService(QObject):
@@ -156,47 +150,32 @@ class JudgeService(QObject):
         task.execute(with_judge)
 
     def _judge_for(self, spec: JudgeSpec) -> Judge:
-        if spec.server is not None:
-            return self._server_judge_for(spec, spec.server)
-        path = resolve_judge(spec.judge)
-        seed = spec.decoding.sampling.seed
+        """A new Judge for `spec` over the loaded model, (re)loading it when the model settings changed."""
+        server = spec.server
+        path = resolve_judge(spec.judge) if server is None or spec.judge else None
+        where = None if path is None else str(path.resolve())
         # Not the seed: the backend sets the request's seed on every sampling call, so a new seed needs no reload.
-        key = (str(path.resolve()), spec.n_ctx, spec.n_threads, spec.n_gpu_layers)
+        # The server options are frozen and hashable: a changed URL, model, timeout or in-flight count reconnects.
+        key = (where, spec.n_ctx, spec.n_threads, spec.n_gpu_layers) if server is None else \
+            ("server", server, where, spec.n_ctx)
         if key != self._backend_key or self._backend is None:
             self._close_backend()
-            self._backend = create_backend("llama.cpp", path=path, n_ctx=spec.n_ctx, n_threads=spec.n_threads,
-                                           n_gpu_layers=spec.n_gpu_layers, seed=seed)
+            self._backend = open_judge_backend(path, n_ctx=spec.n_ctx, n_threads=spec.n_threads,
+                                               n_gpu_layers=spec.n_gpu_layers, seed=spec.decoding.sampling.seed,
+                                               server=server)
             self._backend_key = key
-        info = self._backend.info
-        chosen = spec.format or recorded_format(spec.judge) or default_format_for(info.judge_format, info.name,
-                                                                                  path.name)
-        judge = Judge(self._backend, format=chosen, lang=spec.lang, rubric=spec.rubric, decoding=spec.decoding)
-        self._loaded_relay.emit(LoadedJudge(spec=spec, path=path, info=info, format=chosen,
-                                            offload_note=offload_note(spec.n_gpu_layers, self._backend)))
-        return judge
-
-    def _server_judge_for(self, spec: JudgeSpec, server: ServerOptions) -> Judge:
-        path = resolve_judge(spec.judge) if spec.judge else None
-        # The options are frozen and hashable: a changed URL, model, timeout or in-flight count reconnects.
-        key = ("server", server, None if path is None else str(path.resolve()), spec.n_ctx)
-        if key != self._backend_key or self._backend is None:
-            self._close_backend()
-            judge = load_judge(spec.judge, format=spec.format, lang=spec.lang, rubric=spec.rubric,
-                               decoding=spec.decoding, n_ctx=spec.n_ctx, server=server)
-            self._backend, self._backend_key = judge.backend, key
             self._notices_told = set()
         backend = self._backend
-        info = backend.info
-        chosen = spec.format or recorded_format(spec.judge) or default_format_for(info.judge_format, info.name,
-                                                                                  info.file_name)
-        decoding = decoding_for_backend(backend, spec.decoding)
-        judge = Judge(backend, format=chosen, lang=spec.lang, rubric=spec.rubric, decoding=decoding)
-        endpoint = cast("ServerBackend", backend).endpoint.address
-        notice = decoding_notice(spec.decoding, decoding, endpoint)
-        if notice is not None and notice not in self._notices_told:
-            self._notices_told.add(notice)
-            self._limited_relay.emit(notice)
-        self._loaded_relay.emit(LoadedJudge(spec=spec, path=path, info=info, format=chosen, endpoint=endpoint))
+        judge = judge_with_backend(backend, judge=spec.judge, format=spec.format, lang=spec.lang, rubric=spec.rubric,
+                                   decoding=spec.decoding, owns_backend=False)
+        capabilities = backend.capabilities
+        if capabilities.endpoint is not None:
+            notice = decoding_notice(spec.decoding, judge.decoding, capabilities.endpoint)
+            if notice is not None and notice not in self._notices_told:
+                self._notices_told.add(notice)
+                self._limited_relay.emit(notice)
+        self._loaded_relay.emit(LoadedJudge(spec=spec, path=path, info=backend.info, format=judge.format.name,
+                                            endpoint=capabilities.endpoint, offload_note=capabilities.offload_note))
         return judge
 
     def _unload_work(self, ctx: WorkContext) -> None:

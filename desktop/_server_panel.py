@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from judgedesk.core import InputError, create_backend, parse_server_url, resolve_judge
+from judgedesk.core import InputError, ServerOptions, open_judge_backend, parse_server_url
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -38,10 +38,9 @@ class ServerCheck:
 
     endpoint: str
     """'host:port'."""
-    dialect: str
-    """The kind of server: 'llama.cpp', 'vllm' or 'llama-cpp-python'."""
-    version: str | None
-    """The server's version, when it reports one."""
+    server: str
+    """The kind of server ('llama.cpp', 'vllm' or 'llama-cpp-python') and its version when it reports one, as
+    manifests record it."""
     model: str
     """The model id it serves (or was asked for)."""
     logprobs: bool
@@ -54,9 +53,8 @@ class ServerCheck:
 
 def describe_check(check: ServerCheck) -> str:
     """The result line shown under the button."""
-    kind = f"{check.dialect} {check.version}" if check.version else check.dialect
     same = f" · serves the same judge as {check.local_file}" if check.local_file else ""
-    return (f"Connected to {check.endpoint}: {kind}, model {check.model!r}{same}\n"
+    return (f"Connected to {check.endpoint}: {check.server}, model {check.model!r}{same}\n"
             f"logprobs: {'yes' if check.logprobs else 'no (verdicts read from generated text, slower)'} · "
             f"grammars: {'yes' if check.grammar else 'no (output not held to the verdict format)'}")
 
@@ -187,16 +185,16 @@ class ServerPanel(QGroupBox):
         api_key = settings.server_api_key
 
         def connect(ctx: WorkContext) -> ServerCheck:
-            path = resolve_judge(judge) if judge else None
             # No retries: a test should answer now; judging itself retries as set.
-            backend = create_backend("server", url=text, model=model, judge_file=path, n_ctx=n_ctx,
-                                     timeout_s=timeout_s, retries=0, api_key=api_key, allow_cgnat=allow_cgnat)
+            server = ServerOptions(url=text, model=model, timeout_s=timeout_s, retries=0, api_key=api_key,
+                                   allow_cgnat=allow_cgnat)
+            backend = open_judge_backend(judge, n_ctx=n_ctx, server=server)
             try:
-                facts = backend.facts  # type: ignore[attr-defined]
-                return ServerCheck(endpoint=backend.endpoint.address,  # type: ignore[attr-defined]
-                                   dialect=facts.dialect, version=facts.version, model=facts.model,
-                                   logprobs=bool(backend.logprobs),  # type: ignore[attr-defined]
-                                   grammar=facts.has_grammar, local_file=None if path is None else path.name)
+                capabilities, local = backend.capabilities, backend.info.path
+                assert capabilities.endpoint is not None  # a server backend always judges through one
+                return ServerCheck(endpoint=capabilities.endpoint, server=backend.versions()["server"],
+                                   model=str(backend.settings()["server_model"]), logprobs=capabilities.logprobs,
+                                   grammar=capabilities.grammar, local_file=None if local is None else local.name)
             finally:
                 backend.close()
 

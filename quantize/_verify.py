@@ -18,16 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from judgedesk.core import (
-    Backend,
     DecodingSettings,
     EvalItem,
     InputError,
     Judge,
     Label,
-    create_backend,
-    default_format_for,
     demo_data_path,
-    resolve_judge,
+    load_judge,
+    open_judge_backend,
 )
 from judgedesk.core.datasets import load_dataset
 
@@ -112,24 +110,14 @@ class FidelityReport:
         return "\n".join(lines)
 
 
-def open_judge_backend(judge: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
-                       n_gpu_layers: int = 0, device: str = "cpu") -> Backend:
-    """A backend for `judge`: a folder is a Hugging Face checkpoint (fp16/bf16/fp32 or GPTQ) run by transformers;
-    anything else is a GGUF file or a library name run by llama.cpp."""
-    path = Path(judge).expanduser()
-    if path.is_dir():
-        return create_backend("transformers", path=path, device=device)
-    return create_backend("llama.cpp", path=resolve_judge(str(judge)), n_ctx=n_ctx, n_threads=n_threads,
-                          n_gpu_layers=n_gpu_layers)
-
-
 def verify_fidelity(reference: str | Path, candidate: str | Path, *, data: str | Path | None = None,
                     fmt: str | None = None, limit: int | None = None, both_orders: bool = True, n_ctx: int = 4096,
                     n_threads: int | None = None, device: str = "cpu", progress: Progress | None = None,
                     cancel: Any = None) -> FidelityReport:
     """Judge the pairs of `data` (default: the demo data) with both judges and compare their verdicts.
 
-    fmt: the judge format (default: the reference judge's own, else generic). limit: the first N items.
+    fmt: the judge format (default: the reference judge's own, chosen as every judge's is; the candidate is
+    judged in the same one). limit: the first N items.
     cancel: an object with is_set() (threading.Event); when set, raises QuantizeCancelled between orders.
     """
     source = Path(data) if data is not None else demo_data_path()
@@ -141,16 +129,12 @@ def verify_fidelity(reference: str | Path, candidate: str | Path, *, data: str |
     chosen_format = fmt
     runs: list[tuple[str, list[tuple[Any, Any]]]] = []
     for stage, judge in (("reference", reference), ("candidate", candidate)):
-        backend = open_judge_backend(judge, n_ctx=n_ctx, n_threads=n_threads, device=device)
-        try:
-            if chosen_format is None:
-                info = backend.info
-                chosen_format = default_format_for(info.judge_format, info.name, info.file_name)
-            engine = Judge(backend, format=chosen_format, decoding=DecodingSettings(fast=True))
-            description = f"{backend.info.name} ({backend.info.file_type}, {judge})"
+        with load_judge(judge, format=chosen_format, decoding=DecodingSettings(fast=True), n_ctx=n_ctx,
+                        n_threads=n_threads, device=device) as engine:
+            chosen_format = engine.format.name
+            info = engine.backend.info
+            description = f"{info.name} ({info.file_type}, {judge})"
             runs.append((description, _judge_all(engine, items, both_orders, stage, progress, cancel)))
-        finally:
-            backend.close()
     assert chosen_format is not None
     return _compare(runs, chosen_format, str(source))
 

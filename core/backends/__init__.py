@@ -10,10 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .._errors import BackendError
-from ._protocol import Backend, Generation, ModelInfo, Sampling, served_model_of
+from ._protocol import Backend, BackendCapabilities, Generation, ModelInfo, Sampling, served_model_of
 
 __all__ = [
     "Backend",
+    "BackendCapabilities",
     "Generation",
     "ModelInfo",
     "Sampling",

@@ -26,10 +26,14 @@ from .._llama_log import captured_llama_log, llama_failure_reason
 from .._llama_runtime import load_llama_cpp
 from .._load_probe import check_first_load
 from ._gbnf import GrammarError
-from ._protocol import Generation, ModelInfo, Sampling, check_fits
+from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, check_fits
 from ._stops import first_stop
 
 __all__ = ["LlamaCppBackend", "default_threads"]
+
+_NO_GPU_BUILD = ("{asked} GPU layers were asked for, but this llama-cpp-python build has no GPU support, so the "
+                 "judge runs on the CPU (for NVIDIA GPUs: CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --force-reinstall "
+                 "--no-cache-dir llama-cpp-python==0.3.36)")
 
 
 def default_threads() -> int:
@@ -59,7 +63,6 @@ class LlamaCppBackend:
     """A GGUF judge loaded with llama.cpp; use as a context manager or call `close()`."""
 
     name = "llama.cpp"
-    max_in_flight = 1  # one model, one thread at a time
 
     def __init__(self, path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
                  n_gpu_layers: int = 0, seed: int = 2023, reuse_prefix: bool | None = None) -> None:
@@ -90,10 +93,14 @@ class LlamaCppBackend:
         _check_chat_templates(llama_cpp, header)
         sha256 = file_sha256(path)
         check_first_load(path, sha256, llama_cpp.__version__)  # what the checks cannot foresee, a child meets first
+        offload_note = None
         if n_gpu_layers and not llama_cpp.llama_supports_gpu_offload():
-            # llama.cpp would ignore the layers itself; recording 0 keeps the manifest true to what ran, and
-            # `offload_note` tells the user why.
+            # llama.cpp would ignore the layers itself; recording 0 keeps the manifest true to what ran, and the
+            # capabilities' offload note tells the user why.
+            offload_note = _NO_GPU_BUILD.format(asked=n_gpu_layers)
             n_gpu_layers = 0
+        # One model, one thread at a time.
+        self.capabilities = BackendCapabilities(offload_note=offload_note)
         self._n_gpu_layers = n_gpu_layers
         self._reuse_prefix = (n_gpu_layers == 0) if reuse_prefix is None else reuse_prefix
         try:

@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._protocol import Generation, ModelInfo, Sampling
+from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling
 
 __all__ = ["MockBackend"]
 
@@ -25,10 +25,13 @@ class MockBackend:
     """A fake judge model whose behaviour a test writes down."""
 
     name = "mock"
-    max_in_flight = 1  # one model, one thread at a time
 
     def __init__(self, outputs: OutputScript = (), *, option_scores: OptionScript | None = None, n_ctx: int = 4096,
-                 chat_template: str | None = None, add_bos: bool = False, model_name: str = "mock-judge") -> None:
+                 chat_template: str | None = None, add_bos: bool = False, model_name: str = "mock-judge",
+                 capabilities: BackendCapabilities | None = None) -> None:
+        """A mock judge scripted by `outputs` (generations) and `option_scores` (fast verdicts); `capabilities`
+        default to those of a model held in this process (everything, one judgement at a time)."""
+        self.capabilities = capabilities or BackendCapabilities()
         self._outputs = outputs if callable(outputs) else list(outputs)
         self._option_scores = option_scores
         self.n_ctx = n_ctx

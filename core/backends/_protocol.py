@@ -15,7 +15,16 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from .._errors import ContextOverflowError
 
-__all__ = ["Backend", "Generation", "ModelInfo", "Sampling", "check_fits", "served_identity", "served_model_of"]
+__all__ = [
+    "Backend",
+    "BackendCapabilities",
+    "Generation",
+    "ModelInfo",
+    "Sampling",
+    "check_fits",
+    "served_identity",
+    "served_model_of",
+]
 
 _SERVED_PREFIX = "server:"
 
@@ -85,6 +94,26 @@ class Generation:
     """The stop phrase that ended generation, when one did."""
 
 
+@dataclass(frozen=True)
+class BackendCapabilities:
+    """What a loaded backend can do, declared by the backend when it loads; callers read it, never probe for it.
+
+    The defaults describe a model held in this process that does everything the engine asks.
+    """
+
+    logprobs: bool = True
+    """Whether `score_options` works: token log-probabilities, so verdicts can be read from logits (fast verdicts)."""
+    grammar: bool = True
+    """Whether `generate` holds its output to a GBNF grammar."""
+    max_in_flight: int = 1
+    """Judgements that may run at once (1 for a model held in this process; a server's request budget)."""
+    endpoint: str | None = None
+    """'host:port' of the inference server judging; None when the model runs in this process."""
+    offload_note: str | None = None
+    """In plain words, why the GPU layers asked for do not run on a GPU (a llama.cpp build without GPU support);
+    None when they do, or when none were asked for."""
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A loaded judge model."""
@@ -92,8 +121,8 @@ class Backend(Protocol):
     name: str
     info: ModelInfo
     n_ctx: int
-    max_in_flight: int
-    """Judgements that may run at once (1 for a model held in this process; a server's request budget)."""
+    capabilities: BackendCapabilities
+    """What this backend can do (fast verdicts, grammars, concurrency), fixed when it loaded."""
 
     def tokenize(self, text: str, *, special: bool) -> list[int]:
         """Tokens of `text`, without BOS; `special` parses special-token strings (template text only)."""

@@ -3,7 +3,7 @@
 The engine does not change: it still builds token ids and asks for option scores and generations. This backend
 turns each call into /v1/completions requests (see `_server_api` for the three kinds of server), with the seed and
 every decoding parameter in each request. Nothing here holds a model, so several requests may be in flight at once
-(`max_in_flight`); the batch runner uses that, the server batches them.
+(`capabilities.max_in_flight`); the batch runner uses that, the server batches them.
 
 Identity: given the judge's local GGUF file (`judge_file`), the manifest carries that file's SHA-256, name and
 quantization, and its tokenizer is used locally, so a run keyed on it moves freely between the in-process backend
@@ -34,7 +34,7 @@ from .._hashing import file_sha256
 from .._server_endpoint import parse_server_url
 from ..formats import gbnf_literal
 from ._http import JsonClient, RetryPolicy, Transport
-from ._protocol import Generation, ModelInfo, Sampling, check_fits, served_identity
+from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, check_fits, served_identity
 from ._server_api import completion, detokenize, probe_server, tokenize, top_logprobs
 from ._server_tokens import LocalVocabulary, PieceLedger
 from ._stops import first_stop
@@ -80,7 +80,6 @@ class ServerBackend:
         endpoint = parse_server_url(url, allow_cgnat=allow_cgnat)
         endpoint.allow()
         self.endpoint = endpoint
-        self.max_in_flight = max_in_flight
         self._client = JsonClient(endpoint, timeout_s=timeout_s, retry=RetryPolicy(retries=retries), api_key=api_key,
                                   transport=transport)
         self._vocab = None
@@ -104,7 +103,8 @@ class ServerBackend:
                 self.info = replace(self.info, chat_template=given.template,
                                     bos_token=given.bos_token or self.info.bos_token,
                                     eos_token=given.eos_token or self.info.eos_token)
-            self.logprobs = self._probe_logprobs()
+            self.capabilities = BackendCapabilities(logprobs=self._probe_logprobs(), grammar=self.facts.has_grammar,
+                                                    max_in_flight=max_in_flight, endpoint=endpoint.address)
         except BaseException:
             self.close()
             raise
@@ -240,7 +240,7 @@ class ServerBackend:
         One request per branching point of the options (PandaLM's 1 / 2 / Tie: one request): constrained decoding
         compares only siblings, so nothing else is needed for the verdict's probabilities.
         """
-        if not self.logprobs:
+        if not self.capabilities.logprobs:
             raise ServerError(f"{self.endpoint.url}: the server returns no logprobs, so fast verdicts cannot be read "
                               "(llama-cpp-python: start it with --logits_all true); judge with --generate")
         children: dict[tuple[int, ...], set[int]] = {}
@@ -335,7 +335,7 @@ class ServerBackend:
 
     def settings(self) -> Mapping[str, Any]:
         return {"n_ctx": self.n_ctx, "endpoint": self.endpoint.url, "server": self.facts.dialect,
-                "server_model": self.facts.model, "max_in_flight": self.max_in_flight,
+                "server_model": self.facts.model, "max_in_flight": self.capabilities.max_in_flight,
                 "timeout_s": self._client.timeout_s, "retries": self._client.retry.retries}
 
     def versions(self) -> Mapping[str, str]:

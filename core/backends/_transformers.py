@@ -26,7 +26,7 @@ from typing import Any
 from .._errors import BackendError, ContextOverflowError, ModelLoadError
 from ._gbnf import GrammarMatcher, State
 from ._hf_folder import HFFolder, read_hf_folder
-from ._protocol import Generation, ModelInfo, Sampling, check_fits
+from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, check_fits
 from ._stops import first_stop
 
 __all__ = ["TransformersBackend", "quiet_hf_warnings"]
@@ -55,7 +55,7 @@ class TransformersBackend:
     """A Hugging Face judge folder loaded with transformers; use as a context manager or call `close()`."""
 
     name = "transformers"
-    max_in_flight = 1  # one model, one thread at a time
+    capabilities = BackendCapabilities()  # logprobs, grammars (judgedesk's GBNF automaton), one thread at a time
 
     def __init__(self, path: str | Path, *, device: str = "auto", dtype: str = "auto", n_ctx: int = 4096,
                  n_threads: int | None = None) -> None:

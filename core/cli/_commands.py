@@ -13,7 +13,7 @@ from .._engine import DecodingSettings, Judge
 from .._errors import InputError
 from .._judges import list_judges
 from .._library import LibraryRecord, delete_judge, import_judge
-from .._loading import ServerOptions, decoding_limits, load_judge, offload_note
+from .._loading import ServerOptions, decoding_limits, load_judge
 from .._records import EvalItem, to_json
 from ..backends import Sampling
 from ..formats import Task, check_format, get_format
@@ -40,7 +40,7 @@ def judge_from_args(args: argparse.Namespace, *, fast: bool) -> Judge:
                        n_threads=args.threads, n_gpu_layers=args.gpu_layers, server=server)
     if server is not None:
         _say_what_the_server_changed(judge, decoding)
-    elif note := offload_note(args.gpu_layers, judge.backend):
+    elif note := judge.backend.capabilities.offload_note:
         print(f"note: {note}", file=sys.stderr)
     return judge
 
@@ -48,7 +48,7 @@ def judge_from_args(args: argparse.Namespace, *, fast: bool) -> Judge:
 def _say_what_the_server_changed(judge: Judge, asked: DecodingSettings) -> None:
     settings = judge.backend.settings()
     print(f"judging through {settings['endpoint']} ({settings['server']}, model {settings['server_model']}, "
-          f"{judge.backend.max_in_flight} in flight)", file=sys.stderr)
+          f"{judge.backend.capabilities.max_in_flight} in flight)", file=sys.stderr)
     for reason in decoding_limits(asked, judge.decoding):
         print(f"note: the server at {settings['endpoint']}: {reason}", file=sys.stderr)
 

@@ -18,6 +18,7 @@ from ._base import (
     gbnf_literal,
     hash_texts,
 )
+from ._choice import choose_format, default_format_for
 from ._generic import DEFAULT_GENERIC_RUBRIC, GenericFormat
 from ._pandalm import PandaLMFormat, clean_pandalm_response
 from ._prometheus import DEFAULT_PROMETHEUS_RUBRIC, PrometheusFormat
@@ -37,7 +38,9 @@ __all__ = [
     "PromptFields",
     "Task",
     "check_format",
+    "choose_format",
     "clean_pandalm_response",
+    "default_format_for",
     "format_names",
     "gbnf_literal",
     "get_format",

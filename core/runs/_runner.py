@@ -215,7 +215,7 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
         started = time.monotonic()
         judged = 0
         finished_now = 0
-        in_flight = max(1, int(getattr(judge.backend, "max_in_flight", 1)))
+        in_flight = max(1, judge.backend.capabilities.max_in_flight)
         try:
             for task, side, status, record in _judgements(judge, todo, in_flight, cancel):
                 store.put_verdict(run_key, task.content, side, status, record)
