@@ -4,10 +4,17 @@ from them, the status-bar statement of the endpoint in use, and resuming a run k
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
 import pytest
-from judgedesk.core import DecodingSettings, InputError, ServerOptions, decoding_for_backend, parse_server_url
+from judgedesk.core import (
+    BackendCapabilities,
+    DecodingSettings,
+    InputError,
+    ServerOptions,
+    create_backend,
+    decoding_for_backend,
+    parse_server_url,
+)
 from judgedesk.core.runs import RunInfo
 from judgedesk.desktop._batch_runs import spec_for_run
 from judgedesk.desktop._judge_service import decoding_notice
@@ -159,14 +166,14 @@ def test_the_status_bar_follows_the_settings(app_context, qtbot) -> None:  # noq
 
 def test_the_server_decodes_with_less_and_says_so_in_plain_words() -> None:
     asked = DecodingSettings()
-    bare = SimpleNamespace(logprobs=False, facts=SimpleNamespace(has_grammar=False))
-    used = decoding_for_backend(bare, asked)  # type: ignore[arg-type]
+    bare = create_backend("mock", capabilities=BackendCapabilities(logprobs=False, grammar=False))
+    used = decoding_for_backend(bare, asked)
     assert (used.fast, used.constrained) == (False, False)
     notice = decoding_notice(asked, used, "10.0.0.5:8080")
     assert notice is not None and "10.0.0.5:8080" in notice
     assert "no token probabilities" in notice and "no grammar" in notice
-    full = SimpleNamespace(logprobs=True, facts=SimpleNamespace(has_grammar=True))
-    assert decoding_for_backend(full, asked) == asked  # type: ignore[arg-type]
+    full = create_backend("mock", capabilities=BackendCapabilities(logprobs=True, grammar=True))
+    assert decoding_for_backend(full, asked) == asked
     assert decoding_notice(asked, asked, "10.0.0.5:8080") is None
     slow = DecodingSettings(fast=False)  # generation was asked for: only the grammar is missing
     slow_notice = decoding_notice(slow, decoding_for_backend(bare, slow), "x")

@@ -22,7 +22,7 @@ import pytest
 from judgedesk.core import DecodingSettings, EvalItem, Judge, ServerOptions, load_judge
 from judgedesk.core import _loading as loading
 from judgedesk.core._errors import ContextOverflowError, ServerError, ServerRequestError
-from judgedesk.core.backends import Sampling
+from judgedesk.core.backends import BackendCapabilities, Sampling
 from judgedesk.core.backends._server import ServerBackend
 from judgedesk.core.backends._server_tokens import PieceLedger
 
@@ -254,7 +254,8 @@ def test_llamacpp_is_recognised_and_describes_the_judge() -> None:
         assert (info.sha256, info.name, info.file_name) == ("server:judge.gguf", "judge", "judge.gguf")
         assert (info.bos_id, info.add_bos, info.bos_token, info.eos_token) == (BOS, True, "<s>", "</s>")
         assert info.chat_template == CHATML
-        assert backend.logprobs is True
+        assert backend.capabilities == BackendCapabilities(logprobs=True, grammar=True, max_in_flight=4,
+                                                           endpoint=URL.removeprefix("http://"))
         assert backend.versions() == {"server": "llama.cpp b6123-abcdef"}
         assert backend.settings() == {"n_ctx": 2048, "endpoint": URL, "server": "llama.cpp",
                                       "server_model": "judge.gguf", "max_in_flight": 4, "timeout_s": 120.0,
@@ -440,7 +441,7 @@ def test_a_server_without_logprobs_judges_by_generation(refusal: bool | int, mon
                                                         ) -> None:
     server = FakeServer("llama-cpp-python", logprobs=refusal, completion_text=lambda p: ("1\n\n### Reason: r", "stop"))
     with connect(server) as backend:
-        assert backend.logprobs is False
+        assert backend.capabilities.logprobs is False
         with pytest.raises(ServerError, match="returns no logprobs"):
             backend.score_options(chars("x"), [chars("1"), chars("2")])
     assert loading.decoding_for_backend(backend, DecodingSettings()) == DecodingSettings(fast=False)

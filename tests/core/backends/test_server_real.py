@@ -111,7 +111,7 @@ def test_a_batch_through_the_server_equals_the_in_process_batch(local_server: Lo
     out = tmp_path / "run"
     peak = _PeakInFlight()
     with _server_judge(local_server.url, demo_path, in_flight=3) as judge:
-        assert judge.backend.max_in_flight == 3
+        assert judge.backend.capabilities.max_in_flight == 3
         assert judge.decoding.fast  # the server returns logprobs: verdicts are read, not generated
         peak.watch(judge.backend)
         result = run_batch(out, load_dataset(pairs), judge)
@@ -169,7 +169,7 @@ def test_a_server_without_logprobs_generates_the_verdict_the_in_process_generati
     with LocalServer(demo_path, n_ctx=N_CTX, logits_all=False, log=tmp_path / "server.log") as server:
         with load_judge(str(demo_path), format="pandalm", n_ctx=N_CTX, decoding=decoding,
                         server=ServerOptions(url=server.url)) as judge:
-            assert not judge.backend.logprobs and not judge.decoding.fast  # fell back to generation
+            assert not judge.backend.capabilities.logprobs and not judge.decoding.fast  # fell back to generation
             got = judge.judge_both_orders(item)
             assert got.ab.manifest.decoding["mode"] == "generate"
     local = create_backend("llama.cpp", path=demo_path, n_ctx=N_CTX, n_threads=2)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from judgedesk.core import DecodingSettings, EvalItem, Judge
 from judgedesk.core._errors import ServerUnavailableError
-from judgedesk.core.backends import Sampling
+from judgedesk.core.backends import BackendCapabilities, Sampling
 from judgedesk.core.backends._mock import MockBackend
 from judgedesk.core.datasets import Dataset, PairTask
 from judgedesk.core.reports import load_results
@@ -48,11 +48,11 @@ class ConcurrentMock(MockBackend):
     """
 
     name = "mock-server"
-    max_in_flight = IN_FLIGHT
 
-    def __init__(self, *, delay_s: float = 0.03, healthy_calls: int | None = None,
+    def __init__(self, *, max_in_flight: int = IN_FLIGHT, delay_s: float = 0.03, healthy_calls: int | None = None,
                  extra_settings: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(option_scores=_prefers_good, **kwargs)
+        super().__init__(option_scores=_prefers_good, capabilities=BackendCapabilities(max_in_flight=max_in_flight),
+                         **kwargs)
         self.delay_s = delay_s
         self.healthy_calls = healthy_calls
         self.extra_settings = dict(extra_settings or {})
@@ -74,10 +74,10 @@ class ConcurrentMock(MockBackend):
             self.active += 1
             self.peak = max(self.peak, self.active)
             self.threads.add(threading.current_thread().name)
-            if self.active >= self.max_in_flight:
+            if self.active >= self.capabilities.max_in_flight:
                 self._all_busy.set()
         try:
-            if self.max_in_flight > 1:
+            if self.capabilities.max_in_flight > 1:
                 self._all_busy.wait(self.gather_s)
             time.sleep(self.delay_s)
             scores = super().score_options(prompt, options)
@@ -117,8 +117,7 @@ def test_every_order_is_judged_and_committed_once_with_at_most_max_in_flight_at_
 
 
 def test_a_backend_of_one_in_flight_is_judged_in_the_callers_thread(tmp_path: Path) -> None:
-    backend = ConcurrentMock()
-    backend.max_in_flight = 1
+    backend = ConcurrentMock(max_in_flight=1)
     run_batch(tmp_path / "run", _dataset(3), _judge(backend))
     assert backend.peak == 1 and backend.threads == {threading.current_thread().name}
 
@@ -177,8 +176,7 @@ def test_a_server_that_stops_answering_stops_the_run_resumably(tmp_path: Path) -
 
 
 def test_a_server_that_stops_answering_stops_a_one_at_a_time_run_too(tmp_path: Path) -> None:
-    failing = ConcurrentMock(healthy_calls=3)
-    failing.max_in_flight = 1
+    failing = ConcurrentMock(healthy_calls=3, max_in_flight=1)
     with pytest.raises(ServerUnavailableError, match="stopped after 1 of 4"):
         run_batch(tmp_path / "run", _dataset(4), _judge(failing))
     assert _stored(tmp_path / "run") == 3
