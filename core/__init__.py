@@ -21,6 +21,7 @@ from ._offline import allow_endpoint, allow_loopback, allowed_endpoints, guard_i
 
 install_offline_guard()
 
+from ._chat_template import render_chat  # noqa: E402
 from ._engine import DecodingSettings, Judge, constrained_option_probabilities  # noqa: E402
 from ._errors import (  # noqa: E402
     BackendError,
@@ -37,7 +38,7 @@ from ._errors import (  # noqa: E402
     ServerUnavailableError,
     UnsupportedCpuError,
 )
-from ._gguf_file import GGUFHeader, GGUFTensor, read_gguf_header  # noqa: E402
+from ._gguf_file import JUDGEDESK_FORMAT_KEY, GGUFHeader, GGUFTensor, read_gguf_header  # noqa: E402
 from ._judges import (  # noqa: E402
     DEMO_JUDGE,
     JudgeEntry,
@@ -56,6 +57,7 @@ from ._library import (  # noqa: E402
     read_library,
     validate_judge_name,
 )
+from ._load_probe import run_load_probe  # noqa: E402
 from ._loading import (  # noqa: E402
     ServerOptions,
     decoding_for_backend,
@@ -64,7 +66,8 @@ from ._loading import (  # noqa: E402
     load_judge,
     open_judge_backend,
 )
-from ._paths import demo_data_path  # noqa: E402
+from ._owner_only import copy_owner_only, make_owner_only_folder, open_owner_only  # noqa: E402
+from ._paths import data_dir, demo_data_path  # noqa: E402
 from ._progress import CancelFlag, Progress  # noqa: E402
 from ._records import (  # noqa: E402
     BothOrdersResult,
@@ -94,6 +97,7 @@ from .formats import JudgeFormat, choose_format, default_format_for, format_name
 
 __all__ = [
     "DEMO_JUDGE",
+    "JUDGEDESK_FORMAT_KEY",
     "Backend",
     "BackendCapabilities",
     "BackendError",
@@ -140,7 +144,9 @@ __all__ = [
     "backend_names",
     "choose_format",
     "constrained_option_probabilities",
+    "copy_owner_only",
     "create_backend",
+    "data_dir",
     "decide",
     "decoding_for_backend",
     "decoding_limits",
@@ -159,14 +165,18 @@ __all__ = [
     "list_judges",
     "load_judge",
     "load_llama_cpp",
+    "make_owner_only_folder",
     "open_judge_backend",
+    "open_owner_only",
     "parse_server_url",
     "read_gguf_header",
     "read_library",
     "recorded_format",
     "register_backend",
     "register_format",
+    "render_chat",
     "resolve_judge",
+    "run_load_probe",
     "running_cpu_features",
     "system_info",
     "to_json",

@@ -35,9 +35,15 @@ from typing import Any
 from ._cpu_features import GGML_FEATURE_MACROS, CpuFeatures, running_cpu_features
 from ._errors import UnsupportedCpuError
 
-__all__ = ["load_llama_cpp", "promote_cxx_runtime", "system_info"]
+__all__ = ["default_threads", "load_llama_cpp", "promote_cxx_runtime", "system_info"]
 
 _CXX_RUNTIME = "libstdc++.so.6"
+
+
+def default_threads() -> int:
+    """Physical-ish core count: llama.cpp slows down with hyper-threads, and leaves one core for the UI."""
+    count = os.cpu_count() or 2
+    return max(1, min(8, count if count <= 2 else count - 1))
 
 
 def promote_cxx_runtime() -> bool:

@@ -126,7 +126,7 @@ def _remember(sha256: str, runtime: str) -> None:
 
 # -- the child ---------------------------------------------------------------------------------------------------
 
-def probe(path: str) -> int:
+def run_load_probe(path: str) -> int:
     """Load `path` as the parent will, on the CPU, and decode one token; print the outcome on stdout.
 
     Exit status 0 when it loaded, 1 when llama.cpp refused it or the probe could not run; a crash leaves the
@@ -141,8 +141,7 @@ def probe(path: str) -> int:
 
 
 def _load_and_decode(path: str) -> int:
-    from ._llama_runtime import load_llama_cpp
-    from .backends._llamacpp import default_threads
+    from ._llama_runtime import default_threads, load_llama_cpp
 
     llama_cpp = load_llama_cpp()
     llama_cpp.llama_backend_init()
@@ -171,4 +170,4 @@ def _load_and_decode(path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(probe(sys.argv[1]))
+    sys.exit(run_load_probe(sys.argv[1]))

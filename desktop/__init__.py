@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="headless check: load the demo judge, judge one pair, exit 0 (used by the bundle test)")
     # The frozen app runs its own executable as the K-quant worker process (a bundle has no python -m).
     parser.add_argument("--judgedesk-quantize-worker", action="store_true", help=argparse.SUPPRESS)
-    # ... and as the child that loads a judge file it has not loaded before (judgedesk.core._load_probe).
+    # ... and as the child that loads a judge file it has not loaded before (judgedesk.core.run_load_probe).
     parser.add_argument("--judgedesk-load-probe", metavar="FILE", help=argparse.SUPPRESS)
     return parser
 
@@ -44,9 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_quantize_worker()
     if args.judgedesk_load_probe:
-        from judgedesk.core._load_probe import probe
+        from judgedesk.core import run_load_probe
 
-        return probe(args.judgedesk_load_probe)
+        return run_load_probe(args.judgedesk_load_probe)
     if args.selftest:
         from ._selftest import run_selftest
 

@@ -26,6 +26,6 @@ def run_quantize_worker() -> int:
         sys.stdin = os.fdopen(0, "r", encoding="utf-8", closefd=False)
     if sys.stdout is None:
         sys.stdout = os.fdopen(1, "w", encoding="utf-8", closefd=False)
-    from judgedesk.quantize._kquant_worker import main
+    from judgedesk.quantize import run_kquant_worker
 
-    return main()
+    return run_kquant_worker()

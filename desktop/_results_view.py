@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from judgedesk.core import JudgedeskError
-from judgedesk.core._owner_only import copy_owner_only
+from judgedesk.core import JudgedeskError, copy_owner_only
 from judgedesk.core.reports import ResultRow, build_summary, load_results, write_reports
 from judgedesk.core.runs import RunInfo, RunStore
 from PySide6.QtCore import Qt, QTimer, Signal

@@ -10,9 +10,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from judgedesk.core import DecodingSettings, InputError, Sampling, ServerEndpoint, ServerOptions, parse_server_url
-from judgedesk.core._owner_only import make_owner_only_folder, open_owner_only
-from judgedesk.core._paths import data_dir
+from judgedesk.core import (
+    DecodingSettings,
+    InputError,
+    Sampling,
+    ServerEndpoint,
+    ServerOptions,
+    data_dir,
+    make_owner_only_folder,
+    open_owner_only,
+    parse_server_url,
+)
 from PySide6.QtCore import QByteArray, QSettings
 
 from ._judge_service import JudgeSpec

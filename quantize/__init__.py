@@ -12,9 +12,10 @@ from ._convert import OUTTYPES, ConvertResult, convert_to_gguf
 from ._errors import CheckpointError, QuantizeCancelled, QuantizeError
 from ._gptq import GPTQ_BITS, import_autogptq, quantize_gptq
 from ._kquant import QUANT_TYPES, QuantizeProgress, quantize_gguf, read_imatrix
+from ._kquant_worker import run_kquant_worker
 from ._plan import BUDGET_PRESETS, MemoryPlan, PlanRow, plan_memory
 from ._system_memory import GpuMemory, SystemMemory, detect_memory
-from ._verify import FidelityReport, FlippedVerdict, open_judge_backend, verify_fidelity
+from ._verify import FidelityReport, FlippedVerdict, verify_fidelity
 
 __all__ = [
     "BUDGET_PRESETS",
@@ -40,11 +41,11 @@ __all__ = [
     "detect_memory",
     "import_autogptq",
     "inspect_checkpoint",
-    "open_judge_backend",
     "plan_memory",
     "quantize_gguf",
     "quantize_gptq",
     "read_imatrix",
     "read_model_config",
+    "run_kquant_worker",
     "verify_fidelity",
 ]

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from judgedesk.core import InputError, demo_data_path, get_format
-from judgedesk.core._chat_template import render_chat
+from judgedesk.core import InputError, demo_data_path, get_format, render_chat
 from judgedesk.core.datasets import load_dataset
 from judgedesk.core.formats import JudgeFormat, JudgePrompt, PromptFields, Task
 

@@ -35,8 +35,7 @@ from gguf import (
     get_tensor_name_map,
 )
 from gguf.quants import quantize
-from judgedesk.core import CancelFlag, Progress, get_format
-from judgedesk.core._gguf_file import JUDGEDESK_FORMAT_KEY
+from judgedesk.core import JUDGEDESK_FORMAT_KEY, CancelFlag, Progress, get_format
 
 from ._checkpoint import Checkpoint, ModelConfig, inspect_checkpoint
 from ._errors import CheckpointError, QuantizeCancelled, QuantizeError

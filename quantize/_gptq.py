@@ -32,8 +32,7 @@ from judgedesk.core import (
     default_format_for,
     get_format,
 )
-from judgedesk.core.backends._hf_folder import HFFolder, read_hf_folder
-from judgedesk.core.backends._transformers import quiet_hf_warnings
+from judgedesk.core.backends import HFFolder, quiet_hf_warnings, read_hf_folder
 
 from ._calibration import calibration_prompts
 from ._errors import CheckpointError, QuantizeCancelled, QuantizeError

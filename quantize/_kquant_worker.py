@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from judgedesk.core import JudgedeskError
 
-__all__ = ["main"]
+__all__ = ["run_kquant_worker"]
 
 # llama.cpp logs "[  12/ 272] blk.0.attn_k.weight - [...], type = f16, converting to q4_K .. size = ...\n" per
 # tensor; the line is complete (ends in a newline) once the tensor is written.
@@ -27,7 +27,7 @@ _FAILED = "failed to quantize:"
 _CALLBACKS: list[Any] = []
 
 
-def main() -> int:
+def run_kquant_worker() -> int:
     """Read the request, quantize, report; the exit code is 0 only when the output file is complete."""
     reports = _reports_channel()
     try:
@@ -126,4 +126,4 @@ def _imatrix_array(path: str, keep_alive: list[Any]) -> Any:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_kquant_worker())

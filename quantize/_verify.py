@@ -12,28 +12,28 @@ of the larger one only.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from judgedesk.core import (
+    CancelFlag,
     DecodingSettings,
     EvalItem,
     InputError,
     Judge,
     Label,
+    Progress,
     demo_data_path,
     load_judge,
-    open_judge_backend,
 )
 from judgedesk.core.datasets import load_dataset
 
 from ._errors import QuantizeCancelled
 
-__all__ = ["FidelityReport", "FlippedVerdict", "open_judge_backend", "verify_fidelity"]
+__all__ = ["FidelityReport", "FlippedVerdict", "verify_fidelity"]
 
-Progress = Callable[[int, int, str], None]
 """progress(done, total, stage): stage is 'reference' or 'candidate'; total counts judged orders of one judge."""
 
 _EPSILON = 1e-12  # floor for probabilities in the KL divergence: a judge never gives an option exactly zero
@@ -113,7 +113,7 @@ class FidelityReport:
 def verify_fidelity(reference: str | Path, candidate: str | Path, *, data: str | Path | None = None,
                     fmt: str | None = None, limit: int | None = None, both_orders: bool = True, n_ctx: int = 4096,
                     n_threads: int | None = None, device: str = "cpu", progress: Progress | None = None,
-                    cancel: Any = None) -> FidelityReport:
+                    cancel: CancelFlag | None = None) -> FidelityReport:
     """Judge the pairs of `data` (default: the demo data) with both judges and compare their verdicts.
 
     fmt: the judge format (default: the reference judge's own, chosen as every judge's is; the candidate is
@@ -145,7 +145,7 @@ def _labelled(item: EvalItem, model_a: str, model_b: str) -> EvalItem:
 
 
 def _judge_all(engine: Judge, items: Sequence[EvalItem], both_orders: bool, stage: str,
-               progress: Progress | None, cancel: Any) -> list[tuple[Any, Any]]:
+               progress: Progress | None, cancel: CancelFlag | None) -> list[tuple[Any, Any]]:
     orders = ("AB", "BA") if both_orders else ("AB",)
     total = len(items) * len(orders)
     verdicts = []

@@ -10,16 +10,20 @@ from collections.abc import Callable
 from typing import Any
 
 from .._errors import BackendError
+from ._hf_folder import HFFolder, quiet_hf_warnings, read_hf_folder
 from ._protocol import Backend, BackendCapabilities, Generation, ModelInfo, Sampling, served_model_of
 
 __all__ = [
     "Backend",
     "BackendCapabilities",
     "Generation",
+    "HFFolder",
     "ModelInfo",
     "Sampling",
     "backend_names",
     "create_backend",
+    "quiet_hf_warnings",
+    "read_hf_folder",
     "register_backend",
     "served_model_of",
 ]

@@ -9,10 +9,14 @@ manifest without loading a tensor. Pickle weights (.bin, .pt) are refused: loadi
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import struct
+import warnings
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ from typing import Any
 from .._errors import ModelFileError
 from .._hashing import file_sha256
 
-__all__ = ["HFFolder", "read_hf_folder"]
+__all__ = ["HFFolder", "quiet_hf_warnings", "read_hf_folder"]
 
 _MAX_HEADER = 100 << 20  # safetensors' own limit on the JSON table
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
@@ -200,3 +204,18 @@ def _safetensors_dtypes(path: Path) -> dict[str, int]:
             elements *= dim
         counts[dtype] += elements
     return dict(counts)
+
+
+@contextmanager
+def quiet_hf_warnings() -> Iterator[None]:
+    """Silence the warnings transformers and GPTQModel raise about their own internals while a model loads.
+
+    GPTQModel's GPTQ v1-to-v2 conversion builds a throw-away config that creates (and leaks) a temporary folder;
+    collecting it here keeps its ResourceWarning from surfacing later in unrelated code.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*is deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r"Implicitly cleaning up <TemporaryDirectory '.*gptqmodel_",
+                                category=ResourceWarning)
+        yield
+        gc.collect()

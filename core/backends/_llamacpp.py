@@ -11,7 +11,6 @@ the manifest.
 from __future__ import annotations
 
 import ctypes
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -23,23 +22,17 @@ from .._errors import ModelFileError, ModelLoadError
 from .._gguf_file import GGUFHeader, read_gguf_header
 from .._hashing import file_sha256
 from .._llama_log import captured_llama_log, llama_failure_reason
-from .._llama_runtime import load_llama_cpp
+from .._llama_runtime import default_threads, load_llama_cpp
 from .._load_probe import check_first_load
 from ._gbnf import GrammarError
 from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, check_fits
 from ._stops import first_stop
 
-__all__ = ["LlamaCppBackend", "default_threads"]
+__all__ = ["LlamaCppBackend"]
 
 _NO_GPU_BUILD = ("{asked} GPU layers were asked for, but this llama-cpp-python build has no GPU support, so the "
                  "judge runs on the CPU (for NVIDIA GPUs: CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --force-reinstall "
                  "--no-cache-dir llama-cpp-python==0.3.36)")
-
-
-def default_threads() -> int:
-    """Physical-ish core count: llama.cpp slows down with hyper-threads, and leaves one core for the UI."""
-    count = os.cpu_count() or 2
-    return max(1, min(8, count if count <= 2 else count - 1))
 
 
 def _check_chat_templates(llama_cpp: ModuleType, header: GGUFHeader) -> None:
@@ -54,7 +47,8 @@ def _check_chat_templates(llama_cpp: ModuleType, header: GGUFHeader) -> None:
             try:
                 llama_cpp.llama_chat_format.Jinja2ChatFormatter(template=template, eos_token="", bos_token="")
             except TemplateError as exc:
-                where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+                lineno = getattr(exc, "lineno", None)  # only syntax errors know their line
+                where = f" (line {lineno})" if lineno else ""
                 raise ModelFileError(header.path, f"metadata {key} is not a chat template Jinja can compile: "
                                                   f"{exc}{where}") from None
 

@@ -17,38 +17,21 @@ from __future__ import annotations
 import copy
 import gc
 import inspect
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .._errors import BackendError, ContextOverflowError, ModelLoadError
 from ._gbnf import GrammarMatcher, State
-from ._hf_folder import HFFolder, read_hf_folder
+from ._hf_folder import HFFolder, quiet_hf_warnings, read_hf_folder
 from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, check_fits
 from ._stops import first_stop
 
-__all__ = ["TransformersBackend", "quiet_hf_warnings"]
+__all__ = ["TransformersBackend"]
 
 _INSTALL_HINT = "pip install judgedesk[hf]"
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 _PENALTY_LAST_N = 64  # llama-cpp-python's window for the repetition penalty
-
-
-@contextmanager
-def quiet_hf_warnings() -> Iterator[None]:
-    """Silence the warnings transformers and GPTQModel raise about their own internals while a model loads.
-
-    GPTQModel's GPTQ v1-to-v2 conversion builds a throw-away config that creates (and leaks) a temporary folder;
-    collecting it here keeps its ResourceWarning from surfacing later in unrelated code.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*is deprecated", category=FutureWarning)
-        warnings.filterwarnings("ignore", message=r"Implicitly cleaning up <TemporaryDirectory '.*gptqmodel_",
-                                category=ResourceWarning)
-        yield
-        gc.collect()
 
 
 class TransformersBackend:

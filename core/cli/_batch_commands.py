@@ -12,9 +12,17 @@ from .._hashing import file_sha256
 from ..datasets import Dataset, load_dataset, raise_if_problems
 from ..formats import get_format
 from ..reports import write_reports
-from ..runs import BatchOptions, RunInfo, RunInterrupted, RunStore, TerminalProgress, run_batch
-from ..runs._lock import RunFolderLock
-from ..runs._runner import _task_rows, prepare_folder
+from ..runs import (
+    BatchOptions,
+    RunFolderLock,
+    RunInfo,
+    RunInterrupted,
+    RunStore,
+    TerminalProgress,
+    prepare_folder,
+    run_batch,
+    task_rows,
+)
 from ._commands import judge_from_args
 
 __all__ = ["run_batch_command", "run_import_verdicts", "run_report"]
@@ -99,7 +107,7 @@ def run_import_verdicts(args: argparse.Namespace) -> int:
     print(dataset.summary(), file=sys.stderr)
     fmt = get_format(args.format) if args.format else None
     by_id = {pair.item.id: pair for pair in dataset.pairs}
-    tasks = _task_rows(dataset, "pairwise")
+    tasks = task_rows(dataset, "pairwise")
     content_of = {t.item_id: t.content for t in tasks}
     records: list[tuple[str, str, str, dict[str, Any]]] = []
     problems = 0

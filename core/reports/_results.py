@@ -10,7 +10,7 @@ from typing import Any
 
 from .._errors import InputError
 from .._records import Decision, Label, decide_winners
-from ..runs._store import DB_NAME, Override, RunInfo, RunStore, StoredTask
+from ..runs import DB_NAME, Override, RunInfo, RunStore, StoredTask
 from ..stats import Outcome
 
 __all__ = ["ResultRow", "RunResults", "load_results"]

@@ -7,11 +7,22 @@ The CLI's `judgedesk batch` and the desktop app's batch view both call `run_batc
 from __future__ import annotations
 
 from ._lock import RunFolderLock
-from ._runner import BatchOptions, BatchProgress, BatchResult, JudgedOrder, RunInterrupted, run_batch, run_key_for
-from ._store import Override, RunInfo, RunStore, content_hash
+from ._runner import (
+    BatchOptions,
+    BatchProgress,
+    BatchResult,
+    JudgedOrder,
+    RunInterrupted,
+    prepare_folder,
+    run_batch,
+    run_key_for,
+    task_rows,
+)
+from ._store import DB_NAME, Override, RunInfo, RunStore, StoredTask, content_hash
 from ._terminal import TerminalProgress, format_duration
 
 __all__ = [
+    "DB_NAME",
     "BatchOptions",
     "BatchProgress",
     "BatchResult",
@@ -21,9 +32,12 @@ __all__ = [
     "RunInfo",
     "RunInterrupted",
     "RunStore",
+    "StoredTask",
     "TerminalProgress",
     "content_hash",
     "format_duration",
+    "prepare_folder",
     "run_batch",
     "run_key_for",
+    "task_rows",
 ]

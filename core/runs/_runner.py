@@ -28,7 +28,17 @@ from ..datasets import Dataset
 from ._lock import RunFolderLock
 from ._store import RunInfo, RunStore, StoredTask, content_hash
 
-__all__ = ["BatchOptions", "BatchProgress", "BatchResult", "JudgedOrder", "RunInterrupted", "run_batch", "run_key_for"]
+__all__ = [
+    "BatchOptions",
+    "BatchProgress",
+    "BatchResult",
+    "JudgedOrder",
+    "RunInterrupted",
+    "prepare_folder",
+    "run_batch",
+    "run_key_for",
+    "task_rows",
+]
 
 Mode = Literal["pairwise", "single"]
 
@@ -146,7 +156,8 @@ def run_key_for(judge: Judge, options: BatchOptions) -> tuple[str, dict[str, Any
     return content_hash(repr(sorted(keyed.items()))), settings
 
 
-def _task_rows(dataset: Dataset, mode: Mode) -> list[StoredTask]:
+def task_rows(dataset: Dataset, mode: Mode) -> list[StoredTask]:
+    """The run's tasks for `dataset` in `mode`, in input order, each keyed by the content that decides its verdict."""
     rows = []
     if mode == "pairwise":
         for position, pair in enumerate(dataset.pairs):
@@ -195,7 +206,7 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
         label = f"{settings['judge_name']} ({settings['file_type']}) / {settings['format']}"
         store.ensure_run(RunInfo(run_key, label, options.mode, orders, settings, str(dataset.source)))
         store.touch_run(run_key)
-        tasks = _task_rows(dataset, options.mode)
+        tasks = task_rows(dataset, options.mode)
         store.replace_tasks(run_key, tasks)
         store.replace_problems(run_key, [(p.path, p.line, p.reason, p.item) for p in dataset.problems])
         done = store.done(run_key)

@@ -28,7 +28,7 @@ from typing import Any
 from .._errors import InputError
 from .._owner_only import open_owner_only, tighten_owner_only
 
-__all__ = ["Override", "RunInfo", "RunStore", "StoredTask", "StoredVerdict", "content_hash"]
+__all__ = ["DB_NAME", "Override", "RunInfo", "RunStore", "StoredTask", "StoredVerdict", "content_hash"]
 
 DB_NAME = "run.sqlite"
 _SCHEMA = """

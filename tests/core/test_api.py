@@ -185,3 +185,74 @@ def test_package_dir_maps_the_three_folders() -> None:
     package_dir = _setuptools_config()["package-dir"]
     assert package_dir == {"judgedesk.core": "core", "judgedesk.quantize": "quantize",
                            "judgedesk.desktop": "desktop"}
+
+
+# -- `_` means private ----------------------------------------------------------------------------------------
+
+
+def _private_imports(path: Path) -> list[str]:
+    """Imports in the package source `path` that reach another package's private parts.
+
+    Private: a module named `_x` inside another top-level package (judgedesk.core, .quantize, .desktop) or inside
+    a sibling subpackage (core/cli importing core/runs/_runner), and any imported name `_x` (a private function).
+    A package's own private modules (`from ._engine import`, a subpackage's `from .._errors import`) are its own.
+    """
+    relative = path.relative_to(ROOT).with_suffix("")
+    own_package = relative.parts[0]
+    here = list(relative.parts[:-1])  # the package this module is in, as folders
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[:len(here) - (node.level - 1)]
+                target = base + (node.module.split(".") if node.module else [])
+            else:
+                target = node.module.split(".") if node.module else []
+                if target[:1] != ["judgedesk"]:
+                    continue
+                target = target[1:]
+            private_at = [i for i, part in enumerate(target) if part.startswith("_")]
+            if private_at:
+                owner = target[:private_at[0]]  # the package whose private module this is
+                if here[:len(owner)] != owner or (owner and owner[0] != own_package):
+                    found.append(f"{relative}: from {'.' * node.level}{node.module or ''}")
+            if node.module is not None:  # `from . import _module` names a module of this package, not a private name
+                found += [f"{relative}: {alias.name}" for alias in node.names
+                          if alias.name.startswith("_") and not alias.name.startswith("__")]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "judgedesk" and any(p.startswith("_") for p in parts[2:]) and parts[1] != own_package:
+                    found.append(f"{relative}: import {alias.name}")
+    return found
+
+
+def test_private_import_detector(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    module = tmp_path / "core" / "cli" / "_mod.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "from .._errors import InputError\n"             # core's own private module: fine
+        "from . import _render\n"                         # this package's module: fine
+        "from ._render import verdict_lines\n"            # fine
+        "from ..runs import prepare_folder\n"             # a sibling's public API: fine
+        "from ..runs._runner import prepare_folder\n"     # a sibling's private module
+        "from ..runs import _task_rows\n"                 # a private name
+        "from judgedesk.quantize._plan import plan\n"     # another package's private module
+        "from judgedesk.core.backends._server import S\n"  # a sibling subpackage's private module, absolute
+        "import judgedesk.quantize._kquant_worker\n",
+        encoding="utf-8")
+    assert _private_imports(module) == [
+        "core/cli/_mod: from ..runs._runner",
+        "core/cli/_mod: _task_rows",
+        "core/cli/_mod: from judgedesk.quantize._plan",
+        "core/cli/_mod: from judgedesk.core.backends._server",
+        "core/cli/_mod: import judgedesk.quantize._kquant_worker",
+    ]
+
+
+def test_no_package_imports_another_packages_private_parts() -> None:
+    sources = [path for folder in PACKAGE_FOLDERS for path in sorted((ROOT / folder).rglob("*.py"))]
+    assert sources, "no sources found"
+    offenders = [found for path in sources for found in _private_imports(path)]
+    assert offenders == []
