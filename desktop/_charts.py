@@ -87,7 +87,7 @@ class Chart(QWidget):
             painter.drawText(body, Qt.AlignmentFlag.AlignCenter, self.empty_text)
         painter.restore()
 
-    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event: Any) -> None:
         painter = QPainter(self)
         try:
             self.paint(painter, QRectF(self.rect()))
@@ -107,11 +107,11 @@ class Chart(QWidget):
             painter.end()
         return image
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         body = self.body_height() if self.has_data() else 60.0
         return QSize(640, math.ceil(self._title_height() + body + _PAD))
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
+    def minimumSizeHint(self) -> QSize:
         return QSize(360, self.sizeHint().height())
 
     def refresh(self) -> None:

@@ -216,7 +216,7 @@ class JudgesView(QWidget):
         self._selection_changed()
         self._hash_small_files()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.table and event.type() == QEvent.Type.KeyPress and \
                 isinstance(event, QKeyEvent) and event.matches(QKeySequence.StandardKey.Delete):
             self.delete_judge()

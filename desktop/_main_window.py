@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
     def _busy_changed(self, busy: bool) -> None:
         self.judge_label.setText(self._judge_text + (" · working…" if busy else ""))
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event: QCloseEvent) -> None:
         settings = self.context.settings
         settings.set_window_geometry(self.saveGeometry())
         settings.set_value("window/view", self.stack.currentIndex())

@@ -54,7 +54,7 @@ class LocalServer:
                    "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
                    "--n_threads_batch", str(self.threads), "--logits_all", str(self.logits_all).lower(),
                    "--interrupt_requests", "false", "--verbose", "false"]
-        output = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 - lives with the process
+        output = open(self.log, "ab") if self.log else subprocess.DEVNULL
         self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
         if output is not subprocess.DEVNULL:
@@ -145,10 +145,10 @@ class FaultyProxy:
             def log_message(self, *args: object) -> None:
                 return  # quiet: the tests print what matters
 
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:
                 proxy._relay(self, None)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 proxy._relay(self, self.rfile.read(length))
 

@@ -456,7 +456,7 @@ def test_autoj_critique_budget_on_a_full_context(capsys: pytest.CaptureFixture[s
 
 @pytest.mark.parametrize("out", ["/proc/judgedesk-run", "{file}/sub"])
 def test_an_unusable_out_folder_is_one_line_before_the_judge_loads(out: str, tmp_path: Path, capsys,
-                                                                  monkeypatch) -> None:  # noqa: ANN001
+                                                                  monkeypatch) -> None:
     from judgedesk.core.cli import _batch_commands
 
     def no_judge(*args: object, **options: object) -> None:

@@ -21,7 +21,7 @@ from judgedesk.core._interrupts import interrupts_remembered, raise_if_interrupt
 JUDGEDESK = Path(sys.executable).parent / "judgedesk"
 
 
-def test_an_interrupt_a_ctypes_callback_swallowed_is_raised_again_afterwards(capsys) -> None:  # noqa: ANN001
+def test_an_interrupt_a_ctypes_callback_swallowed_is_raised_again_afterwards(capsys) -> None:
     @ctypes.CFUNCTYPE(None)
     def callback() -> None:  # as llama.cpp's log callback is called, from native code
         signal.raise_signal(signal.SIGINT)

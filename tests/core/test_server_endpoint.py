@@ -221,7 +221,7 @@ def test_an_allowed_endpoint_connects_and_another_port_on_the_host_stays_refused
             other.accept()
 
 
-def test_the_command_line_takes_a_cgnat_server_only_with_allow_cgnat(capsys, monkeypatch) -> None:  # noqa: ANN001
+def test_the_command_line_takes_a_cgnat_server_only_with_allow_cgnat(capsys, monkeypatch) -> None:
     from judgedesk.core.cli import _commands as cli_commands
     from judgedesk.core.cli import main
 
@@ -233,7 +233,7 @@ def test_the_command_line_takes_a_cgnat_server_only_with_allow_cgnat(capsys, mon
     # With the opt-in, the address reaches the server backend (stopped there: no packet to a real address).
     seen = []
 
-    def load_judge(*args, server=None, **options):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def load_judge(*args, server=None, **options):
         seen.append(parse_server_url(server.url, allow_cgnat=server.allow_cgnat))
         raise InputError("stopped before connecting")
 

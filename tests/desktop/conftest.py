@@ -16,11 +16,11 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from judgedesk.core import demo_data_path  # noqa: E402
+from judgedesk.core import demo_data_path
 
 
 @pytest.fixture
-def app_settings(tmp_path: Path, qapp: object):  # noqa: ANN201 - the type lives in a Qt module
+def app_settings(tmp_path: Path, qapp: object):
     """Settings in a file of this test's own, with runs stored under tmp_path."""
     from judgedesk.desktop._settings import AppSettings
 

@@ -17,7 +17,7 @@ LIMIT = 2  # 2 items x 3 models = 6 pairs, 12 judgements in both orders
 
 
 @pytest.fixture
-def view(app_context, qtbot):  # noqa: ANN001, ANN201
+def view(app_context, qtbot):
     widget = BatchView(app_context)
     qtbot.addWidget(widget)
     widget.picker.set_format("pandalm")
@@ -25,13 +25,13 @@ def view(app_context, qtbot):  # noqa: ANN001, ANN201
     return widget
 
 
-def _open(view: BatchView, path: Path, qtbot) -> None:  # noqa: ANN001
+def _open(view: BatchView, path: Path, qtbot) -> None:
     task = view.open_path(path)
     assert task is not None
     qtbot.waitSignal(task.task_did_end, timeout=30000).wait()
 
 
-def test_preview_then_run_to_the_end_with_a_live_table(view: BatchView, demo_folder: Path, qtbot) -> None:  # noqa: ANN001
+def test_preview_then_run_to_the_end_with_a_live_table(view: BatchView, demo_folder: Path, qtbot) -> None:
     _open(view, demo_folder, qtbot)
     preview = view.preview_text.toPlainText()
     assert "3 model(s)" in preview and "6 pair(s) to judge" in preview
@@ -57,7 +57,7 @@ def test_preview_then_run_to_the_end_with_a_live_table(view: BatchView, demo_fol
 
 
 def test_cancel_midway_then_resume_from_earlier_runs_finishes_without_duplicates(view: BatchView, demo_folder: Path,
-                                                                                 qtbot) -> None:  # noqa: ANN001
+                                                                                 qtbot) -> None:
     _open(view, demo_folder, qtbot)
     task = view.start()
     assert task is not None
@@ -84,7 +84,7 @@ def test_cancel_midway_then_resume_from_earlier_runs_finishes_without_duplicates
         assert len(store.runs()) == 1 and store.count_verdicts(result.run_key) == 12
 
 
-def test_pause_and_resume_with_the_start_button(view: BatchView, demo_folder: Path, qtbot) -> None:  # noqa: ANN001
+def test_pause_and_resume_with_the_start_button(view: BatchView, demo_folder: Path, qtbot) -> None:
     _open(view, demo_folder, qtbot)
     first = view.start()
     qtbot.waitUntil(lambda: view.live_model.rowCount() >= 2, timeout=60000)
@@ -97,7 +97,7 @@ def test_pause_and_resume_with_the_start_button(view: BatchView, demo_folder: Pa
     assert second.result.judged_now + second.result.already_done == 12  # type: ignore[union-attr]
 
 
-def test_problems_are_listed_with_file_and_line(view: BatchView, tmp_path: Path, qtbot) -> None:  # noqa: ANN001
+def test_problems_are_listed_with_file_and_line(view: BatchView, tmp_path: Path, qtbot) -> None:
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text(
         '{"id": "1", "instruction": "Say hi", "response_a": "Hi!", "response_b": "Hello."}\n'
@@ -111,7 +111,7 @@ def test_problems_are_listed_with_file_and_line(view: BatchView, tmp_path: Path,
 
 
 def test_an_unusable_path_is_an_error_message_and_start_stays_off(view: BatchView, tmp_path: Path,
-                                                                  qtbot) -> None:  # noqa: ANN001
+                                                                  qtbot) -> None:
     _open(view, tmp_path / "missing", qtbot)
     assert "missing" in view.context.messages.current_text()
     assert not view.start_button.isEnabled()

@@ -32,7 +32,7 @@ SWAPPED = {"A": "B", "B": "A", "tie": "tie", None: None, "inconsistent": "incons
 
 
 @pytest.fixture
-def view(app_context, qtbot) -> CompareView:  # noqa: ANN001
+def view(app_context, qtbot) -> CompareView:
     view = CompareView(app_context)
     qtbot.addWidget(view)
     view.resize(1150, 790)
@@ -41,7 +41,7 @@ def view(app_context, qtbot) -> CompareView:  # noqa: ANN001
     return view
 
 
-def _run_and_wait(view: CompareView, qtbot) -> BothOrdersResult:  # noqa: ANN001
+def _run_and_wait(view: CompareView, qtbot) -> BothOrdersResult:
     qtbot.mouseClick(view.findChild(QPushButton, "runButton"), Qt.MouseButton.LeftButton)
     task = view.task
     assert task is not None, view.context.messages.current_text()
@@ -56,7 +56,7 @@ def _editor(view: CompareView, name: str) -> QPlainTextEdit:
     return editor
 
 
-def _focus(view: CompareView, qtbot, widget) -> None:  # noqa: ANN001
+def _focus(view: CompareView, qtbot, widget) -> None:
     view.activateWindow()
     qtbot.waitUntil(view.isActiveWindow, timeout=5000)
     widget.setFocus()
@@ -64,7 +64,7 @@ def _focus(view: CompareView, qtbot, widget) -> None:  # noqa: ANN001
 
 
 @pytest.mark.real_model
-def test_a_typed_pair_is_judged_in_both_orders_and_copied(view: CompareView, qtbot) -> None:  # noqa: ANN001
+def test_a_typed_pair_is_judged_in_both_orders_and_copied(view: CompareView, qtbot) -> None:
     view.picker.set_format("generic")
     qtbot.keyClicks(_editor(view, "instructionEdit"), INSTRUCTION)
     qtbot.keyClicks(_editor(view, "responseAEdit"), PARIS)
@@ -108,7 +108,7 @@ def test_a_typed_pair_is_judged_in_both_orders_and_copied(view: CompareView, qtb
 
 
 @pytest.mark.real_model
-def test_swap_exchanges_the_texts_and_the_verdict_follows(view: CompareView, qtbot) -> None:  # noqa: ANN001
+def test_swap_exchanges_the_texts_and_the_verdict_follows(view: CompareView, qtbot) -> None:
     view.picker.set_format("generic")
     view.set_pair(INSTRUCTION, PARIS, LYON)
     first = _run_and_wait(view, qtbot)
@@ -140,7 +140,7 @@ def test_swap_exchanges_the_texts_and_the_verdict_follows(view: CompareView, qtb
 
 
 @pytest.mark.real_model
-def test_explain_shows_the_reason(view: CompareView, qtbot) -> None:  # noqa: ANN001
+def test_explain_shows_the_reason(view: CompareView, qtbot) -> None:
     view.picker.set_format("pandalm")
     view.max_tokens = 12  # a short explanation keeps the test quick
     view.findChild(QCheckBox, "bothOrdersCheck").setChecked(False)
@@ -190,7 +190,7 @@ def test_the_spec_carries_the_seed_and_the_reference(view: CompareView) -> None:
                             reference="Paris.")
 
 
-def test_empty_fields_are_named_and_nothing_is_submitted(view: CompareView, qtbot, monkeypatch) -> None:  # noqa: ANN001
+def test_empty_fields_are_named_and_nothing_is_submitted(view: CompareView, qtbot, monkeypatch) -> None:
     submitted: list[object] = []
     monkeypatch.setattr(view.context.service, "submit", lambda *args, **kw: submitted.append(args))
     run = view.findChild(QPushButton, "runButton")
@@ -207,7 +207,7 @@ def test_empty_fields_are_named_and_nothing_is_submitted(view: CompareView, qtbo
 
 
 @pytest.mark.real_model
-def test_cancel_while_running_is_quiet(view: CompareView, qtbot) -> None:  # noqa: ANN001
+def test_cancel_while_running_is_quiet(view: CompareView, qtbot) -> None:
     # The main window binds Esc to "dismiss the message"; the view must still get Esc while it runs.
     dismissed: list[int] = []
     QShortcut(QKeySequence(Qt.Key.Key_Escape), view, activated=lambda: dismissed.append(1))
@@ -230,7 +230,7 @@ def test_cancel_while_running_is_quiet(view: CompareView, qtbot) -> None:  # noq
     assert dismissed == [1]
 
 
-def test_a_text_file_opens_into_an_editor_and_a_bad_one_is_a_message(view: CompareView, tmp_path) -> None:  # noqa: ANN001
+def test_a_text_file_opens_into_an_editor_and_a_bad_one_is_a_message(view: CompareView, tmp_path) -> None:
     good = tmp_path / "a.txt"
     good.write_text("Paris est la capitale.\n", encoding="utf-8")
     assert view.load_file(view.response_a, good)
@@ -245,7 +245,7 @@ def test_a_text_file_opens_into_an_editor_and_a_bad_one_is_a_message(view: Compa
     assert _editor(view, "responseBEdit").toPlainText() == ""
 
 
-def test_tab_goes_instruction_input_a_b_run(view: CompareView, qtbot) -> None:  # noqa: ANN001
+def test_tab_goes_instruction_input_a_b_run(view: CompareView, qtbot) -> None:
     names = ["instructionEdit", "inputEdit", "responseAEdit", "responseBEdit", "runButton"]
     _focus(view, qtbot, _editor(view, names[0]))
     seen = [QApplication.focusWidget().objectName()]
@@ -256,7 +256,7 @@ def test_tab_goes_instruction_input_a_b_run(view: CompareView, qtbot) -> None:  
 
 
 def test_a_failing_judge_is_a_message_and_the_view_is_ready_again(view: CompareView, qtbot, monkeypatch,
-                                                                   tmp_path) -> None:  # noqa: ANN001
+                                                                   tmp_path) -> None:
     missing = tmp_path / "nothing.gguf"
     monkeypatch.setattr(view, "current_spec", lambda: JudgeSpec(judge=str(missing)))
     view.set_pair(INSTRUCTION, PARIS, LYON)
@@ -270,7 +270,7 @@ def test_a_failing_judge_is_a_message_and_the_view_is_ready_again(view: CompareV
 
 @pytest.mark.real_model
 def test_a_build_for_another_cpu_is_the_message_bar_not_a_crash(view: CompareView, qtbot, monkeypatch,
-                                                                 tmp_path) -> None:  # noqa: ANN001
+                                                                 tmp_path) -> None:
     judge = tmp_path / "copy-of-demo.gguf"  # a judge the service has not loaded yet
     judge.write_bytes(demo_judge_path().read_bytes())
     simulate_cpu(monkeypatch, HASWELL, AVX512_BUILD)
@@ -285,7 +285,7 @@ def test_a_build_for_another_cpu_is_the_message_bar_not_a_crash(view: CompareVie
     assert view.findChild(QPushButton, "runButton").isEnabled()
 
 
-def test_the_choices_persist(app_context, qtbot) -> None:  # noqa: ANN001
+def test_the_choices_persist(app_context, qtbot) -> None:
     first = CompareView(app_context)
     qtbot.addWidget(first)
     first.picker.set_format("prometheus")

@@ -32,7 +32,7 @@ def _make_garbage_on_a_worker(finalised_on: list[int]) -> None:
     worker.join()
 
 
-def test_a_cycle_dropped_on_a_worker_is_collected_in_the_gui_thread(app_context: AppContext, qtbot) -> None:  # noqa: ANN001
+def test_a_cycle_dropped_on_a_worker_is_collected_in_the_gui_thread(app_context: AppContext, qtbot) -> None:
     assert not gc.isenabled()
     finalised_on: list[int] = []
     _make_garbage_on_a_worker(finalised_on)
@@ -41,7 +41,7 @@ def test_a_cycle_dropped_on_a_worker_is_collected_in_the_gui_thread(app_context:
     assert finalised_on == [threading.get_ident()]
 
 
-def test_automatic_collection_comes_back_with_the_last_context(app_settings, qtbot) -> None:  # noqa: ANN001
+def test_automatic_collection_comes_back_with_the_last_context(app_settings, qtbot) -> None:
     assert gc.isenabled()
     first, second = AppContext(settings=app_settings), AppContext(settings=app_settings)
     qtbot.addWidget(first.messages)

@@ -17,16 +17,16 @@ ITEM = EvalItem(id="capital", instruction="What is the capital of France? Answer
 
 
 @pytest.fixture
-def service(qapp: object):  # noqa: ANN201
+def service(qapp: object):
     svc = JudgeService()
     yield svc
     svc.shutdown()
 
 
-def test_judge_work_runs_on_one_thread_with_the_loaded_judge(service: JudgeService, qtbot) -> None:  # noqa: ANN001
+def test_judge_work_runs_on_one_thread_with_the_loaded_judge(service: JudgeService, qtbot) -> None:
     threads: set[int] = set()
 
-    def compare(ctx):  # noqa: ANN001, ANN202
+    def compare(ctx):
         threads.add(threading.get_ident())
         return ctx.judge.judge_both_orders(ITEM)
 
@@ -42,7 +42,7 @@ def test_judge_work_runs_on_one_thread_with_the_loaded_judge(service: JudgeServi
 
 
 def test_changing_the_format_keeps_the_model_and_changing_the_context_reloads_it(service: JudgeService,
-                                                                                  qtbot) -> None:  # noqa: ANN001
+                                                                                  qtbot) -> None:
     backends: list[object] = []
     record = lambda ctx: backends.append(ctx.judge.backend)  # noqa: E731
     reseeded = JudgeSpec(format="generic", decoding=DecodingSettings(sampling=Sampling(seed=7)))
@@ -54,7 +54,7 @@ def test_changing_the_format_keeps_the_model_and_changing_the_context_reloads_it
     assert backends[3] is not backends[2]
 
 
-def test_unload_frees_the_model(service: JudgeService, qtbot) -> None:  # noqa: ANN001
+def test_unload_frees_the_model(service: JudgeService, qtbot) -> None:
     task = service.preload(JudgeSpec())
     qtbot.waitSignal(task.task_did_finish, timeout=60000).wait()
     assert service.loaded is not None
@@ -64,11 +64,11 @@ def test_unload_frees_the_model(service: JudgeService, qtbot) -> None:  # noqa: 
 
 
 def test_the_event_loop_answers_while_the_judge_works_and_cancel_stops_it(service: JudgeService,
-                                                                          qtbot) -> None:  # noqa: ANN001
+                                                                          qtbot) -> None:
     judged: list[float] = []  # how long each judgement took
     threads: set[int] = set()
 
-    def many(ctx):  # noqa: ANN001, ANN202
+    def many(ctx):
         for _ in range(50):
             ctx.check_cancelled()
             started = time.monotonic()
@@ -97,14 +97,14 @@ def test_the_event_loop_answers_while_the_judge_works_and_cancel_stops_it(servic
     assert len(judged) <= at_cancel + 1  # the judgement under way finishes, no other starts
 
 
-def test_a_missing_judge_is_a_message(service: JudgeService, qtbot, tmp_path) -> None:  # noqa: ANN001
+def test_a_missing_judge_is_a_message(service: JudgeService, qtbot, tmp_path) -> None:
     task = service.submit(JudgeSpec(judge=str(tmp_path / "nothing.gguf")), lambda ctx: None)
     failed = qtbot.waitSignal(task.task_did_fail, timeout=10000)
     failed.wait()
     assert "nothing.gguf" in failed.args[0] and "no such file" in failed.args[0]
 
 
-def test_settings_persist_and_build_the_spec(tmp_path, qapp) -> None:  # noqa: ANN001
+def test_settings_persist_and_build_the_spec(tmp_path, qapp) -> None:
     path = tmp_path / "desktop.ini"
     settings = AppSettings(path)
     assert settings.seed == 2023 and settings.n_ctx == 4096 and settings.threads is None

@@ -22,15 +22,15 @@ ITEM = EvalItem(id="capital", instruction="What is the capital of France? Answer
 
 
 @pytest.fixture
-def service(qapp: object):  # noqa: ANN201
+def service(qapp: object):
     svc = JudgeService()
     yield svc
     svc.shutdown()
 
 
 def test_closing_a_judge_the_service_issued_leaves_the_shared_model_loaded(service: JudgeService,
-                                                                          qtbot) -> None:  # noqa: ANN001
-    def close_it(ctx):  # noqa: ANN001, ANN202
+                                                                          qtbot) -> None:
+    def close_it(ctx):
         assert not ctx.judge.owns_backend
         ctx.judge.close()
         return ctx.judge.backend
@@ -46,7 +46,7 @@ def test_closing_a_judge_the_service_issued_leaves_the_shared_model_loaded(servi
 
 
 def test_the_service_and_core_open_the_same_judge_with_the_same_format_and_verdicts(
-        service: JudgeService, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+        service: JudgeService, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A library judge whose format was chosen at import: neither its file nor its name says pandalm.
     monkeypatch.setenv("JUDGEDESK_HOME", str(tmp_path / "home"))
     copy = tmp_path / "my-judge.gguf"

@@ -115,7 +115,7 @@ def test_deleting_a_copied_judge_through_the_button(view: JudgesView, app_contex
     _import(view, app_context, qtbot, demo_copy, copy=True)
     asked: list[str] = []
 
-    def answer_yes(parent, title, text, *args):  # noqa: ANN001, ANN202
+    def answer_yes(parent, title, text, *args):
         asked.append(text)
         return QMessageBox.StandardButton.Yes
 

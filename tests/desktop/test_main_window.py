@@ -25,7 +25,7 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_started_like_make_run_with_the_demo_judge_and_the_demo_data(isolated_settings: Path, demo_folder: Path,
-                                                                     qtbot) -> None:  # noqa: ANN001
+                                                                     qtbot) -> None:
     window = start_window(data=str(demo_folder))
     qtbot.addWidget(window)
     assert window.stack.currentWidget() is window.batch
@@ -40,7 +40,7 @@ def test_started_like_make_run_with_the_demo_judge_and_the_demo_data(isolated_se
 
 
 @cpu_only_build
-def test_gpu_layers_on_a_cpu_only_build_show_in_the_status_bar(isolated_settings: Path, qtbot) -> None:  # noqa: ANN001
+def test_gpu_layers_on_a_cpu_only_build_show_in_the_status_bar(isolated_settings: Path, qtbot) -> None:
     AppSettings().gpu_layers = -1
     window = start_window()
     qtbot.addWidget(window)
@@ -50,7 +50,7 @@ def test_gpu_layers_on_a_cpu_only_build_show_in_the_status_bar(isolated_settings
     window.close()
 
 
-def test_shortcuts_switch_views_and_the_window_remembers_itself(isolated_settings: Path, qtbot) -> None:  # noqa: ANN001
+def test_shortcuts_switch_views_and_the_window_remembers_itself(isolated_settings: Path, qtbot) -> None:
     window = start_window()
     qtbot.addWidget(window)
     window.activateWindow()
@@ -69,7 +69,7 @@ def test_shortcuts_switch_views_and_the_window_remembers_itself(isolated_setting
     again.close()
 
 
-def test_open_results_switches_to_the_results_view(isolated_settings: Path, demo_folder: Path, qtbot) -> None:  # noqa: ANN001
+def test_open_results_switches_to_the_results_view(isolated_settings: Path, demo_folder: Path, qtbot) -> None:
     window = start_window(data=str(demo_folder))
     qtbot.addWidget(window)
     batch = window.batch

@@ -56,7 +56,7 @@ def _open(view: ResultsView, qtbot: object, folder: Path, run_key: str | None = 
         view.open_run(folder, run_key)
 
 
-def _find(view: ResultsView, kind: type, name: str):  # noqa: ANN202 - the widget's own type
+def _find(view: ResultsView, kind: type, name: str):
     widget = view.findChild(kind, name)
     assert widget is not None, name
     return widget

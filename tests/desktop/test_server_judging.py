@@ -32,7 +32,7 @@ def through_server(app_settings: AppSettings, local_server: LocalServer) -> str:
     return f"127.0.0.1:{local_server.port}"
 
 
-def test_test_connection_says_what_the_server_is(app_context, through_server: str, qtbot) -> None:  # noqa: ANN001
+def test_test_connection_says_what_the_server_is(app_context, through_server: str, qtbot) -> None:
     view = SettingsView(app_context)
     qtbot.addWidget(view)
     allowlist = view.findChild(QLabel, "allowedEndpoints")
@@ -48,7 +48,7 @@ def test_test_connection_says_what_the_server_is(app_context, through_server: st
     assert through_server in allowlist.text()  # allowed once connected, and said so
 
 
-def _compare(view: CompareView, qtbot) -> BothOrdersResult:  # noqa: ANN001
+def _compare(view: CompareView, qtbot) -> BothOrdersResult:
     task = view.run()
     assert task is not None
     qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT).wait()
@@ -57,7 +57,7 @@ def _compare(view: CompareView, qtbot) -> BothOrdersResult:  # noqa: ANN001
 
 
 def test_a_comparison_through_the_server_equals_the_in_process_one(app_context, through_server: str,
-                                                                   qtbot) -> None:  # noqa: ANN001
+                                                                   qtbot) -> None:
     view = CompareView(app_context)
     qtbot.addWidget(view)
     view.picker.set_format("pandalm")
@@ -79,7 +79,7 @@ def test_a_comparison_through_the_server_equals_the_in_process_one(app_context, 
 
 
 def test_a_batch_runs_through_the_server_and_continues_in_process(app_context, through_server: str,
-                                                                  demo_folder: Path, qtbot) -> None:  # noqa: ANN001
+                                                                  demo_folder: Path, qtbot) -> None:
     window = MainWindow(app_context)
     qtbot.addWidget(window)
     assert window.offline_label.text() == f"● Offline · judging through {through_server} only"
@@ -122,7 +122,7 @@ def test_a_batch_runs_through_the_server_and_continues_in_process(app_context, t
 
 
 def test_a_server_without_logprobs_is_said_once(app_context, through_server: str, qtbot,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ServerBackend, "_probe_logprobs", lambda self: False)
     notices: list[tuple[str, str]] = []
     app_context.messages.message_did_show.connect(lambda kind, text: notices.append((kind, text)))

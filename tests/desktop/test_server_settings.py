@@ -29,7 +29,7 @@ URL = "http://127.0.0.1:8765"
 
 
 @pytest.fixture
-def view(app_context, qtbot) -> SettingsView:  # noqa: ANN001
+def view(app_context, qtbot) -> SettingsView:
     widget = SettingsView(app_context)
     qtbot.addWidget(widget)
     return widget
@@ -79,7 +79,7 @@ def test_a_refused_url_is_not_saved(app_settings: AppSettings, url: str, message
     assert AppSettings(app_settings.path).server_url == URL
 
 
-def test_the_panel_saves_each_edit_and_shows_core_message_for_a_bad_url(view: SettingsView, app_context) -> None:  # noqa: ANN001
+def test_the_panel_saves_each_edit_and_shows_core_message_for_a_bad_url(view: SettingsView, app_context) -> None:
     changes: list[None] = []
     app_context.settings_did_change.connect(lambda: changes.append(None))
     view.findChild(QCheckBox, "serverUse").setChecked(True)
@@ -101,7 +101,7 @@ def test_the_panel_saves_each_edit_and_shows_core_message_for_a_bad_url(view: Se
     assert AppSettings(app_context.settings.path).server_url == URL and len(changes) == 6
 
 
-def test_a_cgnat_server_is_taken_only_once_the_opt_in_is_checked(view: SettingsView, app_context) -> None:  # noqa: ANN001
+def test_a_cgnat_server_is_taken_only_once_the_opt_in_is_checked(view: SettingsView, app_context) -> None:
     view.findChild(QCheckBox, "serverUse").setChecked(True)
     _type_url(view, "http://100.64.0.7:8080")
     assert "100.64.0.0/10" in app_context.messages.current_text()
@@ -112,7 +112,7 @@ def test_a_cgnat_server_is_taken_only_once_the_opt_in_is_checked(view: SettingsV
     assert reread.server_options().allow_cgnat and reread.server_endpoint().host == "100.64.0.7"
 
 
-def test_the_privacy_statement_names_the_server(view: SettingsView, app_context) -> None:  # noqa: ANN001
+def test_the_privacy_statement_names_the_server(view: SettingsView, app_context) -> None:
     statement = view.findChild(QLabel, "offlineStatement")
     assert "never leave this computer" in statement.text()
     view.findChild(QCheckBox, "serverUse").setChecked(True)
@@ -120,13 +120,13 @@ def test_the_privacy_statement_names_the_server(view: SettingsView, app_context)
     assert "only to the inference server at 127.0.0.1:8765" in statement.text()
 
 
-def test_test_connection_refuses_a_bad_url_without_connecting(view: SettingsView, app_context) -> None:  # noqa: ANN001
+def test_test_connection_refuses_a_bad_url_without_connecting(view: SettingsView, app_context) -> None:
     view.findChild(QLineEdit, "serverUrl").setText("http://8.8.4.4:8080")
     assert view.server_panel.test_connection() is None
     assert "not a loopback or private-network address" in app_context.messages.current_text()
 
 
-def test_test_connection_to_nothing_is_a_message(view: SettingsView, app_context, qtbot) -> None:  # noqa: ANN001
+def test_test_connection_to_nothing_is_a_message(view: SettingsView, app_context, qtbot) -> None:
     view.findChild(QLineEdit, "serverUrl").setText(f"http://127.0.0.1:{free_port()}")
     view.findChild(QCheckBox, "serverLocalFile").setChecked(False)
     button = view.findChild(QPushButton, "testServer")
@@ -148,7 +148,7 @@ def test_the_indicator_says_the_endpoint_in_use() -> None:
     assert "NOT installed" in offline_indicator_text(False, parse_server_url(URL))
 
 
-def test_the_status_bar_follows_the_settings(app_context, qtbot) -> None:  # noqa: ANN001
+def test_the_status_bar_follows_the_settings(app_context, qtbot) -> None:
     window = MainWindow(app_context)
     qtbot.addWidget(window)
     assert window.offline_label.text() == offline_indicator_text(True, None)

@@ -13,17 +13,17 @@ from PySide6.QtCore import QThread
 
 
 @pytest.fixture
-def jobs(qapp: object):  # noqa: ANN201
+def jobs(qapp: object):
     runner = JobRunner()
     yield runner
     runner.shutdown()
 
 
-def test_result_and_progress_arrive_in_the_gui_thread(jobs: JobRunner, qtbot) -> None:  # noqa: ANN001
+def test_result_and_progress_arrive_in_the_gui_thread(jobs: JobRunner, qtbot) -> None:
     seen: list[tuple[str, bool]] = []
     gui = QThread.currentThread()
 
-    def work(ctx):  # noqa: ANN001, ANN202
+    def work(ctx):
         assert threading.current_thread() is not threading.main_thread()
         ctx.progress(1)
         return 42
@@ -37,8 +37,8 @@ def test_result_and_progress_arrive_in_the_gui_thread(jobs: JobRunner, qtbot) ->
     assert task.state == "finished" and task.result == 42
 
 
-def test_a_user_error_is_its_message_and_a_bug_is_one_line(jobs: JobRunner, qtbot) -> None:  # noqa: ANN001
-    def bad_input(ctx):  # noqa: ANN001, ANN202
+def test_a_user_error_is_its_message_and_a_bug_is_one_line(jobs: JobRunner, qtbot) -> None:
+    def bad_input(ctx):
         raise InputError("not a number", path="data.jsonl", line=3)
 
     task = jobs.submit(bad_input)
@@ -46,7 +46,7 @@ def test_a_user_error_is_its_message_and_a_bug_is_one_line(jobs: JobRunner, qtbo
     blocker.wait()
     assert "data.jsonl" in blocker.args[0] and "3" in blocker.args[0]
 
-    def bug(ctx):  # noqa: ANN001, ANN202
+    def bug(ctx):
         raise ZeroDivisionError("division by zero")
 
     task = jobs.submit(bug, "adding up")
@@ -56,10 +56,10 @@ def test_a_user_error_is_its_message_and_a_bug_is_one_line(jobs: JobRunner, qtbo
     assert "Traceback" not in blocker.args[0]
 
 
-def test_cancel_is_quiet_and_stops_the_work(jobs: JobRunner, qtbot) -> None:  # noqa: ANN001
+def test_cancel_is_quiet_and_stops_the_work(jobs: JobRunner, qtbot) -> None:
     started = threading.Event()
 
-    def slow(ctx):  # noqa: ANN001, ANN202
+    def slow(ctx):
         started.set()
         while True:
             ctx.check_cancelled()
@@ -75,7 +75,7 @@ def test_cancel_is_quiet_and_stops_the_work(jobs: JobRunner, qtbot) -> None:  # 
     assert bar.current_text() == "" and bar.isHidden()
 
 
-def test_cancelled_before_it_starts_never_runs(jobs: JobRunner, qtbot) -> None:  # noqa: ANN001
+def test_cancelled_before_it_starts_never_runs(jobs: JobRunner, qtbot) -> None:
     gate = threading.Event()
     ran: list[int] = []
     blockers = [jobs.submit(lambda ctx: gate.wait(5)) for _ in range(2)]  # both pool workers busy
@@ -88,8 +88,8 @@ def test_cancelled_before_it_starts_never_runs(jobs: JobRunner, qtbot) -> None: 
 
 
 @pytest.mark.parametrize("error", [Cancelled("stopped"), ImportCancelled("x.gguf: import cancelled")])
-def test_cancelled_raised_without_the_event_is_still_quiet(jobs: JobRunner, qtbot, error: Cancelled) -> None:  # noqa: ANN001
-    def stop(ctx):  # noqa: ANN001, ANN202
+def test_cancelled_raised_without_the_event_is_still_quiet(jobs: JobRunner, qtbot, error: Cancelled) -> None:
+    def stop(ctx):
         raise error
 
     bar = MessageBar()
@@ -99,7 +99,7 @@ def test_cancelled_raised_without_the_event_is_still_quiet(jobs: JobRunner, qtbo
     assert task.state == "cancelled" and bar.current_text() == ""
 
 
-def test_message_bar_shows_the_latest_message(qtbot) -> None:  # noqa: ANN001
+def test_message_bar_shows_the_latest_message(qtbot) -> None:
     bar = MessageBar()
     qtbot.addWidget(bar)
     bar.show_error("judge.gguf: not a GGUF file")
@@ -110,7 +110,7 @@ def test_message_bar_shows_the_latest_message(qtbot) -> None:  # noqa: ANN001
     assert bar.current_text() == "" and bar.isHidden()
 
 
-def test_an_unexpected_error_in_a_gui_slot_is_one_line_in_the_bar(qtbot, monkeypatch) -> None:  # noqa: ANN001
+def test_an_unexpected_error_in_a_gui_slot_is_one_line_in_the_bar(qtbot, monkeypatch) -> None:
     import sys
 
     from judgedesk.desktop._messages import install_unexpected_error_hook

@@ -262,10 +262,10 @@ def test_the_kv_cache_goes_by_the_name_the_installed_transformers_takes():
     from judgedesk.core.backends._transformers import _cache_argument
 
     class Current:
-        def forward(self, input_ids=None, cache=None, use_cache=None, **kwargs): ...  # noqa: ANN001, ANN003
+        def forward(self, input_ids=None, cache=None, use_cache=None, **kwargs): ...
 
     class Before525:
-        def forward(self, input_ids=None, past_key_values=None, use_cache=None, **kwargs): ...  # noqa: ANN001, ANN003
+        def forward(self, input_ids=None, past_key_values=None, use_cache=None, **kwargs): ...
 
     assert _cache_argument(Current()) == "cache"
     assert _cache_argument(Before525()) == "past_key_values"
