@@ -130,7 +130,7 @@ def quantize_gptq(folder: str | Path, out: str | Path, *, bits: int = 4, group_s
     except JudgedeskError:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    except Exception as exc:
+    except Exception as exc:  # GPTQModel fails in many ways; each becomes one error naming the input
         shutil.rmtree(partial, ignore_errors=True)
         raise QuantizeError(f"GPTQ quantization of {source.path} failed: {type(exc).__name__}: {exc}") from exc
     except BaseException:

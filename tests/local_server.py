@@ -54,7 +54,7 @@ class LocalServer:
                    "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
                    "--n_threads_batch", str(self.threads), "--logits_all", str(self.logits_all).lower(),
                    "--interrupt_requests", "false", "--verbose", "false"]
-        output = open(self.log, "ab") if self.log else subprocess.DEVNULL
+        output = open(self.log, "ab") if self.log else subprocess.DEVNULL  # lives with the process
         self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
         if output is not subprocess.DEVNULL:
@@ -145,7 +145,7 @@ class FaultyProxy:
             def log_message(self, *args: object) -> None:
                 return  # quiet: the tests print what matters
 
-            def do_GET(self) -> None:
+            def do_GET(self) -> None:  # the stdlib's name
                 proxy._relay(self, None)
 
             def do_POST(self) -> None:

@@ -333,7 +333,7 @@ def _load_tokenizer(transformers: Any, path: Path) -> Any:
     try:
         with quiet_hf_warnings():
             return transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except Exception as exc:
+    except Exception as exc:  # any failure inside transformers is a bad folder, reported with its path
         raise ModelLoadError(path, f"the tokenizer could not be loaded: {type(exc).__name__}: {exc}") from exc
 
 
@@ -355,7 +355,7 @@ def _load_model(transformers: Any, path: Path, torch_dtype: Any, device: str, qu
         with quiet_hf_warnings():
             model, report = transformers.AutoModelForCausalLM.from_pretrained(
                 path, local_files_only=True, dtype=torch_dtype, device_map=device, output_loading_info=True)
-    except Exception as exc:
+    except Exception as exc:  # a corrupt or unsupported checkpoint must not crash the caller
         raise ModelLoadError(path, f"{type(exc).__name__}: {exc}") from exc
     # transformers fills missing or misshapen weights with random values and only logs it: a judge that is partly
     # random noise must not load.

@@ -31,7 +31,7 @@ class RunFolderLock:
         path = self.folder / LOCK_NAME
         try:
             # Owner-only like everything in the run folder: it names the process that holds it.
-            handle = open(open_owner_only(path), "r+", encoding="utf-8")
+            handle = open(open_owner_only(path), "r+", encoding="utf-8")  # held for the lock's lifetime
         except OSError as exc:
             raise InputError(f"cannot open the run folder's lock file ({exc.strerror or exc})", path=path) from None
         try:

@@ -20,7 +20,7 @@ from judgedesk.core import demo_data_path
 
 
 @pytest.fixture
-def app_settings(tmp_path: Path, qapp: object):
+def app_settings(tmp_path: Path, qapp: object):  # the type lives in a Qt module
     """Settings in a file of this test's own, with runs stored under tmp_path."""
     from judgedesk.desktop._settings import AppSettings
 

@@ -56,7 +56,7 @@ def _open(view: ResultsView, qtbot: object, folder: Path, run_key: str | None = 
         view.open_run(folder, run_key)
 
 
-def _find(view: ResultsView, kind: type, name: str):
+def _find(view: ResultsView, kind: type, name: str):  # the widget's own type
     widget = view.findChild(kind, name)
     assert widget is not None, name
     return widget
