@@ -155,7 +155,9 @@ class Judge:
             raw = self._generate(fitted.tokens, budget, None)
         parsed = self.format.parse_pairwise(raw, self.lang)
         labels = _POSITION_TO_LABEL[order]
-        mapped = None if probabilities is None else {labels[k]: round(v, 6) for k, v in probabilities.items()}
+        mapped: dict[str, float] | None = None
+        if probabilities is not None:
+            mapped = {labels[k]: round(v, 6) for k, v in probabilities.items()}
         return PairwiseVerdict(
             item_id=item.id, order=order,  # type: ignore[arg-type]
             winner=None if parsed.winner is None else labels[parsed.winner],

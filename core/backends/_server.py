@@ -52,6 +52,10 @@ class ServerBackend:
     """A judge served by an inference server; use as a context manager or call `close()`."""
 
     name = "server"
+    info: ModelInfo
+    """Set while connecting, from the local judge file or, without one, from what the server says."""
+    n_ctx: int
+    """The context window: the asked size capped at the server's and the file's."""
 
     def __init__(self, url: str, *, model: str | None = None, judge_file: str | Path | None = None,
                  chat_template_file: str | Path | None = None, n_ctx: int = 4096, max_in_flight: int = 4,
@@ -82,7 +86,7 @@ class ServerBackend:
         self.endpoint = endpoint
         self._client = JsonClient(endpoint, timeout_s=timeout_s, retry=RetryPolicy(retries=retries), api_key=api_key,
                                   transport=transport)
-        self._vocab = None
+        self._vocab: LocalVocabulary | None = None
         try:
             self.facts = probe_server(self._client, model)
             self._ledger = PieceLedger()
@@ -113,8 +117,7 @@ class ServerBackend:
 
     def _load_local(self, path: Path, n_ctx: int) -> None:
         header = read_gguf_header(path)
-        self._vocab = LocalVocabulary(path)
-        vocab = self._vocab
+        vocab = self._vocab = LocalVocabulary(path)
         if vocab.tokenize(_PROBE_TEXT, special=False) != self._server_ids(_PROBE_TEXT):
             raise ServerError(f"{self.endpoint.url}: the server's model {self.facts.model!r} tokenizes "
                               f"differently from {path.name}: it is not the same judge")
