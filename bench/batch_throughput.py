@@ -6,7 +6,7 @@ Pairs from PandaLM's human-labelled test set, both orders, PandaLM format, fast 
    (statistics with 1000-round bootstraps, HTML, CSV, JSON).
 Both share one loaded model. Prints pairs per minute for each and the overhead of the batch path (goal: < 5%).
 
-Usage: python bench/batch_throughput.py [--pairs 200] [--data ../shared/datasets/pandalm-testset-v1.json]
+Usage: python bench/batch_throughput.py [--pairs 200] [--data tests/data/pandalm-testset-v1.json]
 """
 
 from __future__ import annotations

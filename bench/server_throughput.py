@@ -14,7 +14,7 @@ server that batches requests (llama.cpp's llama-server --parallel N, vLLM), on a
 flight against a one-slot server, the orders of different pairs interleave, so the server's prompt cache (the two
 orders of a pair share their instruction) is reused less, and throughput drops further.
 
-Usage: python bench/server_throughput.py [--pairs 16] [--threads 2] [--data ../shared/datasets/pandalm-testset-v1.json]
+Usage: python bench/server_throughput.py [--pairs 16] [--threads 2] [--data tests/data/pandalm-testset-v1.json]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Three ways to the same verdict:
 Prints pairs per minute for each and the ratios against the published-budget baseline measured in the same run,
 and how often the fast winner equals the constrained greedy winner.
 
-Usage: python bench/verdict_speed.py [--pairs 50] [--data ../shared/datasets/pandalm-testset-v1.json] [--threads N]
+Usage: python bench/verdict_speed.py [--pairs 50] [--data tests/data/pandalm-testset-v1.json] [--threads N]
        [--gpu-layers N]   (-1 offloads every layer, with a CUDA build of llama-cpp-python)
 """
 
