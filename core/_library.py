@@ -30,7 +30,7 @@ from ._hashing import file_sha256
 from ._owner_only import make_owner_only_folder, open_owner_only, tighten_owner_only, write_owner_only
 from ._paths import judges_dir
 from ._progress import CancelFlag, Progress
-from .formats import default_format_for, get_format
+from .formats import choose_format, get_format
 
 __all__ = [
     "DEMO_JUDGE",
@@ -189,7 +189,7 @@ def import_judge(path: str | Path, *, name: str | None = None, copy: bool = True
     header = read_gguf_header(original)
     if format is not None:
         get_format(format)  # an unknown format is a FormatError now, not when judging
-    chosen_format = format or default_format_for(header.judge_format, header.name, original.name)
+    chosen_format = choose_format(format, recorded=header.judge_format, names=(header.name, original.name))
     with _LOCK:
         records = read_library()
         taken = _taken_names(records)

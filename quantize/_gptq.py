@@ -29,7 +29,7 @@ from judgedesk.core import (
     JudgedeskError,
     ModelFileError,
     Progress,
-    default_format_for,
+    choose_format,
     get_format,
 )
 from judgedesk.core.backends import HFFolder, quiet_hf_warnings, read_hf_folder
@@ -87,7 +87,7 @@ def quantize_gptq(folder: str | Path, out: str | Path, *, bits: int = 4, group_s
     recorded = source.judge_format
     if fmt is not None:
         get_format(fmt)  # an unknown format fails now, not after an hour of quantizing
-    judge_format = fmt or default_format_for(recorded, source.name, source.path.name)
+    judge_format = choose_format(fmt, recorded=recorded, names=(source.name, source.path.name))
     out = _check_output(out)
     torch, gptqmodel = _import_gptqmodel()
     model_type = str(source.config.get("model_type", ""))
