@@ -64,7 +64,20 @@ class BatchView(QWidget):
         self._last_update = 0.0
         self._earlier: list[EarlierRun] = []
 
-        # -- source --
+        source = self._build_source()
+        options = self._build_options()
+        controls = self._build_controls()
+        body = self._build_body()
+        layout = QVBoxLayout(self)
+        layout.addLayout(source)
+        layout.addWidget(options)
+        layout.addLayout(controls)
+        layout.addWidget(body, 1)
+        self._update_buttons()
+
+    # -- layout ---------------------------------------------------------------------------------------------
+
+    def _build_source(self) -> QHBoxLayout:
         self.path_edit = QLineEdit()
         self.path_edit.setObjectName("dataPath")
         self.path_edit.setPlaceholderText("a pairs file (JSONL/JSON/CSV) or a folder of per-model outputs")
@@ -80,9 +93,10 @@ class BatchView(QWidget):
         source.addWidget(self.path_edit, 1)
         source.addWidget(open_file)
         source.addWidget(open_folder)
+        return source
 
-        # -- options --
-        self.picker = JudgePicker(context)
+    def _build_options(self) -> QGroupBox:
+        self.picker = JudgePicker(self.context)
         self.pairing_box = QComboBox()
         self.pairing_box.setObjectName("pairingBox")
         self.pairing_box.addItem("all pairs", "all")
@@ -122,40 +136,9 @@ class BatchView(QWidget):
         self.baseline_box.currentIndexChanged.connect(self._reload)
         self.limit_box.editingFinished.connect(self._reload)
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
+        return options_box
 
-        # -- preview --
-        self.preview_text = QPlainTextEdit()
-        self.preview_text.setObjectName("previewText")
-        self.preview_text.setReadOnly(True)
-        self.preview_text.setPlaceholderText("Open a file or folder: what was detected appears here before "
-                                             "anything runs.")
-        self.problems_table = QTableWidget(0, 4)
-        self.problems_table.setObjectName("problemsTable")
-        self.problems_table.setHorizontalHeaderLabels(["File", "Line", "Problem", "Item"])
-        self.problems_table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.problems_table.verticalHeader().setVisible(False)
-        self.problems_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.earlier_table = QTableWidget(0, 3)
-        self.earlier_table.setObjectName("earlierRuns")
-        self.earlier_table.setHorizontalHeaderLabels(["Earlier run of this data", "Mode", "Judged"])
-        self.earlier_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.earlier_table.verticalHeader().setVisible(False)
-        self.earlier_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.earlier_table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        self.earlier_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.resume_earlier = QPushButton("Resume selected run")
-        self.resume_earlier.setObjectName("resumeEarlier")
-        self.resume_earlier.setEnabled(False)
-        self.resume_earlier.clicked.connect(self.resume_selected_run)
-        self.earlier_table.itemSelectionChanged.connect(
-            lambda: self.resume_earlier.setEnabled(bool(self.earlier_table.selectedItems()) and not self._busy()))
-        earlier_box = QWidget()
-        earlier_layout = QVBoxLayout(earlier_box)
-        earlier_layout.setContentsMargins(0, 0, 0, 0)
-        earlier_layout.addWidget(self.earlier_table, 1)
-        earlier_layout.addWidget(self.resume_earlier, 0, Qt.AlignmentFlag.AlignRight)
-
-        # -- controls --
+    def _build_controls(self) -> QHBoxLayout:
         style = self.style()
         self.start_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Start")
         self.start_button.setObjectName("startButton")
@@ -183,8 +166,65 @@ class BatchView(QWidget):
         controls.addWidget(self.rate_label)
         controls.addWidget(self.results_button)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start)
+        return controls
 
-        # -- live verdicts --
+    def _build_body(self) -> QSplitter:
+        """The preview and earlier runs side by side above the live verdicts."""
+        preview = self._build_preview()
+        earlier = self._build_earlier_runs()
+        live = self._build_live_verdicts()
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(preview)
+        top.addWidget(earlier)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(top)
+        body.addWidget(live)
+        body.setStretchFactor(0, 2)
+        body.setStretchFactor(1, 3)
+        return body
+
+    def _build_preview(self) -> QSplitter:
+        self.preview_text = QPlainTextEdit()
+        self.preview_text.setObjectName("previewText")
+        self.preview_text.setReadOnly(True)
+        self.preview_text.setPlaceholderText("Open a file or folder: what was detected appears here before "
+                                             "anything runs.")
+        self.problems_table = QTableWidget(0, 4)
+        self.problems_table.setObjectName("problemsTable")
+        self.problems_table.setHorizontalHeaderLabels(["File", "Line", "Problem", "Item"])
+        self.problems_table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.problems_table.verticalHeader().setVisible(False)
+        self.problems_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        preview = QSplitter(Qt.Orientation.Vertical)
+        preview.addWidget(self.preview_text)
+        preview.addWidget(self.problems_table)
+        return preview
+
+    def _build_earlier_runs(self) -> QWidget:
+        self.earlier_table = QTableWidget(0, 3)
+        self.earlier_table.setObjectName("earlierRuns")
+        self.earlier_table.setHorizontalHeaderLabels(["Earlier run of this data", "Mode", "Judged"])
+        self.earlier_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.earlier_table.verticalHeader().setVisible(False)
+        self.earlier_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.earlier_table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.earlier_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.resume_earlier = QPushButton("Resume selected run")
+        self.resume_earlier.setObjectName("resumeEarlier")
+        self.resume_earlier.setEnabled(False)
+        self.resume_earlier.clicked.connect(self.resume_selected_run)
+        self.earlier_table.itemSelectionChanged.connect(
+            lambda: self.resume_earlier.setEnabled(bool(self.earlier_table.selectedItems()) and not self._busy()))
+        earlier_box = QWidget()
+        earlier_layout = QVBoxLayout(earlier_box)
+        earlier_layout.setContentsMargins(0, 0, 0, 0)
+        earlier_layout.addWidget(self.earlier_table, 1)
+        earlier_layout.addWidget(self.resume_earlier, 0, Qt.AlignmentFlag.AlignRight)
+        return earlier_box
+
+    def _build_live_verdicts(self) -> QTableView:
         self.live_model = LiveVerdictsModel(self)
         self.live_table = QTableView()
         self.live_table.setObjectName("liveVerdicts")
@@ -196,26 +236,7 @@ class BatchView(QWidget):
             self.live_table.setColumnWidth(column, width)
         self.live_table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.live_table.setAlternatingRowColors(True)
-
-        top = QSplitter(Qt.Orientation.Horizontal)
-        preview = QSplitter(Qt.Orientation.Vertical)
-        preview.addWidget(self.preview_text)
-        preview.addWidget(self.problems_table)
-        top.addWidget(preview)
-        top.addWidget(earlier_box)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 2)
-        body = QSplitter(Qt.Orientation.Vertical)
-        body.addWidget(top)
-        body.addWidget(self.live_table)
-        body.setStretchFactor(0, 2)
-        body.setStretchFactor(1, 3)
-        layout = QVBoxLayout(self)
-        layout.addLayout(source)
-        layout.addWidget(options_box)
-        layout.addLayout(controls)
-        layout.addWidget(body, 1)
-        self._update_buttons()
+        return self.live_table
 
     # -- opening data ---------------------------------------------------------------------------------------
 

@@ -96,18 +96,31 @@ class CompareView(QWidget):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        settings = context.settings
         self.task: Task | None = None
         """The comparison under way (None when idle)."""
         self.max_tokens: int | None = None
         """Output budget for explanations and critiques; None = the format's published budget."""
         self._own_message = ""
-        self._settings_seed = settings.seed
+        self._settings_seed = context.settings.seed
         self._changed_while_running = False
+        self._rubric_format: str | None = None
 
         self.picker = JudgePicker(context)
         self.picker.setObjectName("comparePicker")
+        self._build_inputs()
+        self._build_rubric()
+        options = self._build_options()
+        actions = self._build_actions()
+        self._build_layout(options, actions)
+        self._set_tab_order()
+        self._add_shortcuts()
+        self._restore_choices()
+        self._connect_signals()
+        self._format_changed()
 
+    # -- layout ---------------------------------------------------------------------------------------------
+
+    def _build_inputs(self) -> None:
         self.instruction = _TextPane("Instruction", "instructionEdit",
                                      "The task both responses answer (required)", self._open_file)
         self.input = _TextPane("Input (optional)", "inputEdit",
@@ -128,6 +141,7 @@ class CompareView(QWidget):
         self.reference_toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.reference_toggle.toggled.connect(self._toggle_reference)
 
+    def _build_rubric(self) -> None:
         self.rubric_box = QWidget()
         self.rubric_box.setObjectName("rubricBox")
         self.rubric_caption = QLabel("<b>Rubric</b>")
@@ -153,8 +167,9 @@ class CompareView(QWidget):
         rubric_layout.setSpacing(2)
         rubric_layout.addLayout(rubric_head)
         rubric_layout.addWidget(self.rubric_edit)
-        self._rubric_format: str | None = None
 
+    def _build_options(self) -> QHBoxLayout:
+        settings = self.context.settings
         self.seed = QSpinBox()
         self.seed.setObjectName("seedSpin")
         self.seed.setRange(0, 2**31 - 1)
@@ -169,7 +184,16 @@ class CompareView(QWidget):
         self.explain = QCheckBox("E&xplain")
         self.explain.setObjectName("explainCheck")
         self.explain.setChecked(_flag(settings.value("compare/explain", False)))
+        options = QHBoxLayout()
+        options.addWidget(seed_caption)
+        options.addWidget(self.seed)
+        options.addSpacing(12)
+        options.addWidget(self.both_orders)
+        options.addWidget(self.explain)
+        options.addStretch(1)
+        return options
 
+    def _build_actions(self) -> QHBoxLayout:
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("runButton")
         self.run_button.setDefault(True)
@@ -184,11 +208,37 @@ class CompareView(QWidget):
         self.cancel_button.setToolTip("Stop judging (Esc)")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
+        actions = QHBoxLayout()
+        actions.addWidget(self.swap_button)
+        actions.addStretch(1)
+        actions.addWidget(self.cancel_button)
+        actions.addWidget(self.run_button)
+        return actions
 
-        self.card = VerdictCard()
-        self.card.card_did_copy.connect(self._did_copy)
+    def _build_layout(self, options: QHBoxLayout, actions: QHBoxLayout) -> None:
+        """The picker above; the editors on the left, the verdict card on the right, in a splitter that keeps
+        the analyst's proportions."""
+        left = self._build_editors(options, actions)
+        scroll = self._build_card()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("compareSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(scroll)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([640, 460])
+        state = self.context.settings.value("compare/splitter", None)
+        if state is not None:
+            self.splitter.restoreState(state)
+        left.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.picker)
+        layout.addWidget(self.splitter, 1)
 
-        # Left: pickers, the editors in a splitter, the optional fields, the options and actions.
+    def _build_editors(self, options: QHBoxLayout, actions: QHBoxLayout) -> QWidget:
+        """The left side: the editors in a splitter, the optional fields, the options and actions."""
         responses = QSplitter(Qt.Orientation.Horizontal)
         responses.setObjectName("responsesSplitter")
         responses.addWidget(self.response_a)
@@ -204,18 +254,6 @@ class CompareView(QWidget):
         self.editors.setStretchFactor(1, 1)
         self.editors.setStretchFactor(2, 5)
         self.editors.setSizes([110, 60, 300])
-        options = QHBoxLayout()
-        options.addWidget(seed_caption)
-        options.addWidget(self.seed)
-        options.addSpacing(12)
-        options.addWidget(self.both_orders)
-        options.addWidget(self.explain)
-        options.addStretch(1)
-        actions = QHBoxLayout()
-        actions.addWidget(self.swap_button)
-        actions.addStretch(1)
-        actions.addWidget(self.cancel_button)
-        actions.addWidget(self.run_button)
         left = QWidget()
         left.setObjectName("compareEditors")
         left_layout = QVBoxLayout(left)
@@ -226,32 +264,22 @@ class CompareView(QWidget):
         left_layout.addWidget(self.reference)
         left_layout.addLayout(options)
         left_layout.addLayout(actions)
+        return left
 
-        # Right: the card, scrollable.
+    def _build_card(self) -> QScrollArea:
+        """The right side: the verdict card, scrollable."""
+        self.card = VerdictCard()
+        self.card.card_did_copy.connect(self._did_copy)
         scroll = QScrollArea()
         scroll.setObjectName("verdictScroll")
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.card)
         scroll.setMinimumWidth(280)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setObjectName("compareSplitter")
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(scroll)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([640, 460])
-        state = settings.value("compare/splitter", None)
-        if state is not None:
-            self.splitter.restoreState(state)
-        left.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.picker)
-        layout.addWidget(self.splitter, 1)
+        return scroll
 
-        # Tab order: the texts first, then Run; the rest after.
+    def _set_tab_order(self) -> None:
+        """The texts first, then Run; the rest after."""
         chain: list[QWidget] = [self.instruction.editor, self.input.editor, self.response_a.editor,
                                 self.response_b.editor, self.run_button, self.swap_button, self.cancel_button,
                                 self.seed, self.both_orders, self.explain, self.rubric_edit, self.rubric_reset,
@@ -262,16 +290,22 @@ class CompareView(QWidget):
         for first, second in zip(chain, chain[1:], strict=False):
             QWidget.setTabOrder(first, second)
 
+    def _add_shortcuts(self) -> None:
         for keys, action in (("Ctrl+Return", self.run), ("Ctrl+Enter", self.run), ("Ctrl+Shift+X", self.swap)):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(action)
 
+    def _restore_choices(self) -> None:
+        """The judge and format chosen last time; before `_connect_signals`, so restoring them saves nothing."""
+        settings = self.context.settings
         saved_judge, saved_format = settings.value("compare/judge", ""), settings.value("compare/format", None)
         if saved_judge:
             self.picker.set_judge(str(saved_judge))
         if saved_format is not None:
             self.picker.set_format(str(saved_format) or None)
+
+    def _connect_signals(self) -> None:
         self.picker.picker_did_change.connect(self._picker_changed)
         self.both_orders.toggled.connect(lambda on: self._option_changed("compare/both_orders", on))
         self.explain.toggled.connect(lambda on: self._option_changed("compare/explain", on))
@@ -279,8 +313,7 @@ class CompareView(QWidget):
         for editor in (self.instruction.editor, self.input.editor, self.response_a.editor, self.response_b.editor,
                        self.reference.editor, self.rubric_edit):
             editor.textChanged.connect(self._inputs_changed)
-        context.settings_did_change.connect(self._settings_changed)
-        self._format_changed()
+        self.context.settings_did_change.connect(self._settings_changed)
 
     # -- public ---------------------------------------------------------------------------------------------
 

@@ -44,8 +44,23 @@ class SettingsView(QWidget):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._context = context
-        settings = context.settings
+        judge_group = self._build_judge_group()
+        defaults = self._build_defaults()
+        privacy = self._build_privacy()
+        self.server_panel = ServerPanel(context)
+        self.server_panel.server_did_connect.connect(lambda _: self.refresh_offline())
+        layout = QVBoxLayout(self)
+        layout.addWidget(privacy)
+        layout.addWidget(judge_group)
+        layout.addWidget(self.server_panel)
+        layout.addWidget(defaults)
+        layout.addStretch(1)
+        self._connect_signals()
 
+    # -- layout ---------------------------------------------------------------------------------------------
+
+    def _build_judge_group(self) -> QGroupBox:
+        settings = self._context.settings
         self.threads_box = QSpinBox()
         self.threads_box.setObjectName("settingsThreads")
         self.threads_box.setRange(0, 512)
@@ -75,6 +90,29 @@ class SettingsView(QWidget):
         self.seed_box.setToolTip("Sampler seed passed on every call, recorded in each verdict's manifest")
         self.seed_box.setValue(min(max(settings.seed, 0), _MAX_SEED))
 
+        judge_group = QGroupBox("Judge")
+        form = QFormLayout(judge_group)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        for label, box, hint in (("&Threads", self.threads_box, "automatic: llama.cpp picks for this machine"),
+                                 ("&GPU layers", self.gpu_layers_box, "0 = CPU only; see the memory plan (Judges)"),
+                                 ("&Context size", self.ctx_box, "prompt and both responses must fit"),
+                                 ("&Seed", self.seed_box, "recorded in every verdict's manifest")):
+            box.setMinimumWidth(170)
+            row = QHBoxLayout()
+            row.addWidget(box)
+            note = QLabel(hint)
+            note.setStyleSheet("color: #555;")
+            row.addWidget(note, 1)
+            caption = QLabel(label)
+            caption.setBuddy(box)
+            form.addRow(caption, row)
+        applies = QLabel("Changes are saved at once and used by the next comparison or batch run.")
+        applies.setStyleSheet("color: #555;")
+        form.addRow(applies)
+        return judge_group
+
+    def _build_defaults(self) -> QGroupBox:
+        settings = self._context.settings
         self.format_box = QComboBox()
         self.format_box.setObjectName("settingsFormat")
         self.format_box.addItem("each judge's own", "")
@@ -96,25 +134,6 @@ class SettingsView(QWidget):
         runs_row.addWidget(self.runs_edit, 1)
         runs_row.addWidget(self.runs_button)
 
-        judge_group = QGroupBox("Judge")
-        form = QFormLayout(judge_group)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        for label, box, hint in (("&Threads", self.threads_box, "automatic: llama.cpp picks for this machine"),
-                                 ("&GPU layers", self.gpu_layers_box, "0 = CPU only; see the memory plan (Judges)"),
-                                 ("&Context size", self.ctx_box, "prompt and both responses must fit"),
-                                 ("&Seed", self.seed_box, "recorded in every verdict's manifest")):
-            box.setMinimumWidth(170)
-            row = QHBoxLayout()
-            row.addWidget(box)
-            note = QLabel(hint)
-            note.setStyleSheet("color: #555;")
-            row.addWidget(note, 1)
-            caption = QLabel(label)
-            caption.setBuddy(box)
-            form.addRow(caption, row)
-        applies = QLabel("Changes are saved at once and used by the next comparison or batch run.")
-        applies.setStyleSheet("color: #555;")
-        form.addRow(applies)
         defaults = QGroupBox("Defaults")
         defaults_form = QFormLayout(defaults)
         defaults_form.addRow("Default &format", self.format_box)
@@ -122,7 +141,9 @@ class SettingsView(QWidget):
         runs_caption = QLabel("&Runs folder")
         runs_caption.setBuddy(self.runs_edit)
         defaults_form.addRow(runs_caption, runs_row)
+        return defaults
 
+    def _build_privacy(self) -> QGroupBox:
         privacy = QGroupBox("Privacy")
         self.offline_label = QLabel()
         self.offline_label.setObjectName("offlineStatement")
@@ -136,17 +157,10 @@ class SettingsView(QWidget):
         privacy_layout.addWidget(self.offline_label)
         privacy_layout.addWidget(self.allowlist_label)
         self.refresh_offline()
+        return privacy
 
-        self.server_panel = ServerPanel(context)
-        self.server_panel.server_did_connect.connect(lambda _: self.refresh_offline())
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(privacy)
-        layout.addWidget(judge_group)
-        layout.addWidget(self.server_panel)
-        layout.addWidget(defaults)
-        layout.addStretch(1)
-
+    def _connect_signals(self) -> None:
+        context = self._context
         self.threads_box.valueChanged.connect(self._threads_changed)
         self.gpu_layers_box.valueChanged.connect(lambda v: self._save("gpu_layers", v))
         self.ctx_box.valueChanged.connect(lambda v: self._save("n_ctx", v))
