@@ -294,6 +294,6 @@ def _pair(item: EvalItem) -> tuple[str, str]:
 
 def _status(parsed: bool, fitted: FittedPrompt) -> Status:
     if not parsed:
-        return "unparsed"
-    return "truncated" if fitted.cut_tokens else "ok"
+        return Status.UNPARSED
+    return Status.TRUNCATED if fitted.cut_tokens else Status.OK
 

@@ -6,6 +6,7 @@ absolute paths, so judging the same items twice with the same judge gives byte-i
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -27,9 +28,27 @@ Label = Literal["A", "B", "tie"]
 """A pairwise winner: response A, response B, or a tie."""
 Decision = Literal["A", "B", "tie", "inconsistent", "unparsed"]
 """The final decision over both orders."""
-Status = Literal["ok", "unparsed", "truncated"]
-"""ok: parsed on the full input; truncated: parsed, but responses were cut to fit; unparsed: no verdict found."""
 Order = Literal["AB", "BA"]
+
+
+class Status(enum.StrEnum):
+    """How a judgement ended. A judged verdict or grade is OK, TRUNCATED or UNPARSED; a run's row can also be
+    ERROR (stored) or PENDING (not judged yet, never stored).
+
+    Members equal their strings ("ok" == Status.OK), so run databases, JSON, CSV and reports hold the plain text.
+    """
+
+    OK = "ok"
+    """Verdict and run row: parsed, on the full input."""
+    TRUNCATED = "truncated"
+    """Verdict and run row: parsed, but the responses were cut to fit the context."""
+    UNPARSED = "unparsed"
+    """Verdict and run row: the judge's output holds no verdict (kept, reported, left out of metrics)."""
+    ERROR = "error"
+    """Run row (and `judgedesk parse` line) only: nothing could be judged (e.g. an input too long for the context,
+    a line that is not JSON); the record holds the error."""
+    PENDING = "pending"
+    """Run row only, never stored: an order still to be judged."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +110,7 @@ class PairwiseVerdict:
     winner: Label | None
     """A, B or tie in the caller's labels (already mapped back for order BA); None when unparsed."""
     status: Status
-    """ok, truncated or unparsed."""
+    """OK, TRUNCATED or UNPARSED."""
     raw_output: str
     """Everything the judge produced (including any forced prefix), in the judge's own positions."""
     reason: str | None = None
@@ -120,7 +139,7 @@ class Grade:
     scale: tuple[int, int]
     """Lowest and highest possible score."""
     status: Status
-    """ok, truncated or unparsed."""
+    """OK, TRUNCATED or UNPARSED."""
     raw_output: str
     """Everything the judge produced."""
     critique: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from judgedesk.core import Status
 from judgedesk.core.runs import JudgedOrder
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
@@ -11,7 +12,8 @@ from PySide6.QtGui import QColor
 __all__ = ["LiveVerdictsModel"]
 
 _COLUMNS = ("#", "Item", "Model A", "Model B", "Order", "Verdict", "Confidence", "Status")
-_STATUS_COLOURS = {"unparsed": QColor("#b26a00"), "error": QColor("#b71c1c"), "truncated": QColor("#5d4037")}
+_STATUS_COLOURS = {Status.UNPARSED: QColor("#b26a00"), Status.ERROR: QColor("#b71c1c"),
+                   Status.TRUNCATED: QColor("#5d4037")}
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -57,7 +59,7 @@ class LiveVerdictsModel(QAbstractTableModel):
             return self._text(judged, index.column())
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 7:
             return _STATUS_COLOURS.get(judged.status)
-        if role == Qt.ItemDataRole.ToolTipRole and judged.status == "error":
+        if role == Qt.ItemDataRole.ToolTipRole and judged.status == Status.ERROR:
             return str(judged.record.get("error", ""))
         return None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from judgedesk.core import Status
 from judgedesk.core.reports import ResultRow
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -176,7 +177,7 @@ class ResultDetailPane(QWidget):
                 self.override_score.setValue(value)
 
     @staticmethod
-    def _side_html(title: str, record: Any, status: str | None) -> str:
+    def _side_html(title: str, record: Any, status: Status | None) -> str:
         side = describe_side(record, status)
         parts = [f"<p><b>{html.escape(title)}</b> · {html.escape(str(side['status']))}</p>"]
         if record is None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from judgedesk.core import Status
 from judgedesk.core.reports import ResultRow, RunResults
 from judgedesk.core.runs import Override
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -27,7 +28,8 @@ COLUMNS: tuple[str, ...] = ("Item", "Model A", "Model B", "Category", "AB winner
 
 DECISION_COLUMN = COLUMNS.index("Decision")
 OVERRIDE_COLUMN = COLUMNS.index("Override")
-_STATUS_RANK = {"ok": 0, "truncated": 1, "pending": 2, "unparsed": 3, "error": 4}
+_STATUS_RANK = {Status.OK: 0, Status.TRUNCATED: 1, Status.PENDING: 2, Status.UNPARSED: 3, Status.ERROR: 4}
+_PROBLEM_STATUSES = (Status.UNPARSED, Status.ERROR)
 _OVERRIDE_BRUSH = QBrush(QColor("#f3e3fb"))
 _PROBLEM_BRUSH = QBrush(QColor("#fdecea"))
 _INCONSISTENT_BRUSH = QBrush(QColor("#fff4d6"))
@@ -56,7 +58,7 @@ class ResultsFilter:
 @dataclass(frozen=True)
 class _Keys:
     decision: str
-    status: str
+    status: Status
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class IndexedResults:
 
     results: RunResults
     keys: tuple[_Keys, ...]
-    statuses: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[Status] = field(default_factory=Counter)
     """How many judged orders have each status."""
 
 
@@ -85,10 +87,10 @@ def _keys_of(row: ResultRow, orders: tuple[str, ...]) -> _Keys:
     return _Keys(decision=decision, status=row_status(row, orders))
 
 
-def row_status(row: ResultRow, orders: tuple[str, ...]) -> str:
+def row_status(row: ResultRow, orders: tuple[str, ...]) -> Status:
     """The row's worst status over its orders: error, unparsed, pending (an order still to judge), truncated, ok."""
-    statuses = [row.statuses.get(side, "pending") for side in orders]
-    return max(statuses, key=lambda s: _STATUS_RANK.get(s, 0)) if statuses else "pending"
+    statuses = [row.statuses.get(side, Status.PENDING) for side in orders]
+    return max(statuses, key=lambda s: _STATUS_RANK.get(s, 0)) if statuses else Status.PENDING
 
 
 def row_confidence(row: ResultRow, orders: tuple[str, ...]) -> float | None:
@@ -217,7 +219,7 @@ class ResultsTableModel(QAbstractTableModel):
             keys = self._keys[self._visible[index.row()]]
             if row.override is not None and column in (DECISION_COLUMN, OVERRIDE_COLUMN):
                 return _OVERRIDE_BRUSH
-            if keys.status in ("unparsed", "error"):
+            if keys.status in _PROBLEM_STATUSES:
                 return _PROBLEM_BRUSH
             if keys.decision == "inconsistent" and column == DECISION_COLUMN:
                 return _INCONSISTENT_BRUSH
@@ -285,7 +287,7 @@ class ResultsTableModel(QAbstractTableModel):
                 continue
             if f.inconsistent_only and keys.decision != "inconsistent":
                 continue
-            if f.unparsed_only and keys.status not in ("unparsed", "error"):
+            if f.unparsed_only and keys.status not in _PROBLEM_STATUSES:
                 continue
             if text and text not in task.item_id.lower():
                 continue
@@ -293,7 +295,7 @@ class ResultsTableModel(QAbstractTableModel):
         return out
 
 
-def describe_side(record: Mapping[str, Any] | None, status: str | None) -> dict[str, Any]:
+def describe_side(record: Mapping[str, Any] | None, status: Status | None) -> dict[str, Any]:
     """What the detail pane shows of one judged order (or grade)."""
     if record is None:
         return {"status": "not judged yet"}

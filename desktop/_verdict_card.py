@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from judgedesk.core import BothOrdersResult, Manifest, PairwiseVerdict, to_json
+from judgedesk.core import BothOrdersResult, Manifest, PairwiseVerdict, Status, to_json
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QResizeEvent
 from PySide6.QtWidgets import (
@@ -232,7 +232,7 @@ class _OrderPanel(QFrame):
 
     def show_verdict(self, verdict: PairwiseVerdict) -> None:
         label = verdict.winner or "unparsed"
-        self.winner.setText(label if verdict.status == "ok" else f"{label} ({verdict.status})")
+        self.winner.setText(label if verdict.status == Status.OK else f"{label} ({verdict.status})")
         self.winner.setStyleSheet(f"color: {DECISION_COLOURS[label]}; font-weight: bold;")
         self.bars.set_probabilities(verdict.probabilities)
         self.no_bars.setVisible(not verdict.probabilities)

@@ -25,6 +25,7 @@ from judgedesk.core import (
     Judge,
     Label,
     Progress,
+    Status,
     demo_data_path,
     load_judge,
 )
@@ -176,8 +177,8 @@ def _compare(runs: list[tuple[str, list[tuple[Any, Any]]]], fmt: str, data: str)
         reference=reference_name, candidate=candidate_name, format=fmt, data=data, orders=len(reference),
         agreeing=agreeing, mean_kl=sum(divergences) / len(divergences) if divergences else None,
         max_kl=max(divergences) if divergences else None, flipped=tuple(flipped),
-        unparsed=(sum(v.status == "unparsed" for _, v in reference),
-                  sum(v.status == "unparsed" for _, v in candidate)),
+        unparsed=(sum(v.status == Status.UNPARSED for _, v in reference),
+                  sum(v.status == Status.UNPARSED for _, v in candidate)),
     )
 
 

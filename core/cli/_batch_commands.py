@@ -9,6 +9,7 @@ from typing import Any
 
 from .._errors import InputError, ServerUnavailableError
 from .._hashing import file_sha256
+from .._records import Status
 from ..datasets import Dataset, load_dataset, raise_if_problems
 from ..formats import get_format
 from ..reports import write_reports
@@ -109,7 +110,7 @@ def run_import_verdicts(args: argparse.Namespace) -> int:
     by_id = {pair.item.id: pair for pair in dataset.pairs}
     tasks = task_rows(dataset, "pairwise")
     content_of = {t.item_id: t.content for t in tasks}
-    records: list[tuple[str, str, str, dict[str, Any]]] = []
+    records: list[tuple[str, str, Status, dict[str, Any]]] = []
     problems = 0
     try:
         lines = args.file.read_text(encoding="utf-8").splitlines()
@@ -161,13 +162,14 @@ def _imported_record(row: dict[str, Any], fmt: Any, lang: str, item_id: str, ord
         winner = {"a": "A", "b": "B", "tie": "tie"}.get(value.lower())
         if winner is None:
             raise ValueError(f"winner {value!r} is not A, B or tie")
-        return {"item_id": item_id, "order": order, "winner": winner, "status": "ok",
+        return {"item_id": item_id, "order": order, "winner": winner, "status": Status.OK,
                 "raw_output": str(row.get("output", "")), "reason": row.get("reason")}
     if "output" not in row or fmt is None:
         raise ValueError("needs 'winner', or 'output' together with --format")
     parsed = fmt.parse_pairwise(str(row["output"]), lang)
     labels = {"1": "A", "2": "B", "tie": "tie"} if order == "AB" else {"1": "B", "2": "A", "tie": "tie"}
     winner = labels[parsed.winner] if parsed.winner else None
-    return {"item_id": item_id, "order": order, "winner": winner, "status": "ok" if winner else "unparsed",
+    return {"item_id": item_id, "order": order, "winner": winner,
+            "status": Status.OK if winner else Status.UNPARSED,
             "raw_output": str(row["output"]), "reason": parsed.reason}
 

@@ -14,7 +14,7 @@ from .._errors import InputError
 from .._judges import list_judges
 from .._library import LibraryRecord, delete_judge, import_judge
 from .._loading import ServerOptions, decoding_limits, load_judge
-from .._records import EvalItem, to_json
+from .._records import EvalItem, Status, to_json
 from ..backends import Sampling
 from ..formats import Task, check_format, get_format
 from ._arguments import read_text_argument
@@ -115,23 +115,23 @@ def _parse_line(fmt: Any, task: Task, lang: str, line: str, number: int) -> tupl
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
-        return {**out, "status": "error", "error": f"not valid JSON: {exc.msg}"}, f"not valid JSON: {exc.msg}"
+        return {**out, "status": Status.ERROR, "error": f"not valid JSON: {exc.msg}"}, f"not valid JSON: {exc.msg}"
     if not isinstance(obj, dict) or not isinstance(obj.get("output"), str):
         problem = 'no "output" text field'
-        return {**out, "status": "error", "error": problem}, problem
+        return {**out, "status": Status.ERROR, "error": problem}, problem
     if "id" in obj:
         out["id"] = obj["id"]
     text = obj["output"]
     if task == "pairwise":
         verdict = fmt.parse_pairwise(text, lang)
         winner = {"1": "A", "2": "B", "tie": "tie"}.get(verdict.winner) if verdict.winner else None
-        out.update(winner=winner, status="ok" if winner else "unparsed", reason=verdict.reason,
+        out.update(winner=winner, status=Status.OK if winner else Status.UNPARSED, reason=verdict.reason,
                    reference=verdict.reference, problem=verdict.problem)
     else:
         grade = fmt.parse_grade(text, lang)
         scale = fmt.output("single", lang).scale
         out.update(score=grade.score, scale=list(scale) if scale else None, critique=grade.critique,
-                   status="ok" if grade.score is not None else "unparsed", problem=grade.problem)
+                   status=Status.OK if grade.score is not None else Status.UNPARSED, problem=grade.problem)
     return out, None
 
 

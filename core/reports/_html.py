@@ -11,11 +11,14 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup, escape
 
+from .._records import Status
 from ._results import RunResults
 
 __all__ = ["render_report"]
 
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+_PROBLEM_STATUSES = (Status.UNPARSED, Status.ERROR)
+"""Statuses of an order that has no verdict, tagged as bad."""
 
 
 def _pct(value: float | None) -> str:
@@ -217,7 +220,7 @@ run {{ s.run.run_key[:16] }} · judgedesk {{ s.judgedesk }} · seed {{ s.run.set
 <h2>Items</h2>
 {% for row in rows %}
 <details><summary>#{{ row.task.position + 1 }} · {{ row.task.item_id }} · {{ row.task.model_a }}{% if row.task.model_b %} vs {{ row.task.model_b }}{% endif %}
-{% for side, status in row.statuses.items() %} <span class="tag{% if status in ('unparsed', 'error') %} bad{% endif %}">{{ side }}: {{ row.sides[side].winner or row.sides[side].score or status }}</span>{% endfor %}
+{% for side, status in row.statuses.items() %} <span class="tag{% if status in problem_statuses %} bad{% endif %}">{{ side }}: {{ row.sides[side].winner or row.sides[side].score or status }}</span>{% endfor %}
 {% if row.task.human %} <span class="tag good">human: {{ row.task.human }}</span>{% endif %}
 {% if row.override %} <span class="tag override">override: {{ row.override.value }}</span>{% endif %}</summary>
 {% if row.override %}<p class="override"><b>Analyst's override:</b> {{ row.override.value }}{% if row.override.note %} · {{ row.override.note }}{% endif %} <span class="muted">({{ row.override.created }})</span></p>{% endif %}
@@ -237,7 +240,7 @@ run {{ s.run.run_key[:16] }} · judgedesk {{ s.judgedesk }} · seed {{ s.run.set
 def render_report(results: RunResults, summary: dict[str, Any]) -> str:
     """The HTML report of a run."""
     return _TEMPLATE.render(
-        s=summary, rows=results.rows, pct=_pct, num=_num,
+        s=summary, rows=results.rows, pct=_pct, num=_num, problem_statuses=_PROBLEM_STATUSES,
         ranking_svg=_ranking_svg(summary.get("ratings") or {}),
         matrix_svg=_matrix_svg(summary.get("win_rate_matrix") or {}),
         grades_svg=_grades_svg(summary.get("grades") or {}),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputError
-from .._records import Decision, Label, decide_winners
+from .._records import Decision, Label, Status, decide_winners
 from ..runs import DB_NAME, Override, RunInfo, RunStore, StoredTask
 from ..stats import Outcome
 
@@ -24,8 +24,8 @@ class ResultRow:
     """The task (item, models, human label)."""
     sides: Mapping[str, Mapping[str, Any]]
     """Judged side ('AB', 'BA' or 'single') -> its stored record (a verdict, a grade, or an error)."""
-    statuses: Mapping[str, str]
-    """Judged side -> status: ok, truncated, unparsed or error."""
+    statuses: Mapping[str, Status]
+    """Judged side -> status: OK, TRUNCATED, UNPARSED or ERROR."""
     override: Override | None = None
     """The analyst's correction of this task, if any (the judge's records above are never changed)."""
 

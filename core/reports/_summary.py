@@ -36,7 +36,8 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
         docstring); off by default, so the figures are the judge's.
     """
     info = results.info
-    statuses = Counter(status for row in results.rows for status in row.statuses.values())
+    # Plain strings, not Status members: the summary is JSON-safe data, and the CLI prints this dict as it is.
+    statuses = Counter(str(status) for row in results.rows for status in row.statuses.values())
     summary: dict[str, Any] = {
         "judgedesk": __version__,
         "run": {"run_key": info.run_key, "label": info.label, "mode": info.mode, "orders": list(info.orders),

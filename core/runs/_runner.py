@@ -23,7 +23,7 @@ from .._engine import VERDICT_DECODING_KEYS, Judge
 from .._errors import Cancelled, JudgedeskError, ServerUnavailableError
 from .._owner_only import make_owner_only_folder
 from .._progress import CancelFlag
-from .._records import EvalItem
+from .._records import EvalItem, Status
 from ..datasets import Dataset
 from ._lock import RunFolderLock
 from ._store import RunInfo, RunStore, StoredTask, content_hash
@@ -87,8 +87,8 @@ class JudgedOrder:
     """The item's category."""
     side: str
     """'AB', 'BA' or 'single'."""
-    status: str
-    """ok, truncated, unparsed or error."""
+    status: Status
+    """OK, TRUNCATED, UNPARSED or ERROR."""
     record: Mapping[str, Any]
     """The stored record: a verdict, a grade, or {'error': ...}."""
 
@@ -210,7 +210,7 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
         store.replace_tasks(run_key, tasks)
         store.replace_problems(run_key, [(p.path, p.line, p.reason, p.item) for p in dataset.problems])
         done = store.done(run_key)
-        redo = {"unparsed", "error"} if options.retry_unparsed else set()
+        redo = {Status.UNPARSED, Status.ERROR} if options.retry_unparsed else set()
         # Verdicts are keyed by content, so tasks with the same texts (two ids, or two models that answered alike)
         # share one judgement: it is made once, for the first of them, and completes them all. Judging it again
         # would only replace the same row and count one task's progress twice.
@@ -246,10 +246,10 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
         final = store.done(run_key)
         statuses = [final.get((t.content, s)) for t in tasks for s in orders]
         return BatchResult(run_key=run_key, total=len(tasks), judged_now=judged, already_done=already,
-                           unparsed=statuses.count("unparsed"), errors=statuses.count("error"))
+                           unparsed=statuses.count(Status.UNPARSED), errors=statuses.count(Status.ERROR))
 
 
-Judgement = tuple[StoredTask, str, str, dict[str, Any]]
+Judgement = tuple[StoredTask, str, Status, dict[str, Any]]
 
 
 def _judgements(judge: Judge, todo: list[tuple[StoredTask, str]], in_flight: int,
@@ -268,7 +268,7 @@ def _judgements(judge: Judge, todo: list[tuple[StoredTask, str]], in_flight: int
             yield (task, side, *_judge_one(judge, task, side))
         return
     queue = iter(todo)
-    pending: dict[Future[tuple[str, dict[str, Any]]], tuple[StoredTask, str]] = {}
+    pending: dict[Future[tuple[Status, dict[str, Any]]], tuple[StoredTask, str]] = {}
     failure: ServerUnavailableError | None = None
     pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="judgedesk-judge")
     try:
@@ -295,14 +295,14 @@ def _judgements(judge: Judge, todo: list[tuple[StoredTask, str]], in_flight: int
         raise Cancelled("the batch run was cancelled")
 
 
-def _judge_one(judge: Judge, task: StoredTask, side: str) -> tuple[str, dict[str, Any]]:
+def _judge_one(judge: Judge, task: StoredTask, side: str) -> tuple[Status, dict[str, Any]]:
     item = _item(task)
     try:
         record = judge.grade(item) if side == "single" else judge.compare(item, order=side)
     except ServerUnavailableError:
         raise  # the server, not the item: the run stops (resumable) instead of failing every item left
     except JudgedeskError as exc:  # one bad item (too long for the context, ...) must not stop the run
-        return "error", {"item_id": task.item_id, "error": str(exc)}
+        return Status.ERROR, {"item_id": task.item_id, "error": str(exc)}
     return record.status, record.to_dict()
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from .._errors import InputError
 from .._owner_only import open_owner_only, tighten_owner_only
+from .._records import Status
 
 __all__ = ["DB_NAME", "Override", "RunInfo", "RunStore", "StoredTask", "StoredVerdict", "content_hash"]
 
@@ -131,7 +132,7 @@ class StoredVerdict:
 
     content: str
     side: str
-    status: str
+    status: Status
     record: Mapping[str, Any]
 
 
@@ -231,12 +232,12 @@ class RunStore:
 
     # -- verdicts -------------------------------------------------------------------------------------------
 
-    def done(self, run_key: str) -> dict[tuple[str, str], str]:
+    def done(self, run_key: str) -> dict[tuple[str, str], Status]:
         """(content, side) -> status of every stored verdict of the run."""
         rows = self._db.execute("SELECT content, side, status FROM verdicts WHERE run_key = ?", (run_key,))
-        return {(r[0], r[1]): r[2] for r in rows}
+        return {(r[0], r[1]): self._status(r[2]) for r in rows}
 
-    def put_verdict(self, run_key: str, content: str, side: str, status: str, record: Mapping[str, Any]) -> None:
+    def put_verdict(self, run_key: str, content: str, side: str, status: Status, record: Mapping[str, Any]) -> None:
         """Commit one judged side now (replacing an earlier unparsed one when retrying)."""
         self._db.execute(
             "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)",
@@ -245,9 +246,9 @@ class RunStore:
 
     def verdicts(self, run_key: str) -> dict[tuple[str, str], StoredVerdict]:
         rows = self._db.execute("SELECT content, side, status, record FROM verdicts WHERE run_key = ?", (run_key,))
-        return {(r[0], r[1]): StoredVerdict(r[0], r[1], r[2], json.loads(r[3])) for r in rows}
+        return {(r[0], r[1]): StoredVerdict(r[0], r[1], self._status(r[2]), json.loads(r[3])) for r in rows}
 
-    def put_verdicts(self, run_key: str, verdicts: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> None:
+    def put_verdicts(self, run_key: str, verdicts: Iterable[tuple[str, str, Status, Mapping[str, Any]]]) -> None:
         """Commit many judged sides, (content, side, status, record), in one transaction (imports, tests)."""
         with self._transaction():
             self._db.executemany(
@@ -255,6 +256,13 @@ class RunStore:
                 [(run_key, content, side, status, json.dumps(record, sort_keys=True, ensure_ascii=False))
                  for content, side, status, record in verdicts],
             )
+
+    def _status(self, text: str) -> Status:
+        """A stored status as the member it equals (the column holds the plain text, e.g. 'ok')."""
+        try:
+            return Status(text)
+        except ValueError:
+            raise InputError(f"unknown verdict status {text!r} in the run database", path=self.path) from None
 
     def count_verdicts(self, run_key: str) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM verdicts WHERE run_key = ?", (run_key,)).fetchone()[0])

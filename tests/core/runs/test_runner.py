@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
-from judgedesk.core import DecodingSettings, EvalItem, Judge
+from judgedesk.core import DecodingSettings, EvalItem, Judge, PairwiseVerdict, Status, to_json
 from judgedesk.core.backends._mock import MockBackend
 from judgedesk.core.datasets import Dataset, GradeTask, PairTask
 from judgedesk.core.reports import load_results, write_reports
-from judgedesk.core.runs import BatchOptions, RunInterrupted, RunStore, run_batch
+from judgedesk.core.runs import DB_NAME, BatchOptions, RunInterrupted, RunStore, run_batch
 
 
 def _dataset(n: int = 4) -> Dataset:
@@ -155,3 +157,39 @@ def test_items_with_the_same_texts_are_judged_once_and_both_complete(tmp_path: P
         ("i0", "A"), ("i0-copy", "A"), ("i1", "A")]
     again = run_batch(tmp_path / "run", data, _judge())
     assert (again.judged_now, again.already_done) == (0, 4)
+
+
+def test_statuses_are_stored_as_plain_text_and_read_back_as_members(tmp_path: Path) -> None:
+    data = _dataset(1)
+    long_item = EvalItem(id="huge", instruction="x" * 5000, responses=("a", "b"))
+    data = Dataset(source=data.source, kind="pairs", models=data.models,
+                   pairs=data.pairs + (PairTask(long_item, "alpha", "beta"),), grades=())
+    result = run_batch(tmp_path / "run", data, _judge(n_ctx=1024))
+    with sqlite3.connect(tmp_path / "run" / DB_NAME) as db:
+        stored = set(db.execute("SELECT status, typeof(status) FROM verdicts"))
+    assert stored == {("ok", "text"), ("error", "text")}
+    with RunStore(tmp_path / "run") as store:
+        done = store.done(result.run_key)
+        verdicts = store.verdicts(result.run_key)
+    assert sorted(done.values()) == [Status.ERROR, Status.ERROR, Status.OK, Status.OK]
+    assert all(type(status) is Status for status in done.values())
+    assert {v.status for v in verdicts.values()} == {Status.OK, Status.ERROR} == {"ok", "error"}
+    row_ok, row_error = load_results(tmp_path / "run").rows
+    assert row_ok.statuses == {"AB": Status.OK, "BA": Status.OK}
+    assert row_error.statuses["AB"] is Status.ERROR
+    files, summary = write_reports(tmp_path / "run", rounds=10)
+    # The reports hold the plain strings, as before statuses were an enum.
+    assert summary["progress"]["statuses"] == {"error": 2, "ok": 2}
+    assert all(type(name) is str for name in summary["progress"]["statuses"])
+    assert json.loads(files.summary.read_text(encoding="utf-8"))["progress"]["statuses"] == {"error": 2, "ok": 2}
+    page = files.report.read_text(encoding="utf-8")
+    assert '<span class="tag bad">AB: error</span>' in page and "Status." not in page
+    with files.verdicts.open(encoding="utf-8", newline="") as handle:
+        assert [r["status"] for r in csv.DictReader(handle)] == ["ok", "ok", "error", "error"]
+
+
+def test_a_record_writes_its_status_as_the_plain_string() -> None:
+    verdict = PairwiseVerdict(item_id="i", order="AB", winner=None, status=Status.UNPARSED, raw_output="?")
+    assert '"status": "unparsed"' in to_json(verdict)
+    assert json.loads(to_json(verdict))["status"] == "unparsed" == Status.UNPARSED
+    assert json.dumps({Status.OK: Status.TRUNCATED}) == '{"ok": "truncated"}'
