@@ -44,7 +44,7 @@ from ._context import AppContext
 from ._fidelity_panel import FidelityPanel
 from ._memory_plan_panel import MemoryPlanPanel
 from ._messages import report_task_errors
-from ._tasks import Task, WorkContext
+from ._tasks import Task, TaskState, WorkContext
 from ._widgets import SELECTABLE, format_size, named_button
 
 __all__ = ["JudgesView"]
@@ -404,7 +404,7 @@ class JudgesView(QWidget):
 
         def ended() -> None:
             self._hashing.difference_update(path for _, path in targets)
-            if task.state == "finished":
+            if task.state is TaskState.FINISHED:
                 self.refresh()
 
         task.task_did_end.connect(ended)

@@ -10,6 +10,7 @@ through writing a file. Work that stops on it raises core's `Cancelled`, and the
 
 from __future__ import annotations
 
+import enum
 import sys
 import threading
 import traceback
@@ -20,7 +21,22 @@ from typing import Any
 from judgedesk.core import Cancelled, Judge, JudgedeskError
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-__all__ = ["Task", "Work", "WorkContext", "is_cancellation"]
+__all__ = ["Task", "TaskState", "Work", "WorkContext", "is_cancellation"]
+
+
+class TaskState(enum.Enum):
+    """Where a `Task` stands, as seen from the GUI thread."""
+
+    PENDING = "pending"
+    """Submitted, not started yet."""
+    RUNNING = "running"
+    """The work is running in a worker thread."""
+    FINISHED = "finished"
+    """The work returned; `Task.result` holds what it returned."""
+    FAILED = "failed"
+    """The work raised an error; `Task.error` holds the message shown."""
+    CANCELLED = "cancelled"
+    """The work stopped on the user's cancel (or never started)."""
 
 
 @dataclass
@@ -64,8 +80,8 @@ class Task(QObject):
         super().__init__(parent)
         self.name = name
         self.cancel_event = threading.Event()
-        self.state = "pending"
-        """pending, running, finished, failed or cancelled."""
+        self.state: TaskState = TaskState.PENDING
+        """Where the task stands; set in the GUI thread only, as each outcome is delivered."""
         self.result: Any = None
         self.error: str | None = None
         # Queued: emitted from the worker thread, delivered by this object's (the GUI) thread's event loop.
@@ -73,7 +89,7 @@ class Task(QObject):
 
     @property
     def is_running(self) -> bool:
-        return self.state in ("pending", "running")
+        return self.state in (TaskState.PENDING, TaskState.RUNNING)
 
     def cancel(self) -> None:
         """Ask the work to stop at its next check; the task then ends with `task_was_cancelled`."""
@@ -115,18 +131,18 @@ class Task(QObject):
     @Slot(str, object)
     def _deliver(self, kind: str, payload: object) -> None:
         if kind == "running":
-            self.state = "running"
+            self.state = TaskState.RUNNING
         elif kind == "progress":
             self.task_did_progress.emit(payload)
         elif kind == "finished":
-            self.state, self.result = "finished", payload
+            self.state, self.result = TaskState.FINISHED, payload
             self.task_did_finish.emit(payload)
             self.task_did_end.emit()
         elif kind == "failed":
-            self.state, self.error = "failed", str(payload)
+            self.state, self.error = TaskState.FAILED, str(payload)
             self.task_did_fail.emit(str(payload))
             self.task_did_end.emit()
         elif kind == "cancelled":
-            self.state = "cancelled"
+            self.state = TaskState.CANCELLED
             self.task_was_cancelled.emit()
             self.task_did_end.emit()

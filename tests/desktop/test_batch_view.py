@@ -9,6 +9,7 @@ import pytest
 from judgedesk.core.runs import RunStore
 from judgedesk.desktop._batch_runs import find_earlier_runs, run_folder_for
 from judgedesk.desktop._batch_view import BatchView
+from judgedesk.desktop._tasks import TaskState
 from PySide6.QtCore import Qt, QTimer
 
 pytestmark = pytest.mark.real_model
@@ -66,7 +67,7 @@ def test_cancel_midway_then_resume_from_earlier_runs_finishes_without_duplicates
     at_cancel = view.live_model.rowCount()
     qtbot.waitSignal(task.task_did_end, timeout=60000).wait()
     assert view.live_model.rowCount() <= at_cancel + 2  # the pair under way (both orders) finishes, no other starts
-    assert task.state == "cancelled" and view.context.messages.current_text() == ""  # quiet
+    assert task.state is TaskState.CANCELLED and view.context.messages.current_text() == ""  # quiet
     assert "cancelled after" in view.rate_label.text()
     qtbot.waitUntil(lambda: view.earlier_table.rowCount() == 1, timeout=10000)
     earlier = find_earlier_runs(view.folder)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from judgedesk.core import BothOrdersResult, EvalItem, demo_judge_path, to_json
 from judgedesk.core.formats import DEFAULT_GENERIC_RUBRIC, DEFAULT_PROMETHEUS_RUBRIC
 from judgedesk.desktop._compare_view import CompareView
 from judgedesk.desktop._judge_service import JudgeSpec
+from judgedesk.desktop._tasks import TaskState
 from judgedesk.desktop._verdict_card import DECISION_LABELS, ProbabilityBars
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -46,7 +47,7 @@ def _run_and_wait(view: CompareView, qtbot) -> BothOrdersResult:
     task = view.task
     assert task is not None, view.context.messages.current_text()
     qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT).wait()
-    assert task.state == "finished", task.error
+    assert task.state is TaskState.FINISHED, task.error
     return task.result
 
 
@@ -224,7 +225,7 @@ def test_cancel_while_running_is_quiet(view: CompareView, qtbot) -> None:
     assert view.findChild(QLabel, "verdictStatus").text() == "Cancelled."
     qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT).wait()
     qtbot.waitUntil(lambda: not view.context.service.busy, timeout=TIMEOUT)
-    assert task.state == "cancelled"
+    assert task.state is TaskState.CANCELLED
     assert view.context.messages.current_text() == "" and view.card.result is None
     qtbot.keyClick(instruction, Qt.Key.Key_Escape)  # idle: Esc is the window's again
     assert dismissed == [1]

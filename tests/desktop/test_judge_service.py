@@ -9,6 +9,7 @@ import pytest
 from judgedesk.core import DecodingSettings, EvalItem, Sampling
 from judgedesk.desktop._judge_service import JudgeService, JudgeSpec, LoadedJudge
 from judgedesk.desktop._settings import AppSettings
+from judgedesk.desktop._tasks import TaskState
 
 pytestmark = pytest.mark.real_model
 
@@ -35,7 +36,7 @@ def test_judge_work_runs_on_one_thread_with_the_loaded_judge(service: JudgeServi
     assert isinstance(loaded.args[0], LoadedJudge) and loaded.args[0].format == "pandalm"
     second = service.submit(JudgeSpec(format="generic"), compare)
     qtbot.waitSignal(second.task_did_finish, timeout=60000).wait()
-    assert first.state == "finished" and first.result.ab.manifest.format == "pandalm"
+    assert first.state is TaskState.FINISHED and first.result.ab.manifest.format == "pandalm"
     assert second.result.ab.manifest.format == "generic"
     assert len(threads) == 1 and threading.get_ident() not in threads
     assert service.loaded is not None and service.loaded.format == "generic"

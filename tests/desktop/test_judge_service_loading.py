@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from judgedesk.core import EvalItem, demo_judge_path, import_judge, load_judge
 from judgedesk.desktop._judge_service import JudgeService, JudgeSpec
+from judgedesk.desktop._tasks import TaskState
 
 pytestmark = pytest.mark.real_model
 
@@ -38,7 +39,7 @@ def test_closing_a_judge_the_service_issued_leaves_the_shared_model_loaded(servi
     closed = service.submit(JudgeSpec(format="pandalm"), close_it)
     after = service.submit(JudgeSpec(format="pandalm"), lambda ctx: (ctx.judge.backend, ctx.judge.compare(ITEM)))
     qtbot.waitSignal(after.task_did_end, timeout=TIMEOUT).wait()
-    assert closed.state == after.state == "finished", after.error if after.state == "failed" else None
+    assert closed.state is after.state is TaskState.FINISHED, after.error if after.state is TaskState.FAILED else None
     backend, verdict = after.result
     assert backend is closed.result  # the same model, not reloaded
     assert verdict.status == "ok" and verdict.winner is not None
@@ -56,7 +57,7 @@ def test_the_service_and_core_open_the_same_judge_with_the_same_format_and_verdi
     with qtbot.waitSignal(service.judge_did_load, timeout=TIMEOUT) as loaded:
         task = service.submit(JudgeSpec(judge="imported-as-pandalm"), lambda ctx: ctx.judge.judge_both_orders(ITEM))
     qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT).wait()
-    assert task.state == "finished"
+    assert task.state is TaskState.FINISHED
     with load_judge("imported-as-pandalm") as judge:
         expected = judge.judge_both_orders(ITEM)
         assert judge.format.name == "pandalm"

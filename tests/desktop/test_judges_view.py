@@ -12,6 +12,7 @@ from judgedesk.core import DEMO_JUDGE, demo_judge_path, list_judges
 from judgedesk.core._hashing import file_sha256
 from judgedesk.core._paths import judges_dir
 from judgedesk.desktop._judges_view import JudgesView
+from judgedesk.desktop._tasks import TaskState
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QTableWidget
 
@@ -252,7 +253,7 @@ def test_a_fidelity_check_of_the_demo_judge_against_a_requantized_copy(view: Jud
 @pytest.mark.real_model
 def test_a_fidelity_check_can_be_cancelled(view: JudgesView, qtbot) -> None:
     task = view.fidelity_panel.run_fidelity(DEMO_JUDGE, DEMO_JUDGE, limit=3)
-    qtbot.waitUntil(lambda: task.state == "running", timeout=30_000)
+    qtbot.waitUntil(lambda: task.state is TaskState.RUNNING, timeout=30_000)
     with qtbot.waitSignal(task.task_was_cancelled, timeout=60_000):
         qtbot.mouseClick(view.findChild(QPushButton, "cancelFidelity"), Qt.MouseButton.LeftButton)
     assert view.fidelity_panel.last_report is None

@@ -14,6 +14,7 @@ from judgedesk.desktop._compare_view import CompareView
 from judgedesk.desktop._main_window import MainWindow
 from judgedesk.desktop._settings import AppSettings
 from judgedesk.desktop._settings_view import SettingsView
+from judgedesk.desktop._tasks import TaskState
 from PySide6.QtWidgets import QLabel
 
 from tests.local_server import LocalServer
@@ -40,7 +41,7 @@ def test_test_connection_says_what_the_server_is(app_context, through_server: st
     task = view.server_panel.test_connection()
     assert task is not None
     qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT).wait()
-    assert task.state == "finished", app_context.messages.current_text()
+    assert task.state is TaskState.FINISHED, app_context.messages.current_text()
     facts = view.findChild(QLabel, "serverFacts").text()
     assert f"Connected to {through_server}: llama-cpp-python" in facts
     assert "logprobs: yes" in facts and "grammars: yes" in facts
@@ -52,7 +53,7 @@ def _compare(view: CompareView, qtbot) -> BothOrdersResult:
     task = view.run()
     assert task is not None
     qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT).wait()
-    assert task.state == "finished", view.context.messages.current_text()
+    assert task.state is TaskState.FINISHED, view.context.messages.current_text()
     return task.result
 
 
@@ -95,7 +96,7 @@ def test_a_batch_runs_through_the_server_and_continues_in_process(app_context, t
     qtbot.waitUntil(lambda: bool(rows_seen), timeout=TIMEOUT)
     assert run.is_running  # the table fills while the run goes on
     qtbot.waitSignal(run.task_did_end, timeout=TIMEOUT).wait()
-    assert run.state == "finished", app_context.messages.current_text()
+    assert run.state is TaskState.FINISHED, app_context.messages.current_text()
     assert batch.last_result is not None and batch.last_result.total == 6 and not batch.last_result.errors
     assert batch.last_result.judged_now == 12
     assert batch.live_model.rowCount() == 12 and len(rows_seen) >= 2
@@ -115,7 +116,7 @@ def test_a_batch_runs_through_the_server_and_continues_in_process(app_context, t
     resumed = batch.resume_selected_run()
     assert resumed is not None
     qtbot.waitSignal(resumed.task_did_end, timeout=TIMEOUT).wait()
-    assert resumed.state == "finished", app_context.messages.current_text()
+    assert resumed.state is TaskState.FINISHED, app_context.messages.current_text()
     assert resumed.result.run_key == info.run_key and resumed.result.already_done == 12
     assert app_context.service.loaded.endpoint is None
     window.close()
@@ -131,7 +132,7 @@ def test_a_server_without_logprobs_is_said_once(app_context, through_server: str
     for _ in range(2):
         task = app_context.service.submit(spec, lambda ctx: decodings.append(ctx.judge.decoding))
         qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT).wait()
-        assert task.state == "finished", app_context.messages.current_text()
+        assert task.state is TaskState.FINISHED, app_context.messages.current_text()
     assert [d.fast for d in decodings] == [False, False] and spec.decoding.fast
     qtbot.waitUntil(lambda: bool(notices), timeout=5000)
     assert len(notices) == 1 and notices[0][0] == "info"

@@ -21,6 +21,7 @@ from judgedesk.desktop._judge_service import decoding_notice
 from judgedesk.desktop._main_window import MainWindow, offline_indicator_text
 from judgedesk.desktop._settings import API_KEY_VARIABLE, AppSettings
 from judgedesk.desktop._settings_view import SettingsView
+from judgedesk.desktop._tasks import TaskState
 from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QPushButton, QSpinBox
 
 from tests.local_server import free_port
@@ -135,7 +136,7 @@ def test_test_connection_to_nothing_is_a_message(view: SettingsView, app_context
     assert task is not None and not button.isEnabled()
     qtbot.waitSignal(task.task_did_end, timeout=20000).wait()
     assert time.monotonic() - started < 15  # no retries for a test
-    assert task.state == "failed" and "127.0.0.1" in app_context.messages.current_text()
+    assert task.state is TaskState.FAILED and "127.0.0.1" in app_context.messages.current_text()
     assert "Could not connect" in view.findChild(QLabel, "serverFacts").text()
     assert button.isEnabled()
 

@@ -9,6 +9,7 @@ import pytest
 from judgedesk.core import Cancelled, ImportCancelled, InputError
 from judgedesk.desktop._jobs import JobRunner
 from judgedesk.desktop._messages import MessageBar, report_task_errors
+from judgedesk.desktop._tasks import TaskState
 from PySide6.QtCore import QThread
 
 
@@ -34,7 +35,7 @@ def test_result_and_progress_arrive_in_the_gui_thread(jobs: JobRunner, qtbot) ->
     blocker.wait()
     assert blocker.args == [42]
     assert seen == [("progress", True)]
-    assert task.state == "finished" and task.result == 42
+    assert task.state is TaskState.FINISHED and task.result == 42
 
 
 def test_a_user_error_is_its_message_and_a_bug_is_one_line(jobs: JobRunner, qtbot) -> None:
@@ -71,7 +72,7 @@ def test_cancel_is_quiet_and_stops_the_work(jobs: JobRunner, qtbot) -> None:
     assert started.wait(5)
     with qtbot.waitSignal(task.task_was_cancelled, timeout=5000):
         task.cancel()
-    assert task.state == "cancelled"
+    assert task.state is TaskState.CANCELLED
     assert bar.current_text() == "" and bar.isHidden()
 
 
@@ -84,7 +85,7 @@ def test_cancelled_before_it_starts_never_runs(jobs: JobRunner, qtbot) -> None:
     gate.set()
     qtbot.waitSignal(queued.task_was_cancelled, timeout=5000).wait()
     assert ran == []
-    assert all(b.state in ("running", "finished", "pending") for b in blockers)
+    assert all(b.state in (TaskState.RUNNING, TaskState.FINISHED, TaskState.PENDING) for b in blockers)
 
 
 @pytest.mark.parametrize("error", [Cancelled("stopped"), ImportCancelled("x.gguf: import cancelled")])
@@ -96,7 +97,7 @@ def test_cancelled_raised_without_the_event_is_still_quiet(jobs: JobRunner, qtbo
     qtbot.addWidget(bar)
     task = report_task_errors(jobs.submit(stop), bar)
     qtbot.waitSignal(task.task_was_cancelled, timeout=5000).wait()
-    assert task.state == "cancelled" and bar.current_text() == ""
+    assert task.state is TaskState.CANCELLED and bar.current_text() == ""
 
 
 def test_message_bar_shows_the_latest_message(qtbot) -> None:
