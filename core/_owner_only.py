@@ -97,16 +97,20 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def write_owner_only(path: str | Path, text: str) -> None:
-    """Replace `path` with `text` (UTF-8) atomically: a reader sees the old file or the new one, never half of
-    one; the new file is owner-only whatever the umask."""
+def write_owner_only(path: str | Path, content: str | bytes) -> None:
+    """Replace `path` with `content` (a text, written as UTF-8, or bytes) atomically: a reader sees the old file or
+    the new one, never half of one; the new file is owner-only whatever the umask."""
     path = Path(path)
     temporary = temporary_name(path)
     try:
         # O_NOFOLLOW: a link planted under the temporary name must not redirect the write elsewhere.
         descriptor = open_owner_only(temporary, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
-        with open(descriptor, "w", encoding="utf-8", newline="") as handle:  # the text as given, on every OS
-            handle.write(text)
+        if isinstance(content, bytes):
+            with open(descriptor, "wb") as binary:
+                binary.write(content)
+        else:
+            with open(descriptor, "w", encoding="utf-8", newline="") as handle:  # the text as given, on every OS
+                handle.write(content)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "folder of per-model outputs (AlpacaEval, MT-bench, plain JSONL) in both orders. Every judged "
                     "order is saved at once in DIR/run.sqlite: running the same command again continues where it "
                     "stopped (Ctrl-C, a crash, kill -9) and never judges anything twice. Writes report.html, "
-                    "verdicts.csv, summary.json and battles.jsonl in DIR.")
+                    "verdicts.csv (one row per order), pairs.csv and pairs.xlsx (one row per pair), summary.json "
+                    "and battles.jsonl in DIR.")
     batch.add_argument("path", type=Path, metavar="PATH", help="a pairs file or a folder of per-model outputs")
     batch.add_argument("--out", type=Path, required=True, metavar="DIR", help="the run folder (created owner-only)")
     batch.add_argument("--mode", choices=["pairwise", "single"], default="pairwise",
@@ -149,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     _judge_options(batch, formats)
 
     report = commands.add_parser("report", help="rebuild a run folder's reports from its database",
-                                 description="Rebuild report.html, verdicts.csv, summary.json and battles.jsonl "
-                                             "from DIR/run.sqlite (the latest run, or --run KEY).")
+                                 description="Rebuild report.html, verdicts.csv, pairs.csv, pairs.xlsx, summary.json "
+                                             "and battles.jsonl from DIR/run.sqlite (the latest run, or --run KEY).")
     report.add_argument("folder", type=Path, metavar="DIR")
     report.add_argument("--run", metavar="KEY", help="a run key (prefix) when the folder holds several")
     report.add_argument("--baseline", metavar="MODEL", help="anchor the ratings at this model (1000)")

@@ -63,7 +63,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
     files, summary = write_reports(args.out, run_key=result.run_key, inconsistent_as_tie=args.inconsistent_as_tie,
                                    baseline=args.baseline)
     print(_headline(summary))
-    print(f"report: {files.report}\nverdicts: {files.verdicts}\nsummary: {files.summary}"
+    print(f"report: {files.report}\nverdicts: {files.verdicts}\npairs: {files.pairs}\n"
+          f"pairs workbook: {files.pairs_workbook}\nsummary: {files.summary}"
           + (f"\nbattles: {files.battles}" if files.battles else ""))
     return 0
 

@@ -18,16 +18,21 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["restore_csv_cell", "spreadsheet_safe"]
+__all__ = ["restore_csv_cell", "spreadsheet_safe", "starts_like_formula"]
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _QUOTE = "'"
 
 
+def starts_like_formula(text: str) -> bool:
+    """Whether a spreadsheet would run `text` as a formula if it were typed (or imported from a CSV) into a cell."""
+    return text.startswith(_FORMULA_STARTS)
+
+
 def spreadsheet_safe(value: Any) -> Any:
     """`value` as a CSV cell: a text that a spreadsheet would run (or one starting with a quote) behind a quote;
     anything else, numbers included, unchanged."""
-    if isinstance(value, str) and value.startswith((*_FORMULA_STARTS, _QUOTE)):
+    if isinstance(value, str) and (starts_like_formula(value) or value.startswith(_QUOTE)):
         return _QUOTE + value
     return value
 
