@@ -4,6 +4,10 @@ Rows come from `judgedesk.core.reports.load_results` (read in a worker thread); 
 and formats a cell only when the view asks for it, so 10,000 rows cost one pass to compute each row's filter keys
 (decision, status) and nothing per cell until it is painted. That pass, `index_results`, touches no Qt object, so
 the view runs it in the worker thread with the loading; filtering keeps a list of visible row indices.
+
+The decision, status, confidence and per-order cells follow core's rules (`row_decision`, `row_status`,
+`row_confidence`, `order_outcome` in judgedesk.core.reports), the ones pairs.csv and pairs.xlsx are written with, so
+the exported table says what this one shows.
 """
 
 from __future__ import annotations
@@ -14,13 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgedesk.core import Status
-from judgedesk.core.reports import ResultRow, RunResults
+from judgedesk.core.reports import ResultRow, RunResults, order_outcome, row_confidence, row_decision, row_status
 from judgedesk.core.runs import Override
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-__all__ = ["COLUMNS", "IndexedResults", "ResultsFilter", "ResultsTableModel", "describe_side", "index_results",
-           "row_confidence", "row_status"]
+__all__ = ["COLUMNS", "IndexedResults", "ResultsFilter", "ResultsTableModel", "describe_side", "index_results"]
 
 COLUMNS: tuple[str, ...] = ("Item", "Model A", "Model B", "Category", "AB winner", "BA winner", "Decision",
                             "Confidence", "Status", "Human", "Override")
@@ -28,7 +31,6 @@ COLUMNS: tuple[str, ...] = ("Item", "Model A", "Model B", "Category", "AB winner
 
 DECISION_COLUMN = COLUMNS.index("Decision")
 OVERRIDE_COLUMN = COLUMNS.index("Override")
-_STATUS_RANK = {Status.OK: 0, Status.TRUNCATED: 1, Status.PENDING: 2, Status.UNPARSED: 3, Status.ERROR: 4}
 _PROBLEM_STATUSES = (Status.UNPARSED, Status.ERROR)
 _OVERRIDE_BRUSH = QBrush(QColor("#f3e3fb"))
 _PROBLEM_BRUSH = QBrush(QColor("#fdecea"))
@@ -80,29 +82,7 @@ def index_results(results: RunResults) -> IndexedResults:
 
 
 def _keys_of(row: ResultRow, orders: tuple[str, ...]) -> _Keys:
-    if orders == ("single",):
-        decision = "pending" if "single" not in row.sides else ("unparsed" if row.score is None else "graded")
-    else:
-        decision = row.decision(orders) or "pending"
-    return _Keys(decision=decision, status=row_status(row, orders))
-
-
-def row_status(row: ResultRow, orders: tuple[str, ...]) -> Status:
-    """The row's worst status over its orders: error, unparsed, pending (an order still to judge), truncated, ok."""
-    statuses = [row.statuses.get(side, Status.PENDING) for side in orders]
-    return max(statuses, key=lambda s: _STATUS_RANK.get(s, 0)) if statuses else Status.PENDING
-
-
-def row_confidence(row: ResultRow, orders: tuple[str, ...]) -> float | None:
-    """The mean over the judged orders of the probability the judge gave its own winner (None without any)."""
-    values = []
-    for side in orders:
-        record = row.sides.get(side) or {}
-        probabilities = record.get("probabilities") or {}
-        winner = record.get("winner")
-        if winner in probabilities:
-            values.append(float(probabilities[winner]))
-    return sum(values) / len(values) if values else None
+    return _Keys(decision=row_decision(row, orders), status=row_status(row, orders))
 
 
 class ResultsTableModel(QAbstractTableModel):
@@ -249,10 +229,8 @@ class ResultsTableModel(QAbstractTableModel):
             side = "AB" if column == 4 else "BA"
             if side not in orders:
                 return ""
-            record = row.sides.get(side)
-            if record is None:
-                return "…"
-            return record.get("winner") or row.statuses.get(side, "")
+            outcome = order_outcome(row, side)
+            return "…" if outcome is None else outcome
         if column == DECISION_COLUMN:
             if self.single:
                 score = row.score

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from judgedesk.core.reports import load_results
+from judgedesk.core.reports import load_results, pairs_table
 from judgedesk.core.runs import RunInfo, RunStore, content_hash
 from judgedesk.core.runs._store import StoredTask
 from judgedesk.desktop._results_model import COLUMNS, ResultsFilter, ResultsTableModel
@@ -113,3 +113,32 @@ def test_an_empty_model(empty: None, qapp: object) -> None:
     assert model.rowCount() == 0 and model.columnCount() == len(COLUMNS)
     model.set_filter(ResultsFilter(model="x"))
     assert model.rowCount() == 0
+
+
+def test_the_exported_pairs_table_says_what_the_verdicts_tab_shows(tmp_path: Path, qapp: object) -> None:
+    key = make_run(tmp_path / "run", 30)  # consistent, inconsistent, unparsed and unjudged pairs
+    with RunStore(tmp_path / "run") as store:
+        override = store.set_override(key, content_hash("pair", "4"), "tie", "close call")
+    results = load_results(tmp_path / "run")
+    model = ResultsTableModel()
+    model.set_results(results)
+    table = pairs_table(results)
+    assert model.rowCount() == len(table.rows) == 30
+    shown = {name: COLUMNS.index(name) for name in COLUMNS}
+    for index, cells in enumerate(table.rows):
+        row = dict(zip(table.columns, cells, strict=True))
+        texts = _texts(model, index)
+        assert model.headerData(index, Qt.Orientation.Vertical) == str(row["position"])  # 1-based, both
+        assert (row["item_id"], row["model_a"], row["model_b"], row["category"]) == (
+            texts[shown["Item"]], texts[shown["Model A"]], texts[shown["Model B"]], texts[shown["Category"]])
+        assert row["decision"] == texts[shown["Decision"]]
+        assert row["status"] == texts[shown["Status"]]
+        confidence = row["confidence"]
+        assert ("" if confidence is None else f"{confidence:.0%}") == texts[shown["Confidence"]]
+        for column, title in (("ab_winner", "AB winner"), ("ba_winner", "BA winner")):
+            assert row[column] == ("pending" if texts[shown[title]] == "…" else texts[shown[title]])
+        assert (row["human"] or "") == texts[shown["Human"]]
+        assert ("" if row["override"] is None else f"✎ {row['override']}") == texts[shown["Override"]]
+    assert dict(zip(table.columns, table.rows[4], strict=True))["override_note"] == override.note
+    assert {dict(zip(table.columns, cells, strict=True))["decision"] for cells in table.rows} == {
+        "A", "inconsistent", "unparsed", "pending"}
