@@ -3,31 +3,38 @@ agreement with human labels.
 
 Everything takes plain data (a list of `Outcome` records, or label sequences) and returns frozen result records
 with a JSON-safe `to_dict()`. Functions are pure, do no I/O, and every bootstrap is seeded and resamples items,
-so the same input gives the same numbers.
+so the same input gives the same numbers. An estimate from fewer than `MIN_GAMES_FOR_INTERVAL` games, or whose
+redraws do not vary, carries its n and the reason it has no interval instead of a point-wide one.
 """
 
 from __future__ import annotations
 
 from ._agreement import Agreement, OrderAgreement, agreement, order_agreement
 from ._behaviour import JudgeBehaviour, judge_behaviour
-from ._bradley_terry import ModelRating, Ratings, bradley_terry
+from ._bootstrap import MIN_GAMES_FOR_INTERVAL, BootstrapInterval, bootstrap_interval, too_few_games
+from ._bradley_terry import ModelRating, Ratings, UnratedModel, bradley_terry
 from ._outcome import Outcome
 from ._winrates import PairSummary, WinRateMatrix, by_category, pair_summary, win_rate_matrix
 
 __all__ = [
+    "MIN_GAMES_FOR_INTERVAL",
     "Agreement",
+    "BootstrapInterval",
     "JudgeBehaviour",
     "ModelRating",
     "OrderAgreement",
     "Outcome",
     "PairSummary",
     "Ratings",
+    "UnratedModel",
     "WinRateMatrix",
     "agreement",
+    "bootstrap_interval",
     "bradley_terry",
     "by_category",
     "judge_behaviour",
     "order_agreement",
     "pair_summary",
+    "too_few_games",
     "win_rate_matrix",
 ]

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
-from ._bootstrap import item_clusters, item_draws, percentile_interval
+from ._bootstrap import BootstrapInterval, bootstrap_interval, item_clusters, item_draws
 from ._outcome import Outcome, check_rounds, model_order, score_of_a, to_plain
 
-__all__ = ["ModelRating", "Ratings", "bradley_terry"]
+__all__ = ["ModelRating", "Ratings", "UnratedModel", "bradley_terry"]
 
 PRIOR_WINS = 0.01
 """Pseudo-wins added each way between every two models, only in fits that would otherwise diverge."""
@@ -35,6 +35,8 @@ ELO_BASE = 1000.0
 """The anchor model's rating."""
 ELO_SCALE = 400.0 / math.log(10.0)
 """Elo points per unit of log-strength: 400 points is a factor of 10 in strength."""
+ANCHOR_NO_INTERVAL = "the anchor: 1000 by definition"
+"""The anchor's reason for having no interval: every redraw is measured from it."""
 _TOLERANCE = 1e-10
 _MAX_ITERATIONS = 200
 
@@ -48,11 +50,33 @@ class ModelRating:
     rating: float
     """Bradley–Terry rating on the Elo scale: 1000 for the anchor, +400 for ten times the anchor's strength."""
     ci_low: float | None
-    """Lower end of the 95% percentile bootstrap interval (items resampled, refitted each round)."""
+    """Lower end of the 95% percentile bootstrap interval (items resampled, refitted each round); None without one."""
     ci_high: float | None
-    """Upper end of the 95% interval; the anchor's interval is [1000, 1000] by construction."""
+    """Upper end of the 95% interval; None without one."""
     games: int
-    """Outcomes the model played that counted in the fit (a tie counts as one game)."""
+    """Outcomes the model played that counted in the fit (a tie counts as one game): the n of its rating."""
+    no_interval: str | None
+    """Why there is no interval: the anchor (1000 by definition), too few games, redraws that do not vary, or no
+    rounds; None when there is one."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_plain(self)
+
+
+@dataclass(frozen=True)
+class UnratedModel:
+    """A model of the outcomes that played no counted game, and why, so a report can list it instead of dropping it."""
+
+    model: str
+    """The model."""
+    n: int
+    """Its outcomes against other models."""
+    inconsistent: int
+    """Of those, decisions 'inconsistent' (left out unless counted as ties)."""
+    unparsed: int
+    """Of those, decisions 'unparsed'."""
+    reason: str
+    """The reason in words, e.g. 'no decisive games — all 40 inconsistent'."""
 
     def to_dict(self) -> dict[str, Any]:
         return to_plain(self)
@@ -64,6 +88,8 @@ class Ratings:
 
     models: tuple[ModelRating, ...]
     """The ratings, highest first (equal ratings by first appearance)."""
+    unrated: tuple[UnratedModel, ...]
+    """Models of the outcomes that played no counted game, by first appearance, each with the reason."""
     anchor: str | None
     """The model fixed at 1000: the baseline when given, else the first model to appear; None when empty."""
     prior_wins: float
@@ -88,17 +114,20 @@ def bradley_terry(outcomes: Iterable[Outcome], *, baseline: str | None = None, i
                   rounds: int = 1000, seed: int = 0) -> Ratings:
     """Fit Bradley–Terry ratings, anchored at `baseline` (default: the first model to appear) = 1000.
 
-    Only models with at least one counted game are rated. Intervals come from `rounds` item redraws, each refitted
-    from scratch; in a round where a model or the anchor drew no games, that model (or the whole round) is left out
-    of the model's interval. Raises InputError when `baseline` is not among the rated models.
+    Only models with at least one counted game are rated; the others are listed in `unrated` with the reason.
+    Intervals come from `rounds` item redraws, each refitted from scratch; in a round where a model or the anchor
+    drew no games, that model (or the whole round) is left out of the model's interval. The anchor has no interval
+    (it is 1000 by definition), nor has a model with fewer than `MIN_GAMES_FOR_INTERVAL` games or whose redraws do
+    not vary; `no_interval` says why. Raises InputError when `baseline` is not among the rated models.
     """
     check_rounds(rounds)
     outcomes = list(outcomes)
     games = _games(outcomes, inconsistent_as_tie)
     order = model_order(outcome for outcome, _ in games)
     models = list(order)
+    unrated = _unrated(outcomes, order)
     if not models:
-        return Ratings(models=(), anchor=None, prior_wins=0.0, rounds=rounds, seed=seed)
+        return Ratings(models=(), unrated=unrated, anchor=None, prior_wins=0.0, rounds=rounds, seed=seed)
     if baseline is None:
         baseline = models[0]
     elif baseline not in order:
@@ -135,11 +164,13 @@ def bradley_terry(outcomes: Iterable[Outcome], *, baseline: str | None = None, i
 
     rated = []
     for index, model in enumerate(models):
-        ci_low, ci_high = percentile_interval(redrawn[:, index])
-        rated.append(ModelRating(model=model, rating=float(point[index]), ci_low=ci_low, ci_high=ci_high,
-                                 games=int(round(played[index]))))
+        model_games = int(round(played[index]))
+        interval = (BootstrapInterval(None, None, ANCHOR_NO_INTERVAL) if index == anchor
+                    else bootstrap_interval(redrawn[:, index], games=model_games, rounds=rounds))
+        rated.append(ModelRating(model=model, rating=float(point[index]), ci_low=interval.low, ci_high=interval.high,
+                                 games=model_games, no_interval=interval.missing))
     rated.sort(key=lambda entry: (-entry.rating, order[entry.model]))
-    return Ratings(models=tuple(rated), anchor=baseline, prior_wins=prior, rounds=rounds, seed=seed)
+    return Ratings(models=tuple(rated), unrated=unrated, anchor=baseline, prior_wins=prior, rounds=rounds, seed=seed)
 
 
 def fit_log_strengths(wins: np.ndarray) -> tuple[np.ndarray, float]:
@@ -168,6 +199,31 @@ def _games(outcomes: Sequence[Outcome], inconsistent_as_tie: bool) -> list[tuple
         if score is not None and outcome.model_a != outcome.model_b:
             games.append((outcome, score))
     return games
+
+
+def _unrated(outcomes: Sequence[Outcome], rated: dict[str, int]) -> tuple[UnratedModel, ...]:
+    """Every model of `outcomes` missing from `rated`, with what its outcomes were."""
+    counts: dict[str, list[int]] = {model: [0, 0, 0] for model in model_order(outcomes) if model not in rated}
+    for outcome in outcomes:
+        if outcome.model_a == outcome.model_b:
+            continue
+        for model in (outcome.model_a, outcome.model_b):
+            if model in counts:
+                counts[model][0] += 1
+                counts[model][1] += outcome.decision == "inconsistent"
+                counts[model][2] += outcome.decision == "unparsed"
+    return tuple(UnratedModel(model=model, n=n, inconsistent=inconsistent, unparsed=unparsed,
+                              reason=_unrated_reason(n, inconsistent, unparsed))
+                 for model, (n, inconsistent, unparsed) in counts.items())
+
+
+def _unrated_reason(n: int, inconsistent: int, unparsed: int) -> str:
+    if n == 0:
+        return "judged only against itself"
+    for count, what in ((inconsistent, "inconsistent"), (unparsed, "unparsed")):
+        if count == n:
+            return f"no decisive games — all {n} {what}" if n > 1 else f"no decisive games — its one pair {what}"
+    return f"no decisive games — {inconsistent} inconsistent and {unparsed} unparsed of {n}"
 
 
 def _strongly_connected(beat: np.ndarray) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._bootstrap import item_clusters, item_draws, percentile_interval
+from ._bootstrap import MIN_GAMES_FOR_INTERVAL, bootstrap_interval, item_clusters, item_draws
 from ._outcome import Outcome, check_rounds, model_order, score_of_a, share, to_plain
 
 __all__ = ["PairSummary", "WinRateMatrix", "by_category", "pair_summary", "win_rate_matrix"]
@@ -45,12 +45,18 @@ class PairSummary:
     """Decisions 'inconsistent' (the two orders disagreed)."""
     unparsed: int
     """Decisions 'unparsed' (no verdict could be read from an order)."""
+    games: int
+    """Outcomes that counted towards win_rate (wins, losses, ties, and inconsistent ones when counted as ties): the
+    n of the rate and of its interval."""
     win_rate: float | None
     """(wins + ties / 2) / (wins + losses + ties), inconsistent counted as ties when asked; None with no games."""
     ci_low: float | None
     """Lower end of the 95% percentile bootstrap interval of win_rate (items resampled); None without one."""
     ci_high: float | None
     """Upper end of the 95% percentile bootstrap interval of win_rate; None without one."""
+    no_interval: str | None
+    """Why a win rate has no interval (too few games, redraws that do not vary, no rounds); None when it has one
+    or when there is no win rate."""
 
     def to_dict(self) -> dict[str, Any]:
         return to_plain(self)
@@ -84,7 +90,8 @@ def pair_summary(outcomes: Iterable[Outcome], *, inconsistent_as_tie: bool = Fal
     inconsistent ones count as ties when `inconsistent_as_tie`, and are otherwise left out of the denominator
     (they stay visible in `inconsistent`). The interval redraws the pair's items `rounds` times; each pair's
     bootstrap starts afresh from `seed`, so a pair's interval depends on its own outcomes only, not on which other
-    models are in the run. `rounds=0` gives no interval.
+    models are in the run. There is no interval with `rounds=0`, below `MIN_GAMES_FOR_INTERVAL` games, or when the
+    redraws do not vary; `no_interval` says which.
     """
     check_rounds(rounds)
     outcomes = list(outcomes)
@@ -161,20 +168,22 @@ def _summarise(pair: tuple[str, str], members: Sequence[tuple[Outcome, str]], *,
     win_rate = share(sum(counted), len(counted))
 
     cluster, n_items = item_clusters([outcome.item_id for outcome, _ in members])
-    ci_low = ci_high = None
+    ci_low = ci_high = no_interval = None
     if win_rate is not None:
         won_per_item = np.bincount(cluster, weights=[s or 0.0 for s in scores], minlength=n_items)
         games_per_item = np.bincount(cluster, weights=[s is not None for s in scores], minlength=n_items)
         redrawn: list[float] = []
-        for draws in item_draws(seed, n_items, rounds):
+        # Below the minimum the interval is refused anyway: skip the redraws.
+        for draws in item_draws(seed, n_items, rounds if len(counted) >= MIN_GAMES_FOR_INTERVAL else 0):
             games = float(draws @ games_per_item)
             if games > 0:
                 redrawn.append(float(draws @ won_per_item) / games)
-        ci_low, ci_high = percentile_interval(redrawn)
+        interval = bootstrap_interval(redrawn, games=len(counted), rounds=rounds)
+        ci_low, ci_high, no_interval = interval.low, interval.high, interval.missing
 
     return PairSummary(
         model_a=pair[0], model_b=pair[1], n=len(members), items=n_items,
         wins=decisions.count("A"), losses=decisions.count("B"), ties=decisions.count("tie"),
-        inconsistent=decisions.count("inconsistent"), unparsed=decisions.count("unparsed"),
-        win_rate=win_rate, ci_low=ci_low, ci_high=ci_high,
+        inconsistent=decisions.count("inconsistent"), unparsed=decisions.count("unparsed"), games=len(counted),
+        win_rate=win_rate, ci_low=ci_low, ci_high=ci_high, no_interval=no_interval,
     )

@@ -113,14 +113,17 @@ def test_unknown_baseline_is_refused() -> None:
 
 
 def test_bootstrap_is_reproducible_and_the_anchor_is_fixed() -> None:
-    outcomes = [*_table(9, 6, 3), *_games("Y", "Z", "A", 5, "z"), *_games("Y", "Z", "B", 4, "v")]
+    outcomes = [*_table(9, 6, 3), *_games("Y", "Z", "A", 7, "z"), *_games("Y", "Z", "B", 5, "v")]
     first = bradley_terry(outcomes, rounds=200, seed=7)
     assert bradley_terry(outcomes, rounds=200, seed=7) == first
     other = bradley_terry(outcomes, rounds=200, seed=8)
     assert other.rating("Z").ci_low != first.rating("Z").ci_low
-    assert (first.rating("X").ci_low, first.rating("X").ci_high) == (1000.0, 1000.0)
-    for entry in first.models:
-        assert entry.ci_low is not None and entry.ci_high is not None
+    # The anchor is 1000 by definition: no interval, which would only read [1000, 1000].
+    anchor = first.rating("X")
+    assert (anchor.rating, anchor.ci_low, anchor.ci_high) == (1000.0, None, None)
+    assert anchor.no_interval == "the anchor: 1000 by definition"
+    for entry in (entry for entry in first.models if entry.model != "X"):
+        assert entry.ci_low is not None and entry.ci_high is not None and entry.no_interval is None
         assert entry.ci_low <= entry.rating <= entry.ci_high
 
 

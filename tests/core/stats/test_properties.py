@@ -1,5 +1,6 @@
 """Property tests: on any small list of valid outcomes no statistic raises, and each result keeps its invariants
-(rates within [0, 1], intervals ordered, a finite anchored rating scale, a complementary matrix, JSON-safe)."""
+(rates within [0, 1], intervals ordered or a reason for none, a finite anchored rating scale, every model rated or
+listed as unrated, a complementary matrix, JSON-safe)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,13 @@ def test_pair_tables_never_raise(outcomes: list[Outcome], as_tie: bool, seed: in
         assert _in_unit(summary.win_rate) and _in_unit(summary.ci_low) and _in_unit(summary.ci_high)
         assert (summary.ci_low is None) == (summary.ci_high is None)
         if summary.ci_low is not None and summary.ci_high is not None:
-            assert summary.ci_low <= summary.ci_high
+            assert summary.ci_low < summary.ci_high  # a point is no interval
+        # A rate has an interval or says why it has none; no rate, neither.
+        if summary.win_rate is None:
+            assert summary.ci_low is None and summary.no_interval is None
+        else:
+            assert (summary.ci_low is None) == (summary.no_interval is not None)
+        assert summary.games <= summary.n
         _json_safe(summary)
     oriented = {(s.model_a, s.model_b) for s in summaries}
     for tables in by_category(outcomes, inconsistent_as_tie=as_tie, rounds=ROUNDS, seed=seed).values():
@@ -89,7 +96,12 @@ def test_ratings_never_raise_and_stay_finite(outcomes: list[Outcome], as_tie: bo
     for entry in ratings.models:
         assert entry.games > 0
         if entry.ci_low is not None and entry.ci_high is not None:
-            assert math.isfinite(entry.ci_low) and entry.ci_low <= entry.ci_high
+            assert math.isfinite(entry.ci_low) and entry.ci_low < entry.ci_high
+        assert (entry.ci_low is None) == (entry.no_interval is not None)
+    rated = {entry.model for entry in ratings.models}
+    unrated = {entry.model for entry in ratings.unrated}
+    assert not rated & unrated
+    assert rated | unrated == {model for o in outcomes for model in (o.model_a, o.model_b)}
     _json_safe(ratings)
 
 

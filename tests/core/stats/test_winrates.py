@@ -81,12 +81,13 @@ def test_balanced_table_interval_contains_the_estimate() -> None:
 
 
 def test_bootstrap_draws_whole_items() -> None:
-    # Every item holds one win and one loss for X. Drawn whole, each redraw has rate exactly 1/2; drawn outcome by
-    # outcome, the interval would be wide.
+    # Every item holds one win and one loss for X. Drawn whole, each redraw has rate exactly 1/2, so the redraws do
+    # not vary and there is no interval to give; drawn outcome by outcome, the interval would be wide.
     table = [Outcome(f"q{i}", "X", "Y", decision) for i in range(10) for decision in ("A", "B")]
     [summary] = pair_summary(table, rounds=200)
-    assert summary.items == 10
-    assert summary.ci_low == pytest.approx(0.5) and summary.ci_high == pytest.approx(0.5)
+    assert (summary.items, summary.games, summary.win_rate) == (10, 20, 0.5)
+    assert (summary.ci_low, summary.ci_high) == (None, None)
+    assert summary.no_interval == "no interval: the redraws do not vary (n = 20)"
 
 
 def test_a_pair_interval_ignores_other_pairs() -> None:
