@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from judgedesk.core import JudgedeskError, copy_owner_only
-from judgedesk.core.reports import ResultRow, build_summary, load_results, write_reports
+from judgedesk.core.reports import ResultRow, build_summary, load_results
 from judgedesk.core.runs import RunInfo, RunStore
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from ._context import AppContext
 from ._messages import report_task_errors
 from ._result_detail import ResultDetailPane
+from ._results_export import EXPORT_KINDS, listed, write_exports
 from ._results_model import IndexedResults, ResultsFilter, ResultsTableModel, index_results
 from ._results_overview import ResultsOverview
 from ._tasks import Task, WorkContext
@@ -113,20 +114,25 @@ class ResultsView(QWidget):
         self.refresh_button.clicked.connect(lambda: self.reload())
         self.export_report = QPushButton("HTML report")
         self.export_report.setObjectName("exportReport")
-        self.export_csv = QPushButton("CSV")
-        self.export_csv.setObjectName("exportCsv")
+        self.export_tables = QPushButton("Tables")
+        self.export_tables.setObjectName("exportTables")
         self.export_battles = QPushButton("Battles")
         self.export_battles.setObjectName("exportBattles")
         self.export_elsewhere = QPushButton("Export to…")
         self.export_elsewhere.setObjectName("exportTo")
+        self.open_export_folder = QPushButton("Open folder")
+        self.open_export_folder.setObjectName("openExportFolder")
         self.export_report.setToolTip("Write report.html into the run folder (Ctrl+E)")
-        self.export_csv.setToolTip("Write verdicts.csv into the run folder")
+        self.export_tables.setToolTip("Write pairs.xlsx and pairs.csv (one row per pair, as the Verdicts tab) and "
+                                      "verdicts.csv (one row per judged order) into the run folder")
         self.export_battles.setToolTip("Write battles.jsonl (Chatbot Arena's shape) into the run folder")
         self.export_elsewhere.setToolTip("Write every report file and copy them to a folder of your choice")
         self.export_report.clicked.connect(lambda: self.export_to(None, ("report",)))
-        self.export_csv.clicked.connect(lambda: self.export_to(None, ("verdicts",)))
+        self.export_tables.clicked.connect(lambda: self.export_to(None, ("tables",)))
         self.export_battles.clicked.connect(lambda: self.export_to(None, ("battles",)))
         self.export_elsewhere.clicked.connect(self._ask_export_folder)
+        self.open_export_folder.clicked.connect(self.open_exported_folder)
+        self._export_folder: Path | None = None
 
         # Two rows, so the view still fits a 1024-pixel-wide screen beside the navigation.
         top = QHBoxLayout()
@@ -139,7 +145,8 @@ class ResultsView(QWidget):
         exports.addWidget(self.apply_overrides)
         exports.addStretch(1)
         exports.addWidget(QLabel("Export:"))
-        for button in (self.export_report, self.export_csv, self.export_battles, self.export_elsewhere):
+        for button in (self.export_report, self.export_tables, self.export_battles, self.export_elsewhere,
+                       self.open_export_folder):
             exports.addWidget(button)
 
         self.summary_label = QLabel("No run open. Open a run folder, or finish a batch in the Batch view.")
@@ -237,7 +244,8 @@ class ResultsView(QWidget):
 
     def _set_enabled(self, enabled: bool) -> None:
         for widget in (self.run_picker, self.inconsistent_as_tie, self.apply_overrides, self.refresh_button,
-                       self.export_report, self.export_csv, self.export_battles, self.export_elsewhere):
+                       self.export_report, self.export_tables, self.export_battles, self.export_elsewhere,
+                       self.open_export_folder):
             widget.setEnabled(enabled)
 
     # -- opening and loading --------------------------------------------------------------------------------
@@ -278,6 +286,7 @@ class ResultsView(QWidget):
     def _show_run(self, info: RunInfo) -> None:
         self.run_key, self.info, self.summary = info.run_key, info, None
         self._set_enabled(True)
+        self._set_export_folder(self.folder)
         self.run_picker.setEnabled(self.run_picker.count() > 1)
         self.export_battles.setEnabled(info.mode == "pairwise")
         single = info.mode == "single"
@@ -502,10 +511,11 @@ class ResultsView(QWidget):
 
     # -- export ---------------------------------------------------------------------------------------------
 
-    def export_to(self, target: str | Path | None = None,
-                  kinds: tuple[str, ...] = ("report", "verdicts", "summary", "battles")) -> Task | None:
-        """Write the run's report files (in the job pool); copy them into `target` when given. The paths
-        appear in the message bar and come with `export_did_finish`."""
+    def export_to(self, target: str | Path | None = None, kinds: tuple[str, ...] = EXPORT_KINDS) -> Task | None:
+        """Write the run's report files (in the job pool) and copy them into `target` when given. `kinds` names
+        what to write: report (report.html), tables (pairs.csv, pairs.xlsx, verdicts.csv), summary, battles. A
+        single kind writes that file alone; the message bar says where the files went, "Open folder" opens it,
+        and the paths come with `export_did_finish`."""
         if self.folder is None or self.run_key is None:
             return None
         folder, key, rounds = self.folder, self.run_key, self.rounds
@@ -513,32 +523,50 @@ class ResultsView(QWidget):
         destination = Path(target) if target is not None else None
 
         def work(ctx: WorkContext) -> list[Path]:
-            files, _ = write_reports(folder, run_key=key, inconsistent_as_tie=as_tie, rounds=rounds,
-                                     apply_overrides=apply)
-            written = {"report": files.report, "verdicts": files.verdicts, "summary": files.summary,
-                       "battles": files.battles}
-            paths = [written[kind] for kind in kinds if written.get(kind) is not None]
+            paths = write_exports(folder, key, kinds, rounds=rounds, inconsistent_as_tie=as_tie,
+                                  apply_overrides=apply)
             if destination is not None and destination.resolve() != folder.resolve():
                 try:
                     destination.mkdir(parents=True, exist_ok=True)
-                    paths = [copy_owner_only(path, destination / path.name) for path in paths]  # type: ignore[arg-type]
+                    paths = [copy_owner_only(path, destination / path.name) for path in paths]
                 except OSError as exc:
                     raise JudgedeskError(f"{destination}: could not copy the reports ({exc.strerror})") from None
-            return paths  # type: ignore[return-value]
+            return paths
 
         task = report_task_errors(self.context.jobs.submit(work, name="export"), self.context.messages)
         task.task_did_finish.connect(self._did_export)
         return task
 
     def _did_export(self, paths: object) -> None:
-        listed = [str(p) for p in paths] if isinstance(paths, list) else []
-        if listed:
-            self.context.messages.show_info("Written: " + ", ".join(listed))
+        written = [Path(p) for p in paths] if isinstance(paths, list) else []
+        if written:
+            where = written[0].parent
+            self._set_export_folder(where)
+            self.context.messages.show_info(f"Wrote {listed(p.name for p in written)} to {where}. "
+                                            "“Open folder” beside Export shows them.")
         else:
             self.context.messages.show_info("Nothing to export for this run (battles need a pairwise run).")
-        self.export_did_finish.emit([Path(p) for p in listed])
+        self.export_did_finish.emit(written)
+
+    def _set_export_folder(self, folder: Path | None) -> None:
+        self._export_folder = folder
+        self.open_export_folder.setToolTip(f"Open {folder} in the file manager" if folder else "")
+
+    @property
+    def export_folder(self) -> Path | None:
+        """Where "Open folder" leads: the folder of the last export, else the run folder."""
+        return self._export_folder
+
+    def open_exported_folder(self) -> None:
+        """Show the folder of the last export (else the run folder) in the system's file manager."""
+        folder = self._export_folder
+        if folder is None:
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.context.messages.show_error(f"{folder}: no file manager could open the folder")
 
     def _ask_export_folder(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "Export the reports to", str(self.folder or Path.home()))
         if chosen:
             self.export_to(Path(chosen))
+

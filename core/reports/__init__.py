@@ -17,7 +17,7 @@ from ._pairs_table import (
 from ._pairs_workbook import EXCEL_CELL_LIMIT, pairs_workbook
 from ._results import ResultRow, RunResults, load_results
 from ._summary import build_summary
-from ._writers import ReportFiles, TableFiles, write_html_report, write_reports, write_tables
+from ._writers import ReportFiles, TableFiles, write_battles, write_html_report, write_reports, write_tables
 
 __all__ = [
     "EXCEL_CELL_LIMIT",
@@ -39,6 +39,7 @@ __all__ = [
     "row_status",
     "spreadsheet_safe",
     "starts_like_formula",
+    "write_battles",
     "write_html_report",
     "write_reports",
     "write_tables",

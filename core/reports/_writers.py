@@ -1,8 +1,8 @@
 """The files a run folder gets: report.html, verdicts.csv, pairs.csv, pairs.xlsx, summary.json and battles.jsonl.
 
-`write_reports` writes them all; `write_html_report` only report.html and `write_tables` only the tables
-(verdicts.csv, one row per judged order, and pairs.csv and pairs.xlsx, one row per task: `pairs_table`), for the
-app's buttons that export one of them.
+`write_reports` writes them all; `write_html_report` only report.html, `write_battles` only battles.jsonl and
+`write_tables` only the tables (verdicts.csv, one row per judged order, and pairs.csv and pairs.xlsx, one row per
+task: `pairs_table`), for the app's buttons that export one of them.
 
 verdicts.csv and the pairs tables always show the judge's records, with the analyst's override (and note) of the
 task in columns of their own; battles.jsonl takes the override as the winner only when the reports are built with
@@ -33,7 +33,7 @@ from ._pairs_workbook import pairs_workbook
 from ._results import ResultRow, RunResults, load_results
 from ._summary import build_summary
 
-__all__ = ["ReportFiles", "TableFiles", "write_html_report", "write_reports", "write_tables"]
+__all__ = ["ReportFiles", "TableFiles", "write_battles", "write_html_report", "write_reports", "write_tables"]
 
 _CSV_COLUMNS = ["position", "item_id", "model_a", "model_b", "category", "human", "side", "status", "winner",
                 "score", "p_A", "p_B", "p_tie", "cut_tokens", "reason", "raw_output", "error", "override",
@@ -105,6 +105,17 @@ def write_html_report(folder: str | Path, *, run_key: str | None = None, inconsi
     folder = _prepared(folder)
     write_owner_only(folder / "report.html", render_report(results, summary))
     return folder / "report.html", summary
+
+
+def write_battles(folder: str | Path, *, run_key: str | None = None, inconsistent_as_tie: bool = False,
+                  apply_overrides: bool = False) -> Path | None:
+    """Write battles.jsonl alone; None for a single-grading run, which has no battles."""
+    results = load_results(folder, run_key)
+    if results.info.mode != "pairwise":
+        return None
+    path = _prepared(folder) / "battles.jsonl"
+    write_owner_only(path, _battles(results, inconsistent_as_tie=inconsistent_as_tie, apply_overrides=apply_overrides))
+    return path
 
 
 def write_tables(folder: str | Path, *, run_key: str | None = None) -> TableFiles:

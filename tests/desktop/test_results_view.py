@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 import time
 from pathlib import Path
 
@@ -16,8 +17,19 @@ from judgedesk.core.reports import load_results
 from judgedesk.core.runs import BatchOptions, RunStore, run_batch
 from judgedesk.desktop._results_model import COLUMNS
 from judgedesk.desktop._results_view import ResultsView
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QPushButton, QTableView, QTextBrowser
+from openpyxl import load_workbook
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QTextBrowser,
+)
 
 pytestmark = pytest.mark.real_model
 WAIT = 60_000
@@ -143,13 +155,14 @@ def test_open_filter_select_override_and_export(view: ResultsView, qtbot: object
     assert f"override: {label}" in html and "the judge missed it" in html
     assert "report.html" in messages.current_text()
     with qtbot.waitSignal(view.export_did_finish, timeout=WAIT):  # type: ignore[attr-defined]
-        qtbot.mouseClick(_find(view, QPushButton, "exportCsv"), Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+        qtbot.mouseClick(_find(view, QPushButton, "exportTables"), Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
     assert "override_note" in (folder / "verdicts.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert "the judge missed it" in (folder / "pairs.csv").read_text(encoding="utf-8")
     elsewhere = tmp_path / "exported"
     with qtbot.waitSignal(view.export_did_finish, timeout=WAIT) as exported:  # type: ignore[attr-defined]
         view.export_to(elsewhere)
-    assert sorted(p.name for p in exported.args[0]) == ["battles.jsonl", "report.html", "summary.json",
-                                                        "verdicts.csv"]
+    assert sorted(p.name for p in exported.args[0]) == ["battles.jsonl", "pairs.csv", "pairs.xlsx", "report.html",
+                                                        "summary.json", "verdicts.csv"]
     assert json.loads((elsewhere / "summary.json").read_text(encoding="utf-8"))["agreement"]["overrides"]["count"] == 1
 
     # Clearing the override.
@@ -213,3 +226,67 @@ def test_a_running_run_is_watched_at_most_every_two_seconds(view: ResultsView, q
     qtbot.wait(2500)  # type: ignore[attr-defined]
     assert len(loads) == 1  # five updates in a burst: one reload
     assert loads[0] - started >= 1.5  # not before two seconds after the open's own load
+
+
+def test_export_buttons_write_what_they_say_and_offer_the_folder(
+        view: ResultsView, qtbot: object, judged_run: tuple[Path, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "run"
+    shutil.copytree(judged_run[0], folder)  # judged, no report written yet
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    _open(view, qtbot, folder)
+    messages = view.context.messages
+    open_folder = _find(view, QPushButton, "openExportFolder")
+    assert open_folder.isEnabled() and str(folder) in open_folder.toolTip()
+    assert view.minimumSizeHint().width() <= 1024 - 130 - 40  # the export row fits the smallest window's view
+
+    # "HTML report" writes report.html and nothing else.
+    with qtbot.waitSignal(view.export_did_finish, timeout=WAIT) as exported:  # type: ignore[attr-defined]
+        qtbot.mouseClick(_find(view, QPushButton, "exportReport"), Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    assert exported.args[0] == [folder / "report.html"]
+    assert [name for name in ("verdicts.csv", "pairs.csv", "pairs.xlsx", "summary.json", "battles.jsonl")
+            if (folder / name).exists()] == []
+    assert messages.kind == "info" and f"report.html to {folder}" in messages.current_text()
+
+    # "Tables" writes the per-pair table (CSV and workbook) and verdicts.csv, owner-only, and says where.
+    with qtbot.waitSignal(view.export_did_finish, timeout=WAIT) as exported:  # type: ignore[attr-defined]
+        qtbot.mouseClick(_find(view, QPushButton, "exportTables"), Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    assert exported.args[0] == [folder / "pairs.csv", folder / "pairs.xlsx", folder / "verdicts.csv"]
+    assert not (folder / "summary.json").exists() and not (folder / "battles.jsonl").exists()
+    assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in exported.args[0])
+    assert f"pairs.csv, pairs.xlsx and verdicts.csv to {folder}" in messages.current_text()
+    assert "Open folder" in messages.current_text()
+
+    # The workbook is the Verdicts tab: same rows, positions, decisions; no formula anywhere.
+    model = view.model
+    sheet = load_workbook(folder / "pairs.xlsx").active
+    header = [cell.value for cell in sheet[1]]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert [row[header.index("position")] for row in rows] == [
+        int(model.headerData(r, Qt.Orientation.Vertical)) for r in range(model.rowCount())] == [1, 2, 3]
+    assert [row[header.index("decision")] for row in rows] == [
+        model.data(model.index(r, COLUMNS.index("Decision"))) for r in range(model.rowCount())]
+    assert [row[header.index("response_a")] for row in rows] == [
+        model.row_at(r).task.payload["responses"][0] for r in range(model.rowCount())]
+    assert all(cell.data_type != "f" for line in sheet.iter_rows() for cell in line)
+
+    # "Open folder" opens where the files went.
+    qtbot.mouseClick(open_folder, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    assert opened == [QUrl.fromLocalFile(str(folder))]
+
+    # "Export to…" writes everything there, and the folder on offer follows.
+    elsewhere = tmp_path / "shared"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args, **kwargs: str(elsewhere))
+    with qtbot.waitSignal(view.export_did_finish, timeout=WAIT) as exported:  # type: ignore[attr-defined]
+        qtbot.mouseClick(_find(view, QPushButton, "exportTo"), Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    assert {path.name for path in elsewhere.iterdir()} == {"report.html", "pairs.csv", "pairs.xlsx", "verdicts.csv",
+                                                            "summary.json", "battles.jsonl"}
+    assert str(elsewhere) in messages.current_text() and view.export_folder == elsewhere
+    qtbot.mouseClick(open_folder, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    assert opened[-1] == QUrl.fromLocalFile(str(elsewhere))
+
+    # A desktop without a file manager is said, not swallowed.
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)
+    qtbot.mouseClick(open_folder, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    assert messages.kind == "error" and str(elsewhere) in messages.current_text()

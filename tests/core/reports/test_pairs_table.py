@@ -21,6 +21,7 @@ from judgedesk.core.reports import (
     pairs_table,
     pairs_workbook,
     restore_csv_cell,
+    write_battles,
     write_html_report,
     write_reports,
     write_tables,
@@ -288,3 +289,15 @@ def test_the_html_report_alone(tmp_path: Path, umask_zero: None) -> None:
     assert summary["progress"]["tasks"] == 5
     assert sorted(path.name for path in tmp_path.iterdir() if not path.name.startswith("run.sqlite")) == [
         "report.html"]
+
+
+def test_battles_alone(tmp_path: Path) -> None:
+    pairwise, grading = tmp_path / "pairwise", tmp_path / "grading"
+    for folder in (pairwise, grading):
+        folder.mkdir()
+    _pairwise_run(pairwise)
+    _grading_run(grading)
+    assert write_battles(pairwise) == pairwise / "battles.jsonl"
+    assert len((pairwise / "battles.jsonl").read_text(encoding="utf-8").splitlines()) == 2  # A, and inconsistent
+    assert not (pairwise / "report.html").exists() and not (pairwise / "pairs.csv").exists()
+    assert write_battles(grading) is None and not (grading / "battles.jsonl").exists()
