@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from typing import Any
 
 from .._errors import InputError, ServerUnavailableError
@@ -73,9 +74,17 @@ def _headline(summary: dict[str, Any]) -> str:
     progress = summary["progress"]
     lines = [f"{summary['run']['label']}: {progress['complete']}/{progress['tasks']} complete, "
              f"statuses {progress['statuses']}"]
-    for m in (summary.get("ratings") or {}).get("models", []):
-        interval = "" if m["ci_low"] is None else f"  [{m['ci_low']:.0f}, {m['ci_high']:.0f}]"
-        lines.append(f"  {m['model']:<24} {m['rating']:7.0f}{interval}")
+    for warning in summary.get("warnings") or []:
+        text = f"warning: {warning['title']}. {warning['meaning']} {warning['advice']}"
+        lines += textwrap.wrap(text, width=110, initial_indent="  ", subsequent_indent="    ")
+    ratings = summary.get("ratings") or {}
+    for m in ratings.get("models", []):
+        interval = (f"[{m['ci_low']:.0f}, {m['ci_high']:.0f}]" if m["ci_low"] is not None
+                    else m.get("no_interval") or "")
+        games = "" if "(n = " in interval else f" · n = {m['games']}"  # a reason may name its n already
+        lines.append(f"  {m['model']:<24} {m['rating']:7.0f}  {interval}{games}")
+    for m in ratings.get("unrated", []):
+        lines.append(f"  {m['model']:<24} {'–':>7}  not rated: {m['reason']}")
     for m in (summary.get("grades") or {}).get("models", []):
         lines.append(f"  {m['model']:<24} mean {m['mean']:.2f} over {m['n']}")
     behaviour = summary.get("judge_behaviour")

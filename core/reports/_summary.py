@@ -4,6 +4,13 @@ Analyst overrides: by default every statistic describes the judge's own verdicts
 `agreement["overrides"]`, the judge's final decision (or score) measured against the analyst's labels taken as
 gold. `apply_overrides=True` puts the analyst's label (or score) in place of the judge's decision for the ranking,
 win rates, pair and category tables and grades; judge behaviour and agreement still describe the judge itself.
+
+"Inconsistent as tie" is, likewise, a choice for the ranking: it changes the figures listed in
+`INCONSISTENT_AS_TIE_CHANGES` (counted as half a win each way), while the decision counts, judge behaviour,
+agreement and warnings always show what the judge did, an inconsistent pair staying inconsistent.
+
+Small samples: every figure carries its n, an interval is given only from `MIN_GAMES_FOR_INTERVAL` games up (and
+when its redraws vary), and models without a counted game are listed with the reason (`ratings["unrated"]`).
 """
 
 from __future__ import annotations
@@ -15,7 +22,10 @@ import numpy as np
 
 from .._version import __version__
 from ..stats import (
+    MIN_GAMES_FOR_INTERVAL,
+    BootstrapInterval,
     agreement,
+    bootstrap_interval,
     bradley_terry,
     by_category,
     judge_behaviour,
@@ -24,8 +34,12 @@ from ..stats import (
     win_rate_matrix,
 )
 from ._results import RunResults
+from ._warnings import run_warnings
 
-__all__ = ["build_summary"]
+__all__ = ["INCONSISTENT_AS_TIE_CHANGES", "build_summary"]
+
+INCONSISTENT_AS_TIE_CHANGES = ("ratings", "win_rate_matrix", "pairs", "categories")
+"""The summary's figures that "inconsistent as tie" changes; everything else is the judge's own decisions."""
 
 
 def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, baseline: str | None = None,
@@ -47,15 +61,19 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
                      "overrides": results.overridden},
         "input_problems": [{"path": p[0], "line": p[1], "reason": p[2], "item": p[3]} for p in results.problems],
         "options": {"inconsistent_as_tie": inconsistent_as_tie, "bootstrap_rounds": rounds, "seed": seed,
-                    "apply_overrides": apply_overrides},
+                    "apply_overrides": apply_overrides, "min_games_for_interval": MIN_GAMES_FOR_INTERVAL,
+                    "inconsistent_as_tie_changes": list(INCONSISTENT_AS_TIE_CHANGES)},
+        "warnings": [],
     }
     if info.mode == "single":
         summary["grades"] = _grades(results, rounds=rounds, seed=seed, apply_overrides=apply_overrides)
         if results.overridden:
             summary["agreement"] = {"overrides": _score_agreement(results)}
         return summary
-    judged = results.outcomes(inconsistent_as_tie=inconsistent_as_tie)
-    outcomes = results.outcomes(inconsistent_as_tie=inconsistent_as_tie, apply_overrides=apply_overrides)
+    # The judge's own decisions, inconsistent kept: the statistics map it to a tie themselves where asked, so the
+    # pair tables still count it as inconsistent and behaviour and agreement never see the mapping.
+    judged = results.outcomes()
+    outcomes = results.outcomes(apply_overrides=apply_overrides)
     models = list(dict.fromkeys(m for o in outcomes for m in (o.model_a, o.model_b)))
     summary["decisions"] = dict(sorted(Counter(o.decision for o in outcomes).items()))
     summary["pairs"] = [p.to_dict() for p in pair_summary(outcomes, inconsistent_as_tie=inconsistent_as_tie,
@@ -67,14 +85,16 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
         summary["win_rate_matrix"] = win_rate_matrix(outcomes, inconsistent_as_tie=inconsistent_as_tie).to_dict()
     categories = by_category(outcomes, inconsistent_as_tie=inconsistent_as_tie, rounds=rounds, seed=seed)
     summary["categories"] = {name: [p.to_dict() for p in rows] for name, rows in sorted(categories.items())}
-    summary["judge_behaviour"] = judge_behaviour(judged).to_dict()
+    behaviour = judge_behaviour(judged)
+    summary["judge_behaviour"] = behaviour.to_dict()
+    summary["warnings"] = [w.to_dict() for w in run_warnings(behaviour, inconsistent_as_tie=inconsistent_as_tie)]
     labelled = [o for o in judged if o.human is not None]
     if labelled:
         gold = [o.human for o in labelled]
         summary["agreement"] = {
             # PandaLM's protocol: one order (A shown first) against the majority label.
             "first_order": agreement([o.ab for o in labelled], gold).to_dict(),
-            # The final both-order decision, inconsistent counted wrong (or as a tie when asked).
+            # The final both-order decision, inconsistent counted wrong whatever the ranking counts it as.
             "final_decision": agreement([o.decision for o in labelled], gold).to_dict(),
         }
         if "BA" in info.orders:
@@ -82,15 +102,16 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
             summary["agreement"]["both_orders"] = order_agreement([o.ab for o in labelled], [o.ba for o in labelled],
                                                                   gold).to_dict()
     if results.overridden:
-        summary.setdefault("agreement", {})["overrides"] = _label_agreement(results, inconsistent_as_tie)
+        summary.setdefault("agreement", {})["overrides"] = _label_agreement(results)
     return summary
 
 
-def _label_agreement(results: RunResults, inconsistent_as_tie: bool) -> dict[str, Any]:
-    """The judge's final decision against the analyst's overrides as gold labels, over the finished tasks."""
+def _label_agreement(results: RunResults) -> dict[str, Any]:
+    """The judge's final decision (inconsistent kept) against the analyst's overrides as gold labels, over the
+    finished tasks."""
     predicted, gold = [], []
     for row in results.rows:
-        decision = row.decision(results.info.orders, inconsistent_as_tie=inconsistent_as_tie)
+        decision = row.decision(results.info.orders)
         if row.override is None or row.override.label is None or decision is None:
             continue
         predicted.append(decision)
@@ -130,18 +151,19 @@ def _grades(results: RunResults, *, rounds: int, seed: int, apply_overrides: boo
     models: list[dict[str, Any]] = []
     for model, scored in by_model.items():
         values = np.array([s for _, s in scored])
-        low, high = _bootstrap_mean(values, rounds=rounds, seed=seed)
-        models.append({"model": model, "n": len(values), "mean": float(values.mean()), "ci_low": low,
-                       "ci_high": high, "unparsed": unparsed[model]})
+        interval = _bootstrap_mean(values, rounds=rounds, seed=seed)
+        models.append({"model": model, "n": len(values), "mean": float(values.mean()), "ci_low": interval.low,
+                       "ci_high": interval.high, "no_interval": interval.missing, "unparsed": unparsed[model]})
     models.sort(key=lambda m: -m["mean"])
     categories = {cat: {m: float(np.mean(v)) for m, v in sorted(per.items())}
                   for cat, per in sorted(per_category.items())}
     return {"scale": scale, "models": models, "categories": categories}
 
 
-def _bootstrap_mean(values: np.ndarray, *, rounds: int, seed: int) -> tuple[float | None, float | None]:
-    if len(values) < 2 or rounds <= 0:
-        return None, None
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(rounds, len(values)))].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+def _bootstrap_mean(values: np.ndarray, *, rounds: int, seed: int) -> BootstrapInterval:
+    """The 95% interval of the mean score, or why there is none (the same rule as every pairwise interval)."""
+    means = np.empty(0)
+    if len(values) >= MIN_GAMES_FOR_INTERVAL and rounds > 0:
+        rng = np.random.default_rng(seed)
+        means = values[rng.integers(0, len(values), size=(rounds, len(values)))].mean(axis=1)
+    return bootstrap_interval(means, games=len(values), rounds=rounds, unit="scores")

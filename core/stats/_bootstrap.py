@@ -88,7 +88,7 @@ def bootstrap_interval(redrawn: Sequence[float] | np.ndarray, *, games: int, rou
     the redraws' interval has no width (every redraw gave the same value): a point is no interval. `unit` names
     what was counted in the reason ("games", "scores").
     """
-    if rounds == 0:
+    if rounds <= 0:
         return BootstrapInterval(None, None, "no interval: the bootstrap was off (0 rounds)")
     if games < MIN_GAMES_FOR_INTERVAL:
         return BootstrapInterval(None, None, too_few_games(games, unit))
