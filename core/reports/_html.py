@@ -2,6 +2,10 @@
 
 Every piece of model text goes through Jinja's autoescaping, so a response that contains HTML or a script shows as
 text. Charts are drawn here as SVG from the summary's figures.
+
+The page shows what each figure rests on: the summary's warnings first, every rating, win rate and matrix cell with
+its n, the reason where there is no interval (a hollow dot in the ranking, a faded dashed cell in the matrix below
+the summary's `min_games_for_interval`), and the models left out of the ranking with theirs.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from jinja2 import Environment, select_autoescape
 from markupsafe import Markup, escape
 
 from .._records import Status
+from ..stats import MIN_GAMES_FOR_INTERVAL
 from ._results import RunResults
 
 __all__ = ["render_report"]
@@ -29,6 +34,16 @@ def _num(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _interval(entry: dict[str, Any], kind: str = "pct", digits: int = 0) -> str:
+    """An entry's 95% interval as text, else the reason it has none ("too few games for an interval (n = 1)")."""
+    low, high = entry.get("ci_low"), entry.get("ci_high")
+    if low is None or high is None:
+        return str(entry.get("no_interval") or "–")
+    if kind == "pct":
+        return f"{_pct(low)} – {_pct(high)}"
+    return f"{_num(low, digits)} – {_num(high, digits)}"
+
+
 def _ranking_svg(ratings: dict[str, Any]) -> Markup:
     models = ratings.get("models") or []
     if not models:
@@ -37,11 +52,11 @@ def _ranking_svg(ratings: dict[str, Any]) -> Markup:
     low, high = min(values), max(values)
     span = max(high - low, 1.0)
     low, high = low - span * 0.1, high + span * 0.1
-    width, left, row = 640, 170, 28
+    width, left, right, row = 640, 170, 110, 28
     height = row * len(models) + 40
 
     def x(value: float) -> float:
-        return left + (value - low) / (high - low) * (width - left - 20)
+        return left + (value - low) / (high - low) * (width - left - right)
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
              f'aria-label="ranking with 95% intervals">']
@@ -51,8 +66,12 @@ def _ranking_svg(ratings: dict[str, Any]) -> Markup:
         if m["ci_low"] is not None and m["ci_high"] is not None:
             parts.append(f'<line x1="{x(m["ci_low"]):.1f}" x2="{x(m["ci_high"]):.1f}" y1="{y}" y2="{y}" '
                          'class="whisker"/>')
-        parts.append(f'<circle cx="{x(m["rating"]):.1f}" cy="{y}" r="5" class="dot"/>')
-        parts.append(f'<text x="{width - 5}" y="{y + 5}" text-anchor="end" class="value">{m["rating"]:.0f}</text>')
+            parts.append(f'<circle cx="{x(m["rating"]):.1f}" cy="{y}" r="5" class="dot"/>')
+        else:  # no interval: a hollow dot, so the estimate does not look exact
+            parts.append(f'<circle cx="{x(m["rating"]):.1f}" cy="{y}" r="5" class="dot open">'
+                         f'<title>{escape(m.get("no_interval") or "no interval")}</title></circle>')
+        parts.append(f'<text x="{width - 5}" y="{y + 5}" text-anchor="end" class="value">{m["rating"]:.0f} · '
+                     f'n = {m["games"]}</text>')
     axis_y = height - 12
     for tick in (low + (high - low) * f for f in (0.05, 0.5, 0.95)):
         parts.append(f'<text x="{x(tick):.1f}" y="{axis_y}" text-anchor="middle" class="tick">{tick:.0f}</text>')
@@ -60,7 +79,7 @@ def _ranking_svg(ratings: dict[str, Any]) -> Markup:
     return Markup("".join(parts))
 
 
-def _matrix_svg(matrix: dict[str, Any]) -> Markup:
+def _matrix_svg(matrix: dict[str, Any], min_games: int) -> Markup:
     models = matrix.get("models") or []
     if len(models) < 2:
         return Markup("")
@@ -78,6 +97,7 @@ def _matrix_svg(matrix: dict[str, Any]) -> Markup:
                      f'{escape(name)}</text>')
         for j in range(size):
             rate = matrix["rates"][i][j]
+            games = (matrix.get("games") or [[0] * size] * size)[i][j]
             x = left + j * cell
             if rate is None:
                 parts.append(f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" class="empty"/>')
@@ -86,11 +106,15 @@ def _matrix_svg(matrix: dict[str, Any]) -> Markup:
             red = int(255 * min(1.0, 2 * rate)) if rate < 0.5 else int(255 * (1 - (rate - 0.5) * 1.2))
             blue = int(255 * min(1.0, 2 * (1 - rate))) if rate > 0.5 else int(255 * (1 - (0.5 - rate) * 1.2))
             green = min(red, blue)
+            # Fewer games than an interval needs: faded and dashed, so 100% from one game does not look solid.
+            few = ' class="few"' if games < min_games else ""
             parts.append(f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
-                         f'fill="rgb({blue},{green},{red})"><title>{escape(name)} vs {escape(models[j])}: '
-                         f'{rate:.1%}</title></rect>')
-            parts.append(f'<text x="{x + cell / 2 - 1:.0f}" y="{y + cell / 2 + 4:.0f}" text-anchor="middle" '
+                         f'fill="rgb({blue},{green},{red})"{few}><title>{escape(name)} vs {escape(models[j])}: '
+                         f'{rate:.1%} of {games} game{"s" if games != 1 else ""}</title></rect>')
+            parts.append(f'<text x="{x + cell / 2 - 1:.0f}" y="{y + cell / 2 - 1:.0f}" text-anchor="middle" '
                          f'class="cell">{rate:.0%}</text>')
+            parts.append(f'<text x="{x + cell / 2 - 1:.0f}" y="{y + cell / 2 + 13:.0f}" text-anchor="middle" '
+                         f'class="games">n = {games}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -105,7 +129,7 @@ def _grades_svg(grades: dict[str, Any]) -> Markup:
     low, high = scale
 
     def x(value: float) -> float:
-        return left + (value - low) / max(high - low, 1) * (width - left - 60)
+        return left + (value - low) / max(high - low, 1) * (width - left - 110)
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
              f'aria-label="mean score per model">']
@@ -116,7 +140,8 @@ def _grades_svg(grades: dict[str, Any]) -> Markup:
         if m["ci_low"] is not None:
             parts.append(f'<line x1="{x(m["ci_low"]):.1f}" x2="{x(m["ci_high"]):.1f}" y1="{y}" y2="{y}" '
                          'class="whisker"/>')
-        parts.append(f'<text x="{width - 5}" y="{y + 5}" text-anchor="end" class="value">{m["mean"]:.2f}</text>')
+        parts.append(f'<text x="{width - 5}" y="{y + 5}" text-anchor="end" class="value">{m["mean"]:.2f} · '
+                     f'n = {m["n"]}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -134,6 +159,9 @@ th{background:#f2f5f9}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .figure b{display:block;font-size:1.3rem}.warn{background:#fff6e0;border:1px solid #f0c36d;padding:.5rem .8rem;border-radius:6px}
 svg .label{font-size:12px;fill:#1d2430}svg .value,svg .tick{font-size:11px;fill:#5b6577}svg .cell{font-size:12px;fill:#1d2430}
 svg .dot{fill:#1f5fa8}svg .whisker{stroke:#1f5fa8;stroke-width:2}svg .bar{fill:#9cc0e6}svg .empty{fill:#eef1f5}
+svg .dot.open{fill:#fff;stroke:#1f5fa8;stroke-width:2;stroke-dasharray:3 2}svg .few{fill-opacity:.4;stroke:#5b6577;stroke-dasharray:4 3}
+svg .games{font-size:10px;fill:#1d2430}.alert{background:#fdecea;border:1px solid #e0a39c;border-left:5px solid #c0392b;padding:.6rem .9rem;border-radius:6px;margin:1rem 0}
+td.why{color:#5b6577;font-style:italic}
 details{border:1px solid #d8dee8;border-radius:6px;margin:.4rem 0;padding:.3rem .6rem}summary{cursor:pointer}
 pre{white-space:pre-wrap;word-break:break-word;background:#f7f9fb;padding:.4rem .6rem;border-radius:4px;margin:.2rem 0}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:.6rem}.tag{font-size:.8rem;padding:0 .35rem;border-radius:3px;background:#e6ecf4}
@@ -143,7 +171,8 @@ p.override{background:#f8effc;border-left:3px solid #9b59b6;padding:.3rem .6rem}
 <h1>judgedesk report</h1>
 <div class="muted">{{ s.run.label }} · {{ s.run.mode }} · orders {{ s.run.orders|join(", ") }} · source {{ s.run.source }}<br>
 run {{ s.run.run_key[:16] }} · judgedesk {{ s.judgedesk }} · seed {{ s.run.settings.seed }} · decoding {{ s.run.settings.decoding.mode }}</div>
-
+{% for w in s.warnings %}<div class="alert" role="alert"><b>Warning: {{ w.title }}.</b> {{ w.meaning }}<br><b>What to do:</b> {{ w.advice }}</div>
+{% endfor %}
 <h2>Summary</h2>
 <div class="figures">
 <div class="figure">tasks<b>{{ s.progress.complete }} / {{ s.progress.tasks }}</b>complete</div>
@@ -155,41 +184,50 @@ run {{ s.run.run_key[:16] }} · judgedesk {{ s.judgedesk }} · seed {{ s.run.set
 {% if s.grades %}
 <h2>Mean score per model (95% interval)</h2>
 {{ grades_svg }}
-<table><tr><th>model</th><th>graded</th><th>mean</th><th>95% interval</th><th>unparsed</th></tr>
-{% for m in s.grades.models %}<tr><td>{{ m.model }}</td><td class="n">{{ m.n }}</td><td class="n">{{ num(m.mean, 2) }}</td><td class="n">{{ num(m.ci_low, 2) }} – {{ num(m.ci_high, 2) }}</td><td class="n">{{ m.unparsed }}</td></tr>{% endfor %}
+<table><tr><th>model</th><th>graded (n)</th><th>mean</th><th>95% interval</th><th>unparsed</th></tr>
+{% for m in s.grades.models %}<tr><td>{{ m.model }}</td><td class="n">{{ m.n }}</td><td class="n">{{ num(m.mean, 2) }}</td><td class="n{% if m.ci_low is none %} why{% endif %}">{{ interval(m, "num", 2) }}</td><td class="n">{{ m.unparsed }}</td></tr>{% endfor %}
 </table>
 {% else %}
 {% if s.ratings and not s.ratings.models %}
 <h2>Ranking</h2>
-<p class="warn">No decisive verdicts to rank: every finished pair was unparsed{% if not s.options.inconsistent_as_tie %} or inconsistent across the two orders (rebuild with <code>judgedesk report DIR --inconsistent-as-tie</code> to count those as ties, PandaLM's protocol){% endif %}.</p>
+<p class="warn">No decisive verdicts to rank: every finished pair was unparsed{% if not s.options.inconsistent_as_tie %} or inconsistent across the two orders (<code>judgedesk report DIR --inconsistent-as-tie</code> counts those as ties, PandaLM's protocol; with a judge this inconsistent the ranking then measures its position bias){% endif %}.</p>
 {% endif %}
 {% if s.ratings and s.ratings.models %}
 <h2>Ranking (Bradley–Terry, Elo scale, 95% bootstrap interval)</h2>
-<p class="muted">Anchored at {{ s.ratings.anchor }} = 1000; ties count as half a win{% if s.options.inconsistent_as_tie %}, inconsistent pairs as ties{% else %}; inconsistent pairs are left out{% endif %}.</p>
+<p class="muted">Anchored at {{ s.ratings.anchor }} = 1000; ties count as half a win{% if s.options.inconsistent_as_tie %}, inconsistent pairs as ties{% else %}; inconsistent pairs are left out{% endif %}. n = the games a model played that count. A hollow dot has no interval: the anchor, or fewer than {{ s.options.min_games_for_interval }} games, or redraws that do not vary.</p>
 {{ ranking_svg }}
+<table><tr><th>model</th><th>rating</th><th>95% interval</th><th>games (n)</th></tr>
+{% for m in s.ratings.models %}<tr><td>{{ m.model }}</td><td class="n">{{ num(m.rating) }}</td><td class="n{% if m.ci_low is none %} why{% endif %}">{{ interval(m, "num") }}</td><td class="n">{{ m.games }}</td></tr>{% endfor %}
+</table>
+{% endif %}
+{% if s.ratings and s.ratings.unrated %}
+<p class="warn">Not ranked: {% for m in s.ratings.unrated %}<b>{{ m.model }}</b>: {{ m.reason }}{{ "; " if not loop.last else "." }}{% endfor %}</p>
+{% endif %}
+{% if s.ratings and s.ratings.models %}
 <h2>Win-rate matrix</h2>
-<p class="muted">Row model's win rate against the column model (ties as half).</p>
+<p class="muted">Row model's win rate against the column model (ties as half); n = the games in the cell. Faded, dashed cells hold fewer than {{ s.options.min_games_for_interval }} games: too few to read much into.</p>
 {{ matrix_svg }}
 {% endif %}
 <h2>Model pairs</h2>
-<table><tr><th>model A</th><th>model B</th><th>wins</th><th>losses</th><th>ties</th><th>inconsistent</th><th>unparsed</th><th>A's win rate</th><th>95% interval</th></tr>
-{% for p in s.pairs %}<tr><td>{{ p.model_a }}</td><td>{{ p.model_b }}</td><td class="n">{{ p.wins }}</td><td class="n">{{ p.losses }}</td><td class="n">{{ p.ties }}</td><td class="n">{{ p.inconsistent }}</td><td class="n">{{ p.unparsed }}</td><td class="n">{{ pct(p.win_rate) }}</td><td class="n">{{ pct(p.ci_low) }} – {{ pct(p.ci_high) }}</td></tr>{% endfor %}
+<table><tr><th>model A</th><th>model B</th><th>wins</th><th>losses</th><th>ties</th><th>inconsistent</th><th>unparsed</th><th>games (n)</th><th>A's win rate</th><th>95% interval</th></tr>
+{% for p in s.pairs %}<tr><td>{{ p.model_a }}</td><td>{{ p.model_b }}</td><td class="n">{{ p.wins }}</td><td class="n">{{ p.losses }}</td><td class="n">{{ p.ties }}</td><td class="n">{{ p.inconsistent }}</td><td class="n">{{ p.unparsed }}</td><td class="n">{{ p.games }}</td><td class="n">{{ pct(p.win_rate) }}</td><td class="n{% if p.ci_low is none and p.win_rate is not none %} why{% endif %}">{{ interval(p) }}</td></tr>{% endfor %}
 </table>
 {% if s.categories %}
 <h2>Per category</h2>
-<table><tr><th>category</th><th>model A</th><th>model B</th><th>n</th><th>A's win rate</th><th>95% interval</th></tr>
-{% for name, rows in s.categories.items() %}{% for p in rows %}<tr><td>{{ name }}</td><td>{{ p.model_a }}</td><td>{{ p.model_b }}</td><td class="n">{{ p.n }}</td><td class="n">{{ pct(p.win_rate) }}</td><td class="n">{{ pct(p.ci_low) }} – {{ pct(p.ci_high) }}</td></tr>{% endfor %}{% endfor %}
+<table><tr><th>category</th><th>model A</th><th>model B</th><th>pairs</th><th>games (n)</th><th>A's win rate</th><th>95% interval</th></tr>
+{% for name, rows in s.categories.items() %}{% for p in rows %}<tr><td>{{ name }}</td><td>{{ p.model_a }}</td><td>{{ p.model_b }}</td><td class="n">{{ p.n }}</td><td class="n">{{ p.games }}</td><td class="n">{{ pct(p.win_rate) }}</td><td class="n{% if p.ci_low is none and p.win_rate is not none %} why{% endif %}">{{ interval(p) }}</td></tr>{% endfor %}{% endfor %}
 </table>
 {% endif %}
 <h2>Judge behaviour</h2>
 {% set b = s.judge_behaviour %}
+<p class="muted">What the judge did on all {{ b.n }} finished pairs, whatever the options: "inconsistent as tie"{% if s.options.inconsistent_as_tie %} (on in this report){% endif %} changes only the ranking, the win-rate matrix and the pair and category win rates, never these figures.</p>
 <div class="figures">
 <div class="figure">position consistency<b>{{ pct(b.position_consistency) }}</b>{{ b.consistent }} of {{ b.both_orders }} pairs</div>
-<div class="figure">first-position preference<b>{{ pct(b.first_position_preference) }}</b>0.5 = no bias</div>
+<div class="figure">first-position preference<b>{{ pct(b.first_position_preference) }}</b>first shown won {{ b.first_shown_won }} of {{ b.order_verdicts }}; 50% = no bias</div>
 <div class="figure">length preference<b>{{ pct(b.length_preference) }}</b>longer won {{ b.longer_won }} of {{ b.length_decided }}</div>
-<div class="figure">tie rate<b>{{ pct(b.tie_rate) }}</b>{{ b.ties }} pairs</div>
-<div class="figure">inconsistent<b>{{ pct(b.inconsistent_rate) }}</b>{{ b.inconsistent }} pairs</div>
-<div class="figure">unparsed<b>{{ pct(b.unparsed_rate) }}</b>{{ b.unparsed }} pairs</div>
+<div class="figure">tie rate<b>{{ pct(b.tie_rate) }}</b>{{ b.ties }} of {{ b.n }} pairs</div>
+<div class="figure">inconsistent<b>{{ pct(b.inconsistent_rate) }}</b>{{ b.inconsistent }} of {{ b.n }} pairs</div>
+<div class="figure">unparsed<b>{{ pct(b.unparsed_rate) }}</b>{{ b.unparsed }} of {{ b.n }} pairs</div>
 </div>
 {% if s.agreement and s.agreement.final_decision %}
 <h2>Agreement with human labels</h2>
@@ -240,8 +278,9 @@ run {{ s.run.run_key[:16] }} · judgedesk {{ s.judgedesk }} · seed {{ s.run.set
 def render_report(results: RunResults, summary: dict[str, Any]) -> str:
     """The HTML report of a run."""
     return _TEMPLATE.render(
-        s=summary, rows=results.rows, pct=_pct, num=_num, problem_statuses=_PROBLEM_STATUSES,
+        s=summary, rows=results.rows, pct=_pct, num=_num, interval=_interval, problem_statuses=_PROBLEM_STATUSES,
         ranking_svg=_ranking_svg(summary.get("ratings") or {}),
-        matrix_svg=_matrix_svg(summary.get("win_rate_matrix") or {}),
+        matrix_svg=_matrix_svg(summary.get("win_rate_matrix") or {},
+                               (summary.get("options") or {}).get("min_games_for_interval", MIN_GAMES_FOR_INTERVAL)),
         grades_svg=_grades_svg(summary.get("grades") or {}),
     )

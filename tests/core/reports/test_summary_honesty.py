@@ -1,6 +1,7 @@
 """The summary of a run says what its figures rest on (issue 17), on the mock backend: a judge that contradicts
 itself on most pairs gets a warning (with the threshold's edge), "inconsistent as tie" changes the ranking and win
-rates only, never judge behaviour or agreement, and the figures of few games carry their n and no interval."""
+rates only, never judge behaviour or agreement, and the figures of few games carry their n and no interval; the
+command line's summary and the HTML report say the same."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from judgedesk.core import DecodingSettings, EvalItem, Judge
 from judgedesk.core.backends._mock import MockBackend
 from judgedesk.core.cli import main
 from judgedesk.core.datasets import Dataset, PairTask
-from judgedesk.core.reports import build_summary, load_results
+from judgedesk.core.reports import build_summary, load_results, render_report
 from judgedesk.core.runs import run_batch
 
 MODELS = ("model-alpha", "model-beta", "model-gamma")
@@ -124,3 +125,34 @@ def test_the_command_line_summary_carries_the_warning_and_the_unrated(tmp_path: 
         assert "Judges view → Import GGUF…" in " ".join(out.split())
     assert "not rated: no decisive games — all 6 inconsistent" in plain
     assert "too few games for an interval (n = 1)" in plain and "[1000, 1000]" not in plain
+
+
+def test_the_html_report_warns_first_and_shows_every_n(tmp_path: Path) -> None:
+    _summary(tmp_path, _mostly_biased())
+    results = load_results(tmp_path / "run")
+    html = render_report(results, build_summary(results, rounds=50))
+    warning = html.index('<div class="alert" role="alert"><b>Warning: The judge contradicted itself on 8 of 9 pairs')
+    assert warning < html.index("<h2>Summary</h2>")
+    assert "What to do:</b> Judge with a stronger model: in the app, Judges view → Import GGUF…" in html
+    # Ratings: n and the reason, never a point-wide interval.
+    assert "1000 · n = 1" in html and '<td class="n why">the anchor: 1000 by definition</td>' in html
+    assert '<td class="n why">too few games for an interval (n = 1)</td>' in html
+    assert "[1000, 1000]" not in html and "1000 – 1000" not in html and "100.0% – 100.0%" not in html
+    assert 'class="dot open"' in html
+    assert "Not ranked: <b>model-alpha</b>: no decisive games — all 6 inconsistent." in html
+    # Matrix cells: the games behind each, faded below the minimum.
+    assert 'class="few"><title>model-beta vs model-gamma: 100.0% of 1 game</title>' in html
+    assert html.count('class="games">n = 1</text>') == 2
+
+
+def test_the_html_report_keeps_the_judge_behaviour_under_inconsistent_as_tie(tmp_path: Path) -> None:
+    _summary(tmp_path, _mostly_biased())
+    results = load_results(tmp_path / "run")
+    pages = [render_report(results, build_summary(results, rounds=50, inconsistent_as_tie=tie))
+             for tie in (False, True)]
+    for html in pages:
+        assert '<div class="figure">inconsistent<b>88.9%</b>8 of 9 pairs</div>' in html
+        assert '<div class="figure">tie rate<b>0.0%</b>0 of 9 pairs</div>' in html
+        assert "Warning: The judge contradicted itself on 8 of 9 pairs (89%)" in html
+    assert '"inconsistent as tie" (on in this report) changes only the ranking' in pages[1]
+    assert "(on in this report)" not in pages[0]
