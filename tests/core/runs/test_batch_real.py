@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 from judgedesk.core.cli import main
+from judgedesk.core.reports import load_results, restore_csv_cell
 from judgedesk.core.runs import RunFolderLock
+from openpyxl import load_workbook
 
 from tests.reference_data import PANDALM_TESTSET
 
@@ -245,7 +247,8 @@ def test_hostile_names_give_a_neutralised_csv_and_owner_only_files_under_umask_0
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     assert not stale.exists()
     modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in out.iterdir()}
-    assert {"report.html", "verdicts.csv", "summary.json", "battles.jsonl", "run.sqlite", ".lock"} <= set(modes)
+    assert {"report.html", "verdicts.csv", "pairs.csv", "pairs.xlsx", "summary.json", "battles.jsonl", "run.sqlite",
+            ".lock"} <= set(modes)
     assert {name: mode for name, mode in modes.items() if mode != 0o600} == {}
     with (out / "verdicts.csv").open(encoding="utf-8", newline="") as handle:
         cells = list(csv.DictReader(handle))
@@ -256,3 +259,44 @@ def test_hostile_names_give_a_neutralised_csv_and_owner_only_files_under_umask_0
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (name, value)
     assert [row["category"] for row in cells] == ["'-1-1", "'@sum(A1)"]
     assert all(0.0 <= float(row["p_A"]) <= 1.0 for row in cells)  # numbers stay numbers
+    # The per-pair table: neutralised in the CSV, the exact texts as text cells (no formula) in the workbook.
+    with (out / "pairs.csv").open(encoding="utf-8", newline="") as handle:
+        pairs = list(csv.DictReader(handle))
+    assert [(row["item_id"], row["response_b"]) for row in pairs] == [("'" + hostile[0], "'=1+1"), ("'@cat", "'-bye")]
+    assert all(not value.startswith(("=", "+", "-", "@")) for row in pairs for value in row.values())
+    sheet = load_workbook(out / "pairs.xlsx").active
+    assert [(sheet["B2"].value, sheet["B3"].value)] == [(hostile[0], "@cat")]
+    assert all(cell.data_type != "f" for line in sheet.iter_rows() for cell in line)
+
+
+def test_the_per_pair_table_holds_the_runs_decisions(reference_run: tuple[Path, Path]) -> None:
+    _, out = reference_run
+    results = load_results(out)
+    decisions = [row.decision(results.info.orders) or "pending" for row in results.rows]
+    with (out / "pairs.csv").open(encoding="utf-8", newline="") as handle:
+        pairs = list(csv.DictReader(handle))
+    with (out / "verdicts.csv").open(encoding="utf-8", newline="") as handle:
+        orders = list(csv.DictReader(handle))
+    assert [row["position"] for row in pairs] == ["1", "2", "3", "4", "5", "6"]
+    assert [row["decision"] for row in pairs] == decisions
+    # The same decisions, worked out from verdicts.csv's per-order rows (0-based positions there).
+    winners: dict[int, dict[str, str]] = {}
+    for row in orders:
+        winners.setdefault(int(row["position"]) + 1, {})[row["side"]] = row["winner"]
+    from_orders = ["unparsed" if "" in (w["AB"], w["BA"]) else w["AB"] if w["AB"] == w["BA"] else "inconsistent"
+                   for _, w in sorted(winners.items())]
+    assert from_orders == decisions
+    assert [(row["ab_winner"], row["ba_winner"]) for row in pairs] == [
+        (w["AB"] or "unparsed", w["BA"] or "unparsed") for _, w in sorted(winners.items())]
+    assert [restore_csv_cell(row["response_b"]) for row in pairs] == [
+        row.task.payload["responses"][1] for row in results.rows]
+
+    sheet = load_workbook(out / "pairs.xlsx").active
+    header = [cell.value for cell in sheet[1]]
+    cells = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert [line[header.index("decision")] for line in cells] == decisions
+    assert [line[header.index("instruction")] for line in cells] == [
+        row.task.payload["instruction"] for row in results.rows]
+    assert all(cell.data_type != "f" for line in sheet.iter_rows() for cell in line)
+    for name in ("pairs.csv", "pairs.xlsx"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600, name
