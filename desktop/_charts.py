@@ -4,6 +4,10 @@ Each chart is a widget holding plain data; `paint(painter, rect)` draws it into 
 paints the widget and, in tests and screenshots, a `QImage` (`render_image`). Margins are measured from the
 labels' own text width, so names are never clipped (a name too long for a third of the width is elided, with the
 full name in the tooltip); an empty chart says so instead of drawing empty axes.
+
+Figures from few games must not look exact: an estimate without an interval is a hollow, dashed dot, a heat-map cell
+holding fewer games than an interval needs is hatched, every cell writes its n, and a chart's notes (one line each,
+under the body, e.g. the models left out of a ranking and why) are painted with it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ MUTED = QColor("#5b6577")
 GRID = QColor("#e3e8ef")
 ACCENT = QColor("#1f5fa8")
 BAR = QColor("#9cc0e6")
+_HATCH = QColor(29, 36, 48, 110)
+"""The hatching over a heat-map cell of too few games: the app's ink, translucent."""
 _LOSE = QColor("#c0392b")
 _WIN = QColor("#1f5fa8")
 _PAD = 12.0
@@ -37,8 +43,21 @@ class Chart(QWidget):
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = title
+        self.notes: list[str] = []
+        """Lines painted under the body (also when there is no data), and repeated in the tooltip."""
+        self._tip_lines: list[str] = []
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(360)
+
+    def set_notes(self, notes: list[str]) -> None:
+        """Lines to paint under the chart, e.g. the models left out of a ranking and why."""
+        self.notes = list(notes)
+        self._set_tooltip(self._tip_lines)
+        self.refresh()
+
+    def _set_tooltip(self, lines: list[str]) -> None:
+        self._tip_lines = list(lines)
+        self.setToolTip("\n".join([*self._tip_lines, *self.notes]))
 
     # -- subclass interface ---------------------------------------------------------------------------------
 
@@ -65,6 +84,9 @@ class Chart(QWidget):
     def _title_height(self) -> float:
         return QFontMetricsF(self._title_font()).height() + _PAD
 
+    def _notes_height(self) -> float:
+        return (QFontMetricsF(self.font()).height() + 2) * len(self.notes) + (6 if self.notes else 0)
+
     def paint(self, painter: QPainter, rect: QRectF) -> None:
         """Draw the whole chart (background, title, body or the empty text) into `rect`."""
         painter.save()
@@ -78,13 +100,20 @@ class Chart(QWidget):
         title_rect = QRectF(rect.left() + _PAD, rect.top() + _PAD / 2, rect.width() - 2 * _PAD, self._title_height())
         painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.title)
         painter.setFont(self.font())
+        notes = self._notes_height()
         body = QRectF(rect.left() + _PAD, title_rect.bottom(), rect.width() - 2 * _PAD,
-                      rect.bottom() - title_rect.bottom() - _PAD / 2)
+                      rect.bottom() - title_rect.bottom() - _PAD / 2 - notes)
         if self.has_data():
             self.paint_body(painter, body)
         else:
             painter.setPen(MUTED)
             painter.drawText(body, Qt.AlignmentFlag.AlignCenter, self.empty_text)
+        metrics = QFontMetricsF(self.font())
+        painter.setPen(MUTED)
+        for i, note in enumerate(self.notes):
+            line = QRectF(body.left(), body.bottom() + 4 + i * (metrics.height() + 2), body.width(), metrics.height())
+            painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(note, Qt.TextElideMode.ElideRight, body.width()))
         painter.restore()
 
     def paintEvent(self, event: Any) -> None:
@@ -109,7 +138,7 @@ class Chart(QWidget):
 
     def sizeHint(self) -> QSize:
         body = self.body_height() if self.has_data() else 60.0
-        return QSize(640, math.ceil(self._title_height() + body + _PAD))
+        return QSize(640, math.ceil(self._title_height() + body + self._notes_height() + _PAD))
 
     def minimumSizeHint(self) -> QSize:
         return QSize(360, self.sizeHint().height())
@@ -156,9 +185,15 @@ class IntervalRow:
     note: str = ""
     """Shown after the value, e.g. the number of games."""
 
+    @property
+    def has_interval(self) -> bool:
+        """Whether the row has an interval; one without is drawn as a hollow dot, so it does not look exact."""
+        return self.low is not None and self.high is not None
+
 
 class IntervalChart(Chart):
-    """Estimates with their 95% intervals, one row each, best first (Bradley–Terry ratings, mean scores)."""
+    """Estimates with their 95% intervals, one row each, best first (Bradley–Terry ratings, mean scores); an
+    estimate without an interval is a hollow, dashed dot."""
 
     row_height = 30.0
 
@@ -177,7 +212,7 @@ class IntervalChart(Chart):
         self.rows = list(rows)
         self.reference = reference
         self.bounds = bounds
-        self.setToolTip("\n".join(f"{r.label}: {self._value_text(r)}" for r in self.rows))
+        self._set_tooltip([f"{r.label}: {self._value_text(r)}" for r in self.rows])
         self.refresh()
 
     def has_data(self) -> bool:
@@ -185,7 +220,8 @@ class IntervalChart(Chart):
 
     def body_height(self) -> float:
         metrics = QFontMetricsF(self.font())
-        return self.row_height * len(self.rows) + metrics.height() * 3 + 16
+        hollow = metrics.height() + 4 if not all(r.has_interval for r in self.rows) else 0.0
+        return self.row_height * len(self.rows) + metrics.height() * 3 + 16 + hollow
 
     def _value_text(self, row: IntervalRow) -> str:
         text = self.value_format.format(row.value)
@@ -235,8 +271,12 @@ class IntervalChart(Chart):
                 painter.drawLine(QPointF(x1, y), QPointF(x2, y))
                 painter.drawLine(QPointF(x1, y - 6), QPointF(x1, y + 6))
                 painter.drawLine(QPointF(x2, y - 6), QPointF(x2, y + 6))
-            painter.setPen(QPen(QColor("#ffffff"), 1.5))
-            painter.setBrush(QBrush(ACCENT))
+            if row.has_interval:
+                painter.setPen(QPen(QColor("#ffffff"), 1.5))
+                painter.setBrush(QBrush(ACCENT))
+            else:  # no interval: hollow and dashed, an estimate that is not to be read as exact
+                painter.setPen(QPen(ACCENT, 1.8, Qt.PenStyle.DotLine))
+                painter.setBrush(QBrush(BACKGROUND))
             painter.drawEllipse(QPointF(x(min(max(row.value, low), high)), y), 5.5, 5.5)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(MUTED)
@@ -266,7 +306,15 @@ class IntervalChart(Chart):
         if self.reference is not None:
             caption += f" · dashed: {self.value_format.format(self.reference)}"
         painter.drawText(legend.adjusted(30, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         caption)
+                         metrics.elidedText(caption, Qt.TextElideMode.ElideRight, legend.width() - 30))
+        if not all(r.has_interval for r in self.rows):
+            hollow = legend.translated(0, text_h + 4)
+            painter.setPen(QPen(ACCENT, 1.8, Qt.PenStyle.DotLine))
+            painter.drawEllipse(QPointF(hollow.left() + 11, hollow.center().y()), 4.5, 4.5)
+            painter.setPen(MUTED)
+            painter.drawText(hollow.adjusted(30, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText("hollow: no interval (the tooltip says why)",
+                                                Qt.TextElideMode.ElideRight, hollow.width() - 30))
 
 
 # -- win-rate matrix ---------------------------------------------------------------------------------------------
@@ -287,7 +335,8 @@ def _text_on(colour: QColor) -> QColor:
 
 
 class HeatMapChart(Chart):
-    """Each row model's win rate against each column model, the value written in its cell."""
+    """Each row model's win rate against each column model, the value and its n written in its cell; a cell of
+    fewer than `min_games` games is hatched."""
 
     empty_text = "Not enough decisive verdicts between two models yet"
 
@@ -296,12 +345,24 @@ class HeatMapChart(Chart):
         self.models: list[str] = []
         self.rates: list[list[float | None]] = []
         self.games: list[list[int]] = []
+        self.min_games = 0
+        """Cells with fewer games than this are hatched (the summary's min_games_for_interval)."""
 
     def set_matrix(self, models: list[str], rates: list[list[float | None]],
-                   games: list[list[int]] | None = None) -> None:
+                   games: list[list[int]] | None = None, *, min_games: int = 0) -> None:
         self.models, self.rates = list(models), [list(r) for r in rates]
         self.games = [list(g) for g in games] if games else [[0] * len(models) for _ in models]
+        self.min_games = min_games
+        self._set_tooltip([f"{a} vs {b}: {rate:.0%} of {self._games(i, j)} game{'s' if self._games(i, j) != 1 else ''}"
+                           for i, a in enumerate(self.models) for j, b in enumerate(self.models)
+                           if (rate := self._rate(i, j)) is not None])
         self.refresh()
+
+    def _rate(self, i: int, j: int) -> float | None:
+        return self.rates[i][j] if i < len(self.rates) and j < len(self.rates[i]) else None
+
+    def _games(self, i: int, j: int) -> int:
+        return self.games[i][j] if i < len(self.games) and j < len(self.games[i]) else 0
 
     def has_data(self) -> bool:
         return len(self.models) >= 2
@@ -318,7 +379,7 @@ class HeatMapChart(Chart):
 
     def body_height(self) -> float:
         _, top, cell = self._geometry(None)
-        return top + cell * len(self.models) + QFontMetricsF(self.font()).height() * 3 + 26
+        return top + cell * len(self.models) + QFontMetricsF(self.font()).height() * 4 + 28
 
     def paint_body(self, painter: QPainter, rect: QRectF) -> None:
         metrics = QFontMetricsF(self.font())
@@ -334,6 +395,10 @@ class HeatMapChart(Chart):
             painter.restore()
         cell_font = QFont(self.font())
         cell_font.setBold(True)
+        games_font = QFont(self.font())
+        games_font.setPointSizeF(self.font().pointSizeF() * 0.8)
+        games_height = QFontMetricsF(games_font).height()
+        value_height = QFontMetricsF(cell_font).height()
         for i, name in enumerate(self.models):
             y = origin.y() + cell * i
             painter.setPen(INK)
@@ -343,19 +408,30 @@ class HeatMapChart(Chart):
                              metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, label - _PAD / 2))
             for j in range(size):
                 box = QRectF(origin.x() + cell * j + 1, y + 1, cell - 2, cell - 2)
-                rate = self.rates[i][j] if i < len(self.rates) and j < len(self.rates[i]) else None
+                rate = self._rate(i, j)
                 if rate is None:
                     painter.fillRect(box, QColor("#eef1f5"))
                     painter.setPen(MUTED)
                     painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "–")
                     continue
                 colour = win_rate_colour(rate)
+                games = self._games(i, j)
                 painter.fillRect(box, colour)
                 painter.setPen(QPen(GRID, 1))  # a near-white cell (about 50%) still shows its edge
                 painter.drawRect(box)
+                if games < self.min_games:  # too few games to read much into: hatched, dashed edge
+                    painter.fillRect(box, QBrush(_HATCH, Qt.BrushStyle.BDiagPattern))
+                    painter.setPen(QPen(MUTED, 1, Qt.PenStyle.DashLine))
+                    painter.drawRect(box)
+                # The rate over its n, the two lines centred together in the cell.
+                top = box.center().y() - (value_height + games_height) / 2
                 painter.setPen(_text_on(colour))
                 painter.setFont(cell_font)
-                painter.drawText(box, Qt.AlignmentFlag.AlignCenter, f"{rate:.0%}")
+                painter.drawText(QRectF(box.left(), top, box.width(), value_height), Qt.AlignmentFlag.AlignCenter,
+                                 f"{rate:.0%}")
+                painter.setFont(games_font)
+                painter.drawText(QRectF(box.left(), top + value_height, box.width(), games_height),
+                                 Qt.AlignmentFlag.AlignCenter, f"n = {games}")
                 painter.setFont(self.font())
         # Legend: the colour scale.
         legend_top = origin.y() + cell * size + 12
@@ -372,10 +448,13 @@ class HeatMapChart(Chart):
             width = metrics.horizontalAdvance(text)
             x = bar.left() + bar.width() * stop - width / 2
             painter.drawText(QRectF(x, bar.bottom() + 1, width + 2, text_h), Qt.AlignmentFlag.AlignCenter, text)
-        caption = "row model's win rate against the column model (ties count half)"
-        painter.drawText(QRectF(rect.left(), bar.bottom() + text_h + 2, rect.width(), text_h),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         metrics.elidedText(caption, Qt.TextElideMode.ElideRight, rect.width()))
+        captions = ["row model's win rate against the column model (ties count half)",
+                    f"n: games in the cell · hatched: fewer than {self.min_games} games" if self.min_games
+                    else "n: games in the cell"]
+        for k, caption in enumerate(captions):
+            painter.drawText(QRectF(rect.left(), bar.bottom() + (k + 1) * (text_h + 2), rect.width(), text_h),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(caption, Qt.TextElideMode.ElideRight, rect.width()))
 
 
 # -- percentages (judge behaviour, agreement) -------------------------------------------------------------------
@@ -406,7 +485,7 @@ class PercentBarChart(Chart):
 
     def set_rows(self, rows: list[BarRow]) -> None:
         self.rows = list(rows)
-        self.setToolTip("\n".join(f"{r.label}: {self._value_text(r)}" for r in self.rows))
+        self._set_tooltip([f"{r.label}: {self._value_text(r)}" for r in self.rows])
         self.refresh()
 
     def has_data(self) -> bool:

@@ -1,8 +1,14 @@
 """The Results view's overview: a run's figures painted from its summary (ranking with intervals, the win-rate heat
-map, judge behaviour, agreement, the per-pair and per-category table)."""
+map, judge behaviour, agreement, the per-pair and per-category table).
+
+Every figure shows its n; where core gave no interval the reason stands in its place ("too few games for an
+interval"), the models left out of the ranking are named with theirs, and the judge-behaviour panel says that
+"Inconsistent as tie" never changes it (core computes it from the judge's own decisions).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -22,6 +28,41 @@ from ._widgets import format_percent
 
 __all__ = ["ResultsOverview"]
 
+BEHAVIOUR_NOTES = ["What the judge did, whatever 'Inconsistent as tie' says: that option changes",
+                   "only the ranking, the win-rate heat map and the pairs' win rates."]
+"""Under the judge-behaviour panel: which figures the option changes (core's options.inconsistent_as_tie_changes)."""
+BEHAVIOUR_NOTES_AS_TIE = ["What the judge did: 'Inconsistent as tie' (on) changes only the ranking,",
+                          "the win-rate heat map and the pairs' win rates; inconsistent stays inconsistent here."]
+
+
+def _short_reason(reason: str) -> str:
+    """Core's reason for a missing interval, short enough for a chart's value column beside its n: 'too few games
+    for an interval (n = 4)' -> 'too few games', 'the anchor: 1000 by definition' -> 'anchor' (the tooltip and the
+    table keep the whole reason)."""
+    reason = re.sub(r" \(n = \d+\)$", "", reason).removeprefix("no interval: ").replace(" for an interval", "")
+    return "anchor" if reason.startswith("the anchor") else reason
+
+
+def _win_rate_text(pair: dict[str, Any]) -> str:
+    if pair.get("win_rate") is None:
+        return "–"
+    return f"{format_percent(pair['win_rate'])} (n = {pair.get('games', '?')})"
+
+
+def _interval_text(entry: dict[str, Any]) -> str:
+    """The interval, else the reason there is none, else a dash (no estimate at all)."""
+    if entry.get("ci_low") is not None and entry.get("ci_high") is not None:
+        return f"{format_percent(entry['ci_low'])} – {format_percent(entry['ci_high'])}"
+    return str(entry.get("no_interval") or "–")
+
+
+def _rating_note(entry: dict[str, Any], games_key: str) -> str:
+    """'n = 40', with the reason when there is no interval: 'n = 1 · too few games'."""
+    note = f"n = {entry[games_key]}"
+    if entry.get("ci_low") is None and entry.get("no_interval"):
+        note += f" · {_short_reason(entry['no_interval'])}"
+    return note
+
 
 class ResultsOverview(QScrollArea):
     """The charts and tables of one run's summary, in a scroll area."""
@@ -37,6 +78,7 @@ class ResultsOverview(QScrollArea):
         self.heat_map.setObjectName("winRateMatrix")
         self.behaviour_chart = PercentBarChart("Judge behaviour", reference_label="dashed: no bias (50%)")
         self.behaviour_chart.setObjectName("behaviourChart")
+        self.behaviour_chart.set_notes(BEHAVIOUR_NOTES)
         self.agreement_chart = PercentBarChart("Agreement")
         self.agreement_chart.setObjectName("agreementChart")
         self.agreement_chart.empty_text = "No human labels or overrides in this run"
@@ -85,32 +127,36 @@ class ResultsOverview(QScrollArea):
             grades = summary.get("grades") or {}
             scale = grades.get("scale")
             self.grades_chart.set_rows(
-                [IntervalRow(m["model"], m["mean"], m["ci_low"], m["ci_high"], f"n={m['n']}")
+                [IntervalRow(m["model"], m["mean"], m["ci_low"], m["ci_high"], _rating_note(m, "n"))
                  for m in grades.get("models") or []], bounds=tuple(scale) if scale else None)
             categories = grades.get("categories") or {}
-            self._fill_table(["category", "model", "mean score"],
-                             [[cat, model, f"{mean:.2f}"] for cat, per in categories.items()
-                              for model, mean in per.items()])
+            counts = grades.get("category_n") or {}
+            self._fill_table(["category", "model", "mean score (n)"],
+                             [[cat, model, f"{mean:.2f} (n = {counts.get(cat, {}).get(model, '?')})"]
+                              for cat, per in categories.items() for model, mean in per.items()])
         else:
             ratings = summary.get("ratings") or {}
             self.ranking_chart.title = (f"Ranking · Bradley–Terry rating, anchored at {ratings['anchor']} = 1000"
                                         if ratings.get("anchor") else "Ranking · Bradley–Terry rating")
-            self.ranking_chart.empty_text = ("No decisive verdicts to rank yet" if inconsistent_as_tie
-                                             else "No decisive verdicts to rank yet; try 'Inconsistent as tie'")
+            self.ranking_chart.empty_text = "No decisive verdicts to rank yet"
+            self.ranking_chart.set_notes([f"Not ranked: {m['model']}: {m['reason']}"
+                                          for m in ratings.get("unrated") or []])
             self.ranking_chart.set_rows(
-                [IntervalRow(m["model"], m["rating"], m["ci_low"], m["ci_high"], f"{m['games']} games")
+                [IntervalRow(m["model"], m["rating"], m["ci_low"], m["ci_high"], _rating_note(m, "games"))
                  for m in ratings.get("models") or []], reference=1000.0 if ratings.get("models") else None)
             matrix = summary.get("win_rate_matrix") or {}
-            self.heat_map.set_matrix(matrix.get("models") or [], matrix.get("rates") or [], matrix.get("games"))
+            min_games = (summary.get("options") or {}).get("min_games_for_interval", 0)
+            self.heat_map.set_matrix(matrix.get("models") or [], matrix.get("rates") or [], matrix.get("games"),
+                                     min_games=min_games)
+            self.behaviour_chart.set_notes(BEHAVIOUR_NOTES_AS_TIE if inconsistent_as_tie else BEHAVIOUR_NOTES)
             self.behaviour_chart.set_rows(self._behaviour_rows(summary.get("judge_behaviour")))
             rows = [["(all)", p] for p in summary.get("pairs") or []]
             rows += [[name, p] for name, pairs in (summary.get("categories") or {}).items() for p in pairs]
-            self._fill_table(["category", "model A", "model B", "n", "A wins", "B wins", "ties", "inconsistent",
-                              "A's win rate", "95% interval"],
+            self._fill_table(["category", "model A", "model B", "pairs", "A wins", "B wins", "ties", "inconsistent",
+                              "A's win rate (n games)", "95% interval"],
                              [[name, p["model_a"], p["model_b"], str(p["n"]), str(p.get("wins", "")),
                                str(p.get("losses", "")), str(p.get("ties", "")), str(p.get("inconsistent", "")),
-                               format_percent(p.get("win_rate")),
-                               f"{format_percent(p.get('ci_low'))} – {format_percent(p.get('ci_high'))}"]
+                               _win_rate_text(p), _interval_text(p)]
                               for name, p in rows])
         self.agreement_chart.set_rows(self._agreement_rows(summary.get("agreement") or {}, single))
 

@@ -44,6 +44,7 @@ from ._results_export import EXPORT_KINDS, listed, write_exports
 from ._results_model import IndexedResults, ResultsFilter, ResultsTableModel, index_results
 from ._results_overview import ResultsOverview
 from ._tasks import Task, WorkContext
+from ._warning_banner import RunWarningBanner
 
 __all__ = ["ResultsView"]
 
@@ -101,7 +102,9 @@ class ResultsView(QWidget):
         self.run_picker.currentIndexChanged.connect(self._run_picked)
         self.inconsistent_as_tie = QCheckBox("Inconsistent as tie")
         self.inconsistent_as_tie.setObjectName("inconsistentAsTie")
-        self.inconsistent_as_tie.setToolTip("Count pairs whose two orders disagree as ties (PandaLM's protocol)")
+        self.inconsistent_as_tie.setToolTip("Count pairs whose two orders disagree as ties (PandaLM's protocol) in "
+                                            "the ranking, heat map and win rates only; judge behaviour, agreement "
+                                            "and warnings always show them as inconsistent")
         self.apply_overrides = QCheckBox("Apply overrides")
         self.apply_overrides.setObjectName("applyOverrides")
         self.apply_overrides.setToolTip("Rank and count with the analyst's overrides in place of the judge's "
@@ -154,6 +157,9 @@ class ResultsView(QWidget):
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        # The run's warnings (a judge inconsistent on most pairs...), above everything the figures say.
+        self.warning_banner = RunWarningBanner()
+
         self.tabs = QTabWidget()
         self.tabs.setObjectName("resultsTabs")
         self.overview = ResultsOverview()
@@ -167,6 +173,7 @@ class ResultsView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(exports)
+        layout.addWidget(self.warning_banner)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.tabs, 1)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, lambda: self.reload())
@@ -297,6 +304,7 @@ class ResultsView(QWidget):
         self.detail.show_row(None, single=info.mode == "single", orders=info.orders)
         self._reset_filters()
         self.overview.show_summary({}, single=single, inconsistent_as_tie=self.inconsistent_as_tie.isChecked())
+        self.warning_banner.show_warnings([])  # another run's warnings are not this one's
         self.summary_label.setText(f"Loading {self.folder} …")
         self.reload()
 
@@ -398,6 +406,7 @@ class ResultsView(QWidget):
         self.summary = summary
         self.overview.show_summary(summary, single=self.info is not None and self.info.mode == "single",
                                    inconsistent_as_tie=self.inconsistent_as_tie.isChecked())
+        self.warning_banner.show_warnings(summary.get("warnings") or [])
         self.summary_did_update.emit(summary)
 
     def _summary_text(self, loaded: IndexedResults) -> str:

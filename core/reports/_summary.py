@@ -157,7 +157,8 @@ def _grades(results: RunResults, *, rounds: int, seed: int, apply_overrides: boo
     models.sort(key=lambda m: -m["mean"])
     categories = {cat: {m: float(np.mean(v)) for m, v in sorted(per.items())}
                   for cat, per in sorted(per_category.items())}
-    return {"scale": scale, "models": models, "categories": categories}
+    category_n = {cat: {m: len(v) for m, v in sorted(per.items())} for cat, per in sorted(per_category.items())}
+    return {"scale": scale, "models": models, "categories": categories, "category_n": category_n}
 
 
 def _bootstrap_mean(values: np.ndarray, *, rounds: int, seed: int) -> BootstrapInterval:

@@ -1,5 +1,6 @@
 """The QPainter charts: they paint something (not a blank image), survive empty data, keep labels inside the
-image, and colour the win-rate matrix from red through white to blue."""
+image, colour the win-rate matrix from red through white to blue, and make figures from too few games look
+uncertain (hatched cells, hollow dots, notes) rather than exact."""
 
 from __future__ import annotations
 
@@ -87,3 +88,28 @@ def test_a_single_interval_without_bounds_and_a_narrow_chart(qtbot: object) -> N
     assert _distinct_colours(chart.render_image(200)) > 4
     chart.set_rows([IntervalRow("a", 2.0, 1.0, 3.0)], bounds=(1.0, 10.0))
     assert _distinct_colours(chart.render_image(640)) > 4
+
+
+def test_figures_from_too_few_games_look_uncertain(qtbot: object) -> None:
+    models, rates, games = ["a", "b"], [[None, 1.0], [0.0, None]], [[0, 1], [1, 0]]
+    heat = HeatMapChart()
+    qtbot.addWidget(heat)  # type: ignore[attr-defined]
+    heat.set_matrix(models, rates, games)
+    solid = heat.render_image(480)
+    heat.set_matrix(models, rates, games, min_games=10)
+    hatched = heat.render_image(480)
+    assert hatched != solid  # the one-game cells are hatched
+    assert "a vs b: 100% of 1 game" in heat.toolTip()
+
+    ranking = IntervalChart("Ranking")
+    qtbot.addWidget(ranking)  # type: ignore[attr-defined]
+    ranking.set_rows([IntervalRow("x", 1000.0, 900.0, 1100.0), IntervalRow("y", 950.0, 850.0, 1050.0)])
+    filled = ranking.render_image(480)
+    assert all(row.has_interval for row in ranking.rows)
+    ranking.set_rows([IntervalRow("x", 1000.0, 900.0, 1100.0), IntervalRow("y", 950.0, note="n = 1 · too few games")])
+    assert not ranking.rows[1].has_interval and ranking.render_image(480) != filled
+    height = ranking.sizeHint().height()
+    ranking.set_notes(["Not ranked: z: no decisive games — all 4 inconsistent"])
+    assert ranking.sizeHint().height() > height and "Not ranked: z" in ranking.toolTip()
+    ranking.set_rows([])
+    assert ranking.notes and _distinct_colours(ranking.render_image(480)) > 2  # the empty text and the note
