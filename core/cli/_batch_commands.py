@@ -89,11 +89,14 @@ def _headline(summary: dict[str, Any]) -> str:
         lines.append(f"  {m['model']:<24} mean {m['mean']:.2f} over {m['n']}")
     behaviour = summary.get("judge_behaviour")
     if behaviour and behaviour.get("position_consistency") is not None:
-        lines.append(f"  position consistency {behaviour['position_consistency']:.1%}, "
-                     f"first-position preference {behaviour['first_position_preference'] or 0:.1%}")
+        lines.append(f"  position consistency {behaviour['position_consistency']:.1%} ({behaviour['consistent']} of "
+                     f"{behaviour['both_orders']}), first-position preference "
+                     f"{behaviour['first_position_preference'] or 0:.1%} ({behaviour['first_shown_won']} of "
+                     f"{behaviour['order_verdicts']})")
     agreement = (summary.get("agreement") or {}).get("final_decision")
     if agreement:
-        lines.append(f"  agreement with humans: accuracy {agreement['accuracy']:.1%}, macro F1 {agreement['f1']:.3f}")
+        lines.append(f"  agreement with humans: accuracy {agreement['accuracy']:.1%} ({agreement['correct']} of "
+                     f"{agreement['n']}), macro F1 {agreement['f1']:.3f}")
     return "\n".join(lines)
 
 
