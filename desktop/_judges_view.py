@@ -14,6 +14,7 @@ from pathlib import Path
 from judgedesk.core import (
     DEMO_JUDGE,
     JudgeEntry,
+    ModelFileError,
     delete_judge,
     import_judge,
     judge_sha256,
@@ -57,6 +58,15 @@ def _stored(entry: JudgeEntry) -> str:
     if entry.name == DEMO_JUDGE:
         return "built in"
     return "referenced" if entry.referenced else "copied"
+
+
+def _in_app_words(error: ModelFileError) -> ModelFileError:
+    """core's "not a GGUF file" points to the command line; in the app the way is the Import HF folder button."""
+    if "wrong magic bytes" not in error.reason:
+        return error
+    return ModelFileError(error.path, "not a GGUF model file (wrong magic bytes). judgedesk runs .gguf files: to add a "
+                                      "Hugging Face checkpoint, choose its folder with “Import HF folder…” (converted "
+                                      "and quantized here)")
 
 
 class JudgesView(QWidget):
@@ -265,8 +275,11 @@ class JudgesView(QWidget):
         source, copying = Path(path), copy
 
         def work(ctx: WorkContext) -> object:
-            return import_judge(source, copy=copying, cancel=ctx.cancel,
-                                progress=lambda done, total, _: ctx.progress(("Copying", done, total, 0.0, 1.0)))
+            try:
+                return import_judge(source, copy=copying, cancel=ctx.cancel,
+                                    progress=lambda done, total, _: ctx.progress(("Copying", done, total, 0.0, 1.0)))
+            except ModelFileError as exc:
+                raise _in_app_words(exc) from None
 
         verb = "Copying" if copy else "Checking and hashing"
         return self._start_library_task(work, f"{verb} {source.name}…", "importing a judge")

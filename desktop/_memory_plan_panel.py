@@ -45,7 +45,8 @@ def _machine_text(memory: SystemMemory) -> str:
         gpus = "; ".join(f"GPU {g.index}: {g.name}, {format_size(g.total_bytes)} ({format_size(g.free_bytes)} free)"
                          for g in memory.gpus)
     else:
-        gpus = "no NVIDIA GPU detected (NVML not available): pick the GPU memory budget to plan for"
+        gpus = ("no NVIDIA GPU detected (NVML not available): planning for the CPU; pick a GPU budget to plan for "
+                "a card")
     return f"This machine: {ram}; {gpus}"
 
 
@@ -77,8 +78,15 @@ class MemoryPlanPanel(QWidget):
         if self.memory.ram_total_bytes:
             self.budget_box.addItem(f"CPU only: this machine's RAM ({format_size(self.memory.ram_total_bytes)})",
                                     (self.memory.ram_total_bytes / _GIB, "cpu"))
-        # Without a GPU to measure, plan for the commonest judge card: 24 GB.
-        self.budget_box.setCurrentIndex(0 if self.memory.gpus else max(self._budget_index(24.0, "gpu"), 0))
+        # Plan for the machine the app runs on: its first GPU, else its RAM (a judge on a machine without a GPU runs
+        # on the CPU; a 24 GB card it does not have would make every plan look roomier than it is). Only when
+        # neither can be measured is the commonest judge card, 24 GB, the guess.
+        if self.memory.gpus:
+            self.budget_box.setCurrentIndex(0)
+        elif self.memory.ram_total_bytes:
+            self.budget_box.setCurrentIndex(self._budget_index(0.0, "cpu"))
+        else:
+            self.budget_box.setCurrentIndex(max(self._budget_index(24.0, "gpu"), 0))
         self.plan_ctx = QSpinBox()
         self.plan_ctx.setObjectName("planContext")
         self.plan_ctx.setRange(256, 1 << 20)

@@ -320,3 +320,17 @@ def test_a_folder_that_is_no_checkpoint_is_an_error_in_the_message_bar(view: Jud
     assert app_context.messages.kind == "error" and "not-a-model" in app_context.messages.current_text()
     assert "Traceback" not in app_context.messages.current_text()
     assert [e.name for e in list_judges()] == [DEMO_JUDGE]
+
+
+def test_a_file_that_is_not_gguf_points_to_the_import_hf_folder_button(view: JudgesView, app_context, qtbot,
+                                                                        tmp_path: Path) -> None:
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " + bytes(64))
+    task = view.import_gguf(weights, copy=True)
+    qtbot.waitSignal(task.task_did_fail, timeout=30_000).wait()
+    text = app_context.messages.current_text()
+    assert app_context.messages.kind == "error" and str(weights) in text and "not a GGUF model file" in text
+    button = view.findChild(QPushButton, "importHfFolder")
+    assert f"“{button.text().replace('&', '')}”" in text  # the button's own caption, as the user sees it
+    assert "judgedesk quantize" not in text and "command" not in text
+    assert [e.name for e in list_judges()] == [DEMO_JUDGE]
