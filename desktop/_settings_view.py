@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from judgedesk.core import allowed_endpoints, format_names, guard_installed, list_judges
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -25,6 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from ._context import AppContext
+from ._judge_settings_notes import (
+    SettingsNote,
+    cpu_cores,
+    gpu_layers_note,
+    gpu_offload_supported,
+    judge_layer_count,
+    threads_note,
+)
 from ._server_panel import ServerPanel
 from ._widgets import SELECTABLE
 
@@ -34,6 +43,8 @@ OFFLINE_STATEMENT = "Offline: network access is blocked in this process"
 _NOT_OFFLINE = ("The network guard is NOT installed: this process could reach the network. judgedesk installs it "
                 "when judgedesk.core is imported; something went wrong, so do not judge confidential data here.")
 _MAX_SEED = 2**31 - 1
+_NOTE_STYLE = "color: #555;"
+_WARNING_STYLE = "color: #9a4a00;"
 
 
 class SettingsView(QWidget):
@@ -44,6 +55,8 @@ class SettingsView(QWidget):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._context = context
+        self._judge_layers: tuple[str, int | None] | None = None
+        """(judge name, its layer count): read from the GGUF header once per default judge."""
         judge_group = self._build_judge_group()
         defaults = self._build_defaults()
         privacy = self._build_privacy()
@@ -92,23 +105,28 @@ class SettingsView(QWidget):
 
         judge_group = QGroupBox("Judge")
         form = QFormLayout(judge_group)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        for label, box, hint in (("&Threads", self.threads_box, "automatic: llama.cpp picks for this machine"),
-                                 ("&GPU layers", self.gpu_layers_box, "0 = CPU only; see the memory plan (Judges)"),
-                                 ("&Context size", self.ctx_box, "prompt and both responses must fit"),
-                                 ("&Seed", self.seed_box, "recorded in every verdict's manifest")):
+        # The notes grow with the window and wrap (at a size hint, a long one was cut at 1024 px).
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.threads_note = QLabel()
+        self.gpu_layers_note = QLabel()
+        for label, box, note in (("&Threads", self.threads_box, self.threads_note),
+                                 ("&GPU layers", self.gpu_layers_box, self.gpu_layers_note),
+                                 ("&Context size", self.ctx_box, QLabel("prompt and both responses must fit")),
+                                 ("&Seed", self.seed_box, QLabel("recorded in every verdict's manifest"))):
             box.setMinimumWidth(170)
             row = QHBoxLayout()
-            row.addWidget(box)
-            note = QLabel(hint)
-            note.setStyleSheet("color: #555;")
+            row.addWidget(box, 0, Qt.AlignmentFlag.AlignTop)
+            note.setObjectName(f"{box.objectName()}Note")
+            note.setWordWrap(True)
+            note.setStyleSheet(_NOTE_STYLE)
             row.addWidget(note, 1)
             caption = QLabel(label)
             caption.setBuddy(box)
             form.addRow(caption, row)
         applies = QLabel("Changes are saved at once and used by the next comparison or batch run.")
-        applies.setStyleSheet("color: #555;")
+        applies.setStyleSheet(_NOTE_STYLE)
         form.addRow(applies)
+        self.refresh_judge_notes()
         return judge_group
 
     def _build_defaults(self) -> QGroupBox:
@@ -162,7 +180,7 @@ class SettingsView(QWidget):
     def _connect_signals(self) -> None:
         context = self._context
         self.threads_box.valueChanged.connect(self._threads_changed)
-        self.gpu_layers_box.valueChanged.connect(lambda v: self._save("gpu_layers", v))
+        self.gpu_layers_box.valueChanged.connect(self._gpu_layers_changed)
         self.ctx_box.valueChanged.connect(lambda v: self._save("n_ctx", v))
         self.seed_box.valueChanged.connect(lambda v: self._save("seed", v))
         self.format_box.currentIndexChanged.connect(lambda _: self._save("default_format",
@@ -171,6 +189,8 @@ class SettingsView(QWidget):
         self.runs_edit.editingFinished.connect(self._runs_edited)
         context.judges_did_change.connect(self.refresh_judges)
         context.settings_did_change.connect(self.refresh_offline)
+        context.settings_did_change.connect(self.refresh_judge_notes)  # the default judge sets the layer count
+        context.judges_did_change.connect(self.refresh_judge_notes)
         context.service.judge_did_load.connect(lambda _: self.refresh_offline())  # a server connects when it loads
 
     # -- offline --------------------------------------------------------------------------------------------
@@ -190,6 +210,29 @@ class SettingsView(QWidget):
         endpoints = [str(e) for e in allowed_endpoints()]
         self.allowlist_label.setText("Allowed endpoints: " + (", ".join(endpoints) if endpoints else
                                                               "none (not even this computer's loopback)"))
+
+    # -- what the judge settings will do on this machine --------------------------------------------------
+
+    def refresh_judge_notes(self) -> None:
+        """Say beside threads and GPU layers what llama.cpp will make of them here (see _judge_settings_notes)."""
+        self._show_note(self.threads_note, threads_note(self.threads_box.value(), cpu_cores()))
+        layers = self.gpu_layers_box.value()
+        if layers == 0:  # no need to load llama.cpp or read the judge to say "CPU only"
+            note = gpu_layers_note(0, gpu_offload=None, judge_layers=None)
+        else:
+            note = gpu_layers_note(layers, gpu_offload=gpu_offload_supported(), judge_layers=self._judge_layer_count())
+        self._show_note(self.gpu_layers_note, note)
+
+    def _judge_layer_count(self) -> int | None:
+        judge = self._context.settings.default_judge
+        if self._judge_layers is None or self._judge_layers[0] != judge:
+            self._judge_layers = (judge, judge_layer_count(judge))
+        return self._judge_layers[1]
+
+    @staticmethod
+    def _show_note(label: QLabel, note: SettingsNote) -> None:
+        label.setText(note.text)
+        label.setStyleSheet(_WARNING_STYLE if note.warning else _NOTE_STYLE)
 
     # -- judges ---------------------------------------------------------------------------------------------
 
@@ -222,6 +265,11 @@ class SettingsView(QWidget):
 
     def _threads_changed(self, value: int) -> None:
         self._save("threads", value or None)
+        self.refresh_judge_notes()
+
+    def _gpu_layers_changed(self, value: int) -> None:
+        self._save("gpu_layers", value)
+        self.refresh_judge_notes()
 
     def choose_runs_dir(self, folder: str | Path | None = None) -> None:
         """Set where runs are stored; asks with a folder dialog when `folder` is not given."""

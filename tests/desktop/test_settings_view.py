@@ -107,3 +107,71 @@ def test_a_missing_guard_is_said_in_red(view: SettingsView, monkeypatch: pytest.
     assert OFFLINE_STATEMENT not in label.text()
     assert "NOT installed" in label.text()
     assert "b71c1c" in label.styleSheet()
+
+
+# -- what threads and GPU layers will do on this machine -------------------------------------------------------
+
+
+def _type(qtbot, box: QSpinBox, value: str) -> None:
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, value)
+
+
+@pytest.fixture
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_settings_view, "cpu_cores", lambda: 2)  # before the view is built
+
+
+def test_threads_beyond_the_cores_are_kept_with_a_warning_and_the_hint_follows_the_value(
+        two_cores: None, view: SettingsView, app_context, qtbot) -> None:
+    threads = view.findChild(QSpinBox, "settingsThreads")
+    note = view.findChild(QLabel, "settingsThreadsNote")
+    assert note.text() == "automatic: llama.cpp picks for this machine's 2 cores"
+    _type(qtbot, threads, "77")
+    assert note.text() == "77 threads on 2 cores: llama.cpp will be slower than with 2"
+    assert "#9a4a00" in note.styleSheet()  # the warning colour
+    assert AppSettings(app_context.settings.path).threads == 77  # warned, not clamped (see _judge_settings_notes)
+    _type(qtbot, threads, "2")
+    assert note.text() == "2 of this machine's 2 cores" and "#9a4a00" not in note.styleSheet()
+    _type(qtbot, threads, "0")
+    assert note.text().startswith("automatic") and AppSettings(app_context.settings.path).threads is None
+
+
+def test_gpu_layers_on_a_build_without_gpu_support_say_they_stay_on_the_cpu(view: SettingsView, app_context, qtbot,
+                                                                            monkeypatch) -> None:
+    monkeypatch.setattr(_settings_view, "gpu_offload_supported", lambda: False)
+    layers = view.findChild(QSpinBox, "settingsGpuLayers")
+    note = view.findChild(QLabel, "settingsGpuLayersNote")
+    _type(qtbot, layers, "819")
+    assert note.text().startswith("no GPU support in this llama.cpp build: layers stay on the CPU")
+    assert "#9a4a00" in note.styleSheet() and AppSettings(app_context.settings.path).gpu_layers == 819
+    _type(qtbot, layers, "0")
+    assert note.text() == "CPU only; see the memory plan (Judges)" and "#9a4a00" not in note.styleSheet()
+
+
+def test_gpu_layers_are_measured_against_the_judges_layer_count(view: SettingsView, qtbot, monkeypatch) -> None:
+    monkeypatch.setattr(_settings_view, "gpu_offload_supported", lambda: True)
+    layers = view.findChild(QSpinBox, "settingsGpuLayers")
+    note = view.findChild(QLabel, "settingsGpuLayersNote")
+    _type(qtbot, layers, "819")  # the default judge is the demo judge: SmolLM2-135M, 30 layers
+    assert note.text() == "the judge has 30 layers: 819 means all 30"
+    _type(qtbot, layers, "12")
+    assert note.text() == "12 of the judge's 30 layers on the GPU, the rest on the CPU"
+    layers.setValue(-1)
+    assert layers.text() == "all layers" and note.text() == "all 30 layers of the judge on the GPU"
+    layers.setValue(0)
+    assert "layers" not in note.text() and note.text().startswith("CPU only")
+
+
+def test_a_long_gpu_note_wraps_inside_a_1024_px_window(view: SettingsView, qtbot, monkeypatch) -> None:
+    monkeypatch.setattr(_settings_view, "gpu_offload_supported", lambda: False)
+    view.resize(1024 - 130, 700)  # the main window's navigation takes 130 px
+    view.show()
+    qtbot.waitExposed(view)
+    view.findChild(QSpinBox, "settingsGpuLayers").setValue(819)
+    note = view.findChild(QLabel, "settingsGpuLayersNote")
+    qtbot.waitUntil(lambda: note.height() >= 2 * note.fontMetrics().lineSpacing())  # wrapped onto a second line
+    right = note.mapTo(view, note.rect().topRight()).x()
+    assert note.wordWrap() and right < view.width()
+    assert note.fontMetrics().horizontalAdvance(note.text()) > note.width()  # would not fit on one line
