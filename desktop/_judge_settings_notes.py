@@ -1,11 +1,12 @@
 """What the judge settings will do on this machine: threads against its cores, GPU layers against llama.cpp's GPU
 support and the judge's layer count. The Settings view shows these notes beside the two boxes.
 
-Warn, do not clamp (the choice of llama.cpp's own `--threads`/`--n-gpu-layers`, Ollama's `num_thread`/`num_gpu`
-and LM Studio's GPU offload): the settings live in `desktop.ini` in the data folder, which moves between machines
-with the data, and a value right for the workstation it was chosen on should not be rewritten on a laptop that
-opens it; a GPU layer count above the judge's is llama.cpp's documented way to say "all of them" (`-ngl 99`); and
-what a run used is recorded in its manifest, so a silent clamp would make the record disagree with what was asked.
+Warn, do not clamp (what llama.cpp's own `--threads`/`--n-gpu-layers` and Ollama's `num_thread`/`num_gpu` do):
+llama.cpp takes both values itself, and a GPU layer count above the judge's is its
+documented way to say "all of them" (`-ngl 99`), so a clamp would rewrite a value that works; GPU layers chosen
+before a CUDA or Metal build of llama-cpp-python is installed should apply once it is, not have been reset to 0 by
+the CPU-only build; a default judge changes (and with it the layer count) without the Settings view being open; and
+the run's manifest records what ran (the backend records the 0 layers of a CPU-only build), so nothing is hidden.
 So every value is kept, and the note says, in the warning colour, what llama.cpp will make of it.
 """
 
