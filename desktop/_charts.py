@@ -3,11 +3,12 @@
 Each chart is a widget holding plain data; `paint(painter, rect)` draws it into any rectangle, so the same code
 paints the widget and, in tests and screenshots, a `QImage` (`render_image`). Margins are measured from the
 labels' own text width, so names are never clipped (a name too long for a third of the width is elided, with the
-full name in the tooltip); an empty chart says so instead of drawing empty axes.
+full name in the tooltip); every text painted shorter than it is (`cut_texts`) is added whole to the tooltip, so
+nothing is cut without a way to read it. An empty chart says so instead of drawing empty axes.
 
 Figures from few games must not look exact: an estimate without an interval is a hollow, dashed dot, a heat-map cell
 holding fewer games than an interval needs is hatched, every cell writes its n, and a chart's notes (one line each,
-under the body, e.g. the models left out of a ranking and why) are painted with it.
+under the body, e.g. the models left out of a ranking and why, wrapped to the chart's width) are painted with it.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class Chart(QWidget):
         self.notes: list[str] = []
         """Lines painted under the body (also when there is no data), and repeated in the tooltip."""
         self._tip_lines: list[str] = []
+        self.cut_texts: list[str] = []
+        """The texts the last paint had to elide (each one is in the tooltip, whole)."""
+        self._layout_width: float | None = None
+        """The width to lay out for when it is not the widget's (an image of another width)."""
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(360)
 
@@ -57,7 +62,20 @@ class Chart(QWidget):
 
     def _set_tooltip(self, lines: list[str]) -> None:
         self._tip_lines = list(lines)
-        self.setToolTip("\n".join([*self._tip_lines, *self.notes]))
+        self._show_tooltip()
+
+    def _show_tooltip(self) -> None:
+        lines = [*self._tip_lines, *self.notes]
+        shown = "\n".join(lines)
+        lines += [text for text in dict.fromkeys(self.cut_texts) if text not in shown]
+        self.setToolTip("\n".join(lines))
+
+    def _fit(self, metrics: QFontMetricsF, text: str, mode: Qt.TextElideMode, width: float) -> str:
+        """`text` elided to `width`, remembered in `cut_texts` (and so in the tooltip) when it had to be."""
+        fitted = metrics.elidedText(text, mode, width)
+        if fitted != text:
+            self.cut_texts.append(text)
+        return fitted
 
     # -- subclass interface ---------------------------------------------------------------------------------
 
@@ -84,11 +102,36 @@ class Chart(QWidget):
     def _title_height(self) -> float:
         return QFontMetricsF(self._title_font()).height() + _PAD
 
-    def _notes_height(self) -> float:
-        return (QFontMetricsF(self.font()).height() + 2) * len(self.notes) + (6 if self.notes else 0)
+    def _width(self) -> float:
+        """The width the chart is laid out for: the image's, else the widget's (640 before it has one)."""
+        if self._layout_width is not None:
+            return self._layout_width
+        return float(self.width()) if self.width() >= 200 else 640.0
+
+    def _note_lines(self, width: float) -> list[str]:
+        """The notes wrapped at word boundaries to `width` (a word longer than that is elided when painted)."""
+        metrics = QFontMetricsF(self.font())
+        lines: list[str] = []
+        for note in self.notes:
+            line = ""
+            for word in note.split(" "):
+                candidate = f"{line} {word}" if line else word
+                if line and metrics.horizontalAdvance(candidate) > width:
+                    lines.append(line)
+                    line = word
+                else:
+                    line = candidate
+            lines.append(line)
+        return lines
+
+    def _notes_height(self, width: float | None = None) -> float:
+        lines = self._note_lines((self._width() if width is None else width) - 2 * _PAD)
+        return (QFontMetricsF(self.font()).height() + 2) * len(lines) + (6 if lines else 0)
 
     def paint(self, painter: QPainter, rect: QRectF) -> None:
         """Draw the whole chart (background, title, body or the empty text) into `rect`."""
+        cut_before = self.cut_texts
+        self.cut_texts = []
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
@@ -98,9 +141,11 @@ class Chart(QWidget):
         painter.setFont(self._title_font())
         painter.setPen(INK)
         title_rect = QRectF(rect.left() + _PAD, rect.top() + _PAD / 2, rect.width() - 2 * _PAD, self._title_height())
-        painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.title)
+        painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         self._fit(QFontMetricsF(self._title_font()), self.title, Qt.TextElideMode.ElideRight,
+                                   title_rect.width()))
         painter.setFont(self.font())
-        notes = self._notes_height()
+        notes = self._notes_height(rect.width())
         body = QRectF(rect.left() + _PAD, title_rect.bottom(), rect.width() - 2 * _PAD,
                       rect.bottom() - title_rect.bottom() - _PAD / 2 - notes)
         if self.has_data():
@@ -110,11 +155,13 @@ class Chart(QWidget):
             painter.drawText(body, Qt.AlignmentFlag.AlignCenter, self.empty_text)
         metrics = QFontMetricsF(self.font())
         painter.setPen(MUTED)
-        for i, note in enumerate(self.notes):
+        for i, note in enumerate(self._note_lines(body.width())):
             line = QRectF(body.left(), body.bottom() + 4 + i * (metrics.height() + 2), body.width(), metrics.height())
             painter.drawText(line, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             metrics.elidedText(note, Qt.TextElideMode.ElideRight, body.width()))
+                             self._fit(metrics, note, Qt.TextElideMode.ElideRight, body.width()))
         painter.restore()
+        if self.cut_texts != cut_before:
+            self._show_tooltip()
 
     def paintEvent(self, event: Any) -> None:
         painter = QPainter(self)
@@ -125,7 +172,11 @@ class Chart(QWidget):
 
     def render_image(self, width: int | None = None, height: int | None = None) -> QImage:
         """The chart painted into an image (tests, screenshots)."""
-        hint = self.sizeHint()
+        self._layout_width = float(width or max(self.width(), self.sizeHint().width()))
+        try:
+            hint = self.sizeHint()
+        finally:
+            self._layout_width = None
         image = QImage(width or max(self.width(), hint.width()), height or hint.height(),
                        QImage.Format.Format_ARGB32)
         image.fill(BACKGROUND)
@@ -148,6 +199,11 @@ class Chart(QWidget):
         self.setFixedHeight(self.sizeHint().height())
         self.updateGeometry()
         self.update()
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        if self.sizeHint().height() != self.height():  # notes wrap (and rows stack) to the new width
+            self.refresh()
 
 
 def _label_width(metrics: QFontMetricsF, labels: list[str], limit: float) -> float:
@@ -264,7 +320,7 @@ class IntervalChart(Chart):
             label_rect = QRectF(rect.left(), y - self.row_height / 2, left - _PAD / 2, self.row_height)
             painter.setPen(INK)
             painter.drawText(label_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             metrics.elidedText(row.label, Qt.TextElideMode.ElideMiddle, left - _PAD / 2))
+                             self._fit(metrics, row.label, Qt.TextElideMode.ElideMiddle, left - _PAD / 2))
             if row.low is not None and row.high is not None:
                 painter.setPen(QPen(ACCENT, 2))
                 x1, x2 = x(max(row.low, low)), x(min(row.high, high))
@@ -282,7 +338,7 @@ class IntervalChart(Chart):
             painter.setPen(MUTED)
             value_rect = QRectF(plot.right() + _PAD / 2, y - self.row_height / 2, right, self.row_height)
             painter.drawText(value_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             metrics.elidedText(self._value_text(row), Qt.TextElideMode.ElideRight, right - 2))
+                             self._fit(metrics, self._value_text(row), Qt.TextElideMode.ElideRight, right - 2))
         # Axis: ticks under the plot, then the axis label and the legend.
         painter.setPen(QPen(MUTED, 1))
         painter.drawLine(QPointF(plot.left(), plot.bottom()), QPointF(plot.right(), plot.bottom()))
@@ -306,15 +362,15 @@ class IntervalChart(Chart):
         if self.reference is not None:
             caption += f" · dashed: {self.value_format.format(self.reference)}"
         painter.drawText(legend.adjusted(30, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         metrics.elidedText(caption, Qt.TextElideMode.ElideRight, legend.width() - 30))
+                         self._fit(metrics, caption, Qt.TextElideMode.ElideRight, legend.width() - 30))
         if not all(r.has_interval for r in self.rows):
             hollow = legend.translated(0, text_h + 4)
             painter.setPen(QPen(ACCENT, 1.8, Qt.PenStyle.DotLine))
             painter.drawEllipse(QPointF(hollow.left() + 11, hollow.center().y()), 4.5, 4.5)
             painter.setPen(MUTED)
             painter.drawText(hollow.adjusted(30, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             metrics.elidedText("hollow: no interval (the tooltip says why)",
-                                                Qt.TextElideMode.ElideRight, hollow.width() - 30))
+                             self._fit(metrics, "hollow: no interval (the tooltip says why)",
+                                       Qt.TextElideMode.ElideRight, hollow.width() - 30))
 
 
 # -- win-rate matrix ---------------------------------------------------------------------------------------------
@@ -391,7 +447,7 @@ class HeatMapChart(Chart):
             painter.translate(origin.x() + cell * (j + 0.5), origin.y() - 6)
             painter.rotate(-45)
             painter.setPen(INK)
-            painter.drawText(QPointF(0, 0), metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, label - _PAD))
+            painter.drawText(QPointF(0, 0), self._fit(metrics, name, Qt.TextElideMode.ElideMiddle, label - _PAD))
             painter.restore()
         cell_font = QFont(self.font())
         cell_font.setBold(True)
@@ -405,7 +461,7 @@ class HeatMapChart(Chart):
             painter.setFont(self.font())
             painter.drawText(QRectF(rect.left(), y, label - _PAD / 2, cell),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, label - _PAD / 2))
+                             self._fit(metrics, name, Qt.TextElideMode.ElideMiddle, label - _PAD / 2))
             for j in range(size):
                 box = QRectF(origin.x() + cell * j + 1, y + 1, cell - 2, cell - 2)
                 rate = self._rate(i, j)
@@ -454,7 +510,7 @@ class HeatMapChart(Chart):
         for k, caption in enumerate(captions):
             painter.drawText(QRectF(rect.left(), bar.bottom() + (k + 1) * (text_h + 2), rect.width(), text_h),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             metrics.elidedText(caption, Qt.TextElideMode.ElideRight, rect.width()))
+                             self._fit(metrics, caption, Qt.TextElideMode.ElideRight, rect.width()))
 
 
 # -- percentages (judge behaviour, agreement) -------------------------------------------------------------------
@@ -474,7 +530,8 @@ class BarRow:
 
 
 class PercentBarChart(Chart):
-    """Shares as horizontal bars from 0 to 100%, with optional reference markers."""
+    """Shares as horizontal bars from 0 to 100%, with optional reference markers. Where the labels or values do not
+    fit beside the bars (a narrow window), each label goes on a line of its own above its bar."""
 
     row_height = 28.0
 
@@ -491,9 +548,21 @@ class PercentBarChart(Chart):
     def has_data(self) -> bool:
         return bool(self.rows)
 
+    def _stacked(self, width: float) -> bool:
+        """Whether the labels go above the bars: beside them they would take over 38% of `width` (the body's), or
+        the values over 40%."""
+        metrics = QFontMetricsF(self.font())
+        label = _label_width(metrics, [r.label for r in self.rows], math.inf)
+        value = _label_width(metrics, [self._value_text(r) for r in self.rows], math.inf)
+        return label + _PAD > width * 0.38 or value + _PAD > width * 0.4
+
+    def _row_step(self, width: float) -> float:
+        label_line = QFontMetricsF(self.font()).height() + 2 if self._stacked(width) else 0.0
+        return self.row_height + label_line
+
     def body_height(self) -> float:
         legend = QFontMetricsF(self.font()).height() + 8 if any(r.reference is not None for r in self.rows) else 0
-        return self.row_height * len(self.rows) + legend + 8
+        return self._row_step(self._width() - 2 * _PAD) * len(self.rows) + legend + 8
 
     @staticmethod
     def _value_text(row: BarRow) -> str:
@@ -502,16 +571,25 @@ class PercentBarChart(Chart):
 
     def paint_body(self, painter: QPainter, rect: QRectF) -> None:
         metrics = QFontMetricsF(self.font())
-        left = _label_width(metrics, [r.label for r in self.rows], rect.width() * 0.38) + _PAD
-        right = _label_width(metrics, [self._value_text(r) for r in self.rows], rect.width() * 0.4) + _PAD
+        stacked = self._stacked(rect.width())
+        step = self._row_step(rect.width())
+        label_line = step - self.row_height  # 0 beside the bars
+        left = 0.0 if stacked else _label_width(metrics, [r.label for r in self.rows], rect.width() * 0.38) + _PAD
+        right = _label_width(metrics, [self._value_text(r) for r in self.rows],
+                             rect.width() * (0.6 if stacked else 0.4)) + _PAD
         plot = QRectF(rect.left() + left, rect.top() + 4, max(rect.width() - left - right, 40.0),
-                      self.row_height * len(self.rows))
+                      step * len(self.rows))
         for i, row in enumerate(self.rows):
-            y = plot.top() + self.row_height * i
+            y = plot.top() + step * i + label_line
             painter.setPen(INK)
-            painter.drawText(QRectF(rect.left(), y, left - _PAD / 2, self.row_height),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             metrics.elidedText(row.label, Qt.TextElideMode.ElideMiddle, left - _PAD / 2))
+            if stacked:
+                painter.drawText(QRectF(rect.left(), y - label_line, rect.width(), label_line),
+                                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
+                                 self._fit(metrics, row.label, Qt.TextElideMode.ElideMiddle, rect.width()))
+            else:
+                painter.drawText(QRectF(rect.left(), y, left - _PAD / 2, self.row_height),
+                                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                                 self._fit(metrics, row.label, Qt.TextElideMode.ElideMiddle, left - _PAD / 2))
             track = QRectF(plot.left(), y + 6, plot.width(), self.row_height - 12)
             painter.fillRect(track, QColor("#eef1f5"))
             if row.value is not None:
@@ -524,11 +602,12 @@ class PercentBarChart(Chart):
             painter.setPen(MUTED)
             painter.drawText(QRectF(plot.right() + _PAD / 2, y, right, self.row_height),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             metrics.elidedText(self._value_text(row), Qt.TextElideMode.ElideRight, right - 2))
+                             self._fit(metrics, self._value_text(row), Qt.TextElideMode.ElideRight, right - 2))
         if any(r.reference is not None for r in self.rows):
             legend = QRectF(plot.left(), plot.bottom() + 6, plot.width() + right, metrics.height())
             painter.setPen(QPen(INK, 1.5, Qt.PenStyle.DashLine))
             painter.drawLine(QPointF(legend.left() + 4, legend.top()), QPointF(legend.left() + 4, legend.bottom()))
             painter.setPen(MUTED)
             painter.drawText(legend.adjusted(14, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             self.reference_label or "reference")
+                             self._fit(metrics, self.reference_label or "reference", Qt.TextElideMode.ElideRight,
+                                       legend.width() - 14))

@@ -1,5 +1,6 @@
 """The Results view's detail pane: the selected task's texts, both judged orders side by side, and the analyst's
-override control (the view stores the override; this pane only shows and collects it)."""
+override control (the view stores the override; this pane only shows and collects it). With no row selected it
+shows only a placeholder, so nothing of an earlier row (its header, its models) stays on screen."""
 
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ._results_model import describe_side
+from ._results_model import describe_side, local_time_text
 from ._widgets import format_percent
 
 __all__ = ["ResultDetailPane"]
+
+PLACEHOLDER = "Select a row in the table to see its item, both judged orders and the analyst's override."
 
 
 class ResultDetailPane(QWidget):
@@ -35,7 +38,12 @@ class ResultDetailPane(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultDetail")
-        self.header = QLabel("Select a row to see the item and both orders.")
+        self.placeholder = QLabel(PLACEHOLDER)
+        self.placeholder.setObjectName("detailPlaceholder")
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.placeholder.setStyleSheet("color: #5b6577; padding: 12px")
+        self.header = QLabel("")
         self.header.setObjectName("detailHeader")
         self.header.setWordWrap(True)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -87,13 +95,20 @@ class ResultDetailPane(QWidget):
         box.addWidget(self.override_current)
 
         self.instruction.setMaximumHeight(80)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
+        # Everything of a row lives in `content`, hidden (with its minimum heights) while no row is selected.
+        self.content = QWidget()
+        self.content.setObjectName("detailContent")
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.header)
         layout.addWidget(self.override_box)  # first: the analyst's action stays in sight
         layout.addWidget(self.instruction)
         layout.addWidget(responses, 1)
         layout.addWidget(orders, 2)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 4, 0, 0)
+        outer.addWidget(self.placeholder)
+        outer.addWidget(self.content, 1)
         self.show_row(None, single=False)
 
     @staticmethod
@@ -130,13 +145,18 @@ class ResultDetailPane(QWidget):
         self.order_ba.setVisible(not single and "BA" in orders)
         self.response_b.parentWidget().setVisible(not single)
         self.override_box.setEnabled(row is not None)
-        if row is None:
-            self.header.setText("Select a row to see the item and both orders.")
+        self.placeholder.setVisible(row is None)
+        self.content.setVisible(row is not None)
+        if row is None:  # nothing of the last row stays behind, hidden or not
+            self.header.clear()
+            self.label_a.setText("Response" if single else "Response A")
+            self.label_b.setText("Response B")
             for widget in (self.instruction, self.response_a, self.response_b):
                 widget.clear()
             self.order_ab.clear()
             self.order_ba.clear()
             self.override_current.setText("No override.")
+            self.override_current.setToolTip("")
             return
         task = row.task
         models = task.model_a if task.model_b is None else f"{task.model_a} vs {task.model_b}"
@@ -164,6 +184,7 @@ class ResultDetailPane(QWidget):
         else:
             self.order_ab.setHtml(self._side_html("A shown first (AB)", row.sides.get("AB"), row.statuses.get("AB")))
             self.order_ba.setHtml(self._side_html("B shown first (BA)", row.sides.get("BA"), row.statuses.get("BA")))
+        self.override_current.setToolTip("")
         if row.override is None:
             self.override_current.setText("No override: the judge's verdict stands.")
             if single and row.score is not None:
@@ -172,7 +193,9 @@ class ResultDetailPane(QWidget):
             value = row.override.value
             shown = f"{value:g}" if isinstance(value, float) else value
             note = f" · “{row.override.note}”" if row.override.note else ""
-            self.override_current.setText(f"✎ Override: {shown}{note} · set {row.override.created}")
+            created = row.override.created
+            self.override_current.setText(f"✎ Override: {shown}{note} · set {local_time_text(created)}")
+            self.override_current.setToolTip(f"Set {created} (UTC, as stored in the run)")
             if isinstance(value, float):
                 self.override_score.setValue(value)
 

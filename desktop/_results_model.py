@@ -7,7 +7,8 @@ the view runs it in the worker thread with the loading; filtering keeps a list o
 
 The decision, status, confidence and per-order cells follow core's rules (`row_decision`, `row_status`,
 `row_confidence`, `order_outcome` in judgedesk.core.reports), the ones pairs.csv and pairs.xlsx are written with, so
-the exported table says what this one shows.
+the exported table says what this one shows, except the Item column: it shows the item's own id (the model names a
+pair's id carries are in their own columns) and the start of its instruction.
 """
 
 from __future__ import annotations
@@ -20,14 +21,28 @@ from typing import Any
 from judgedesk.core import Status
 from judgedesk.core.reports import ResultRow, RunResults, order_outcome, row_confidence, row_decision, row_status
 from judgedesk.core.runs import Override
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QDateTime, QLocale, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-__all__ = ["COLUMNS", "IndexedResults", "ResultsFilter", "ResultsTableModel", "describe_side", "index_results"]
+__all__ = ["COLUMNS", "IndexedResults", "ResultsFilter", "ResultsTableModel", "describe_side", "index_results",
+           "item_text", "local_time_text"]
 
-COLUMNS: tuple[str, ...] = ("Item", "Model A", "Model B", "Category", "AB winner", "BA winner", "Decision",
-                            "Confidence", "Status", "Human", "Override")
-"""Column headers (for single grading, 'Decision' reads 'Score')."""
+COLUMNS: tuple[str, ...] = ("Item", "Model A", "Model B", "Category", "AB", "BA", "Decision", "Conf.", "Status",
+                            "Human", "Override")
+"""Column headers (for single grading, 'Decision' reads 'Score'), short so every column fits a 1024-pixel-wide
+window; `COLUMN_TIPS` says what the short ones mean."""
+
+COLUMN_TIPS: dict[str, str] = {
+    "Item": "The item's id and the start of its instruction (the whole instruction in the cell's tooltip)",
+    "AB": "AB winner: the winner when A was shown first",
+    "BA": "BA winner: the winner when B was shown first",
+    "Conf.": "Confidence: the mean probability of the decision over the judged orders",
+    "Human": "The human label of the pair, where the data has one",
+    "Override": "The analyst's override (the time and note in the cell's tooltip)",
+}
+"""Header tooltips."""
+_INSTRUCTION_START = 80
+"""Characters of the instruction the Item column shows (the column elides what does not fit)."""
 
 DECISION_COLUMN = COLUMNS.index("Decision")
 OVERRIDE_COLUMN = COLUMNS.index("Override")
@@ -71,6 +86,33 @@ class IndexedResults:
     keys: tuple[_Keys, ...]
     statuses: Counter[Status] = field(default_factory=Counter)
     """How many judged orders have each status."""
+
+
+def item_text(task: Any) -> str:
+    """The Item column: the item's own id and the start of its instruction, 'demo-01 · Write a one-line…'.
+
+    A pair read from per-model outputs has an id such as 'demo-01|model-alpha|model-beta' (a grade's
+    'demo-01|model-alpha'); the model names are in their own columns, so they are left out here."""
+    item = task.item_id
+    for suffix in (f"|{task.model_a}|{task.model_b}", f"|{task.model_a}"):
+        if task.model_a and item.endswith(suffix) and len(item) > len(suffix):
+            item = item[:-len(suffix)]
+            break
+    instruction = " ".join(str(task.payload.get("instruction") or "").split())
+    if not instruction:
+        return item
+    if len(instruction) > _INSTRUCTION_START:
+        instruction = instruction[:_INSTRUCTION_START - 1].rstrip() + "…"
+    return f"{item} · {instruction}"
+
+
+def local_time_text(iso: str) -> str:
+    """A stored UTC time ('2026-12-06T22:01:00+00:00') as the user reads it: local time in the locale's short
+    format. Text that is not an ISO time comes back as it is."""
+    moment = QDateTime.fromString(iso, Qt.DateFormat.ISODate)
+    if not moment.isValid():
+        return iso
+    return QLocale().toString(moment.toLocalTime(), QLocale.FormatType.ShortFormat)
 
 
 def index_results(results: RunResults) -> IndexedResults:
@@ -171,6 +213,8 @@ class ResultsTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMN_TIPS.get(COLUMNS[section]) if 0 <= section < len(COLUMNS) else None
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Vertical:
@@ -191,9 +235,12 @@ class ResultsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == OVERRIDE_COLUMN and row.override is not None:
                 note = f"\n{row.override.note}" if row.override.note else ""
-                return f"Analyst's override ({row.override.created}){note}"
+                created = row.override.created
+                return f"Analyst's override, set {local_time_text(created)} ({created}){note}"
             if column == 0:
-                return row.task.payload.get("instruction", "")[:500]
+                return f"{row.task.item_id}\n{str(row.task.payload.get('instruction') or '')[:500]}"
+            if column in (1, 2):  # a long model name is elided in its column
+                return (row.task.model_a if column == 1 else row.task.model_b) or None
             return None
         if role == Qt.ItemDataRole.BackgroundRole:
             keys = self._keys[self._visible[index.row()]]
@@ -218,7 +265,7 @@ class ResultsTableModel(QAbstractTableModel):
         task = row.task
         orders = self._results.info.orders if self._results else ()
         if column == 0:
-            return task.item_id
+            return item_text(task)
         if column == 1:
             return task.model_a
         if column == 2:

@@ -19,20 +19,18 @@ from judgedesk.core.runs import RunInfo, RunStore
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTableView,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -44,6 +42,7 @@ from ._results_export import EXPORT_KINDS, listed, write_exports
 from ._results_model import IndexedResults, ResultsFilter, ResultsTableModel, index_results
 from ._results_overview import ResultsOverview
 from ._tasks import Task, WorkContext
+from ._verdicts_table import VerdictsTable
 from ._warning_banner import RunWarningBanner
 
 __all__ = ["ResultsView"]
@@ -210,21 +209,10 @@ class ResultsView(QWidget):
         filters.addWidget(self.filter_text, 1)
         filters.addWidget(self.filter_count)
 
-        self.table = QTableView()
-        self.table.setObjectName("resultsTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setDefaultSectionSize(24)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setResizeContentsPrecision(200)  # fitting the item column looks at 200 rows, not 10,000
-        for column, width in enumerate((120, 130, 130, 100, 80, 80, 100, 90, 80, 70, 80)):
-            self.table.setColumnWidth(column, width)
+        self.table = VerdictsTable(self.model)
         self.table.selectionModel().currentRowChanged.connect(self._row_did_change)
+        # A reload or a new filter resets the model and drops the selection without a signal: the detail follows.
+        self.model.modelReset.connect(self._row_did_change)
         self.detail = ResultDetailPane()
         self.detail.override_a.clicked.connect(lambda: self.set_override("A", self.detail.override_note.text()))
         self.detail.override_b.clicked.connect(lambda: self.set_override("B", self.detail.override_note.text()))
@@ -233,16 +221,30 @@ class ResultsView(QWidget):
             lambda: self.set_override(self.detail.override_score.value(), self.detail.override_note.text()))
         self.detail.override_clear.clicked.connect(lambda: self.set_override(None))
 
-        detail_scroll = QScrollArea()
+        detail_scroll = self.detail_scroll = QScrollArea()
+        detail_scroll.setObjectName("detailScroll")
         detail_scroll.setWidgetResizable(True)
         detail_scroll.setFrameShape(QFrame.Shape.NoFrame)
         detail_scroll.setWidget(self.detail)
-        split = QSplitter(Qt.Orientation.Vertical)
+        # The table first: at 1024×700 it keeps most of the height; the detail below scrolls, and folds away
+        # (the Details button, or dragging the handle down) to give the table all of it.
+        split = self.verdicts_split = QSplitter(Qt.Orientation.Vertical)
         split.setObjectName("verdictsSplit")
         split.addWidget(self.table)
         split.addWidget(detail_scroll)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setCollapsible(0, False)
+        split.setSizes([600, 400])
+        self.details_toggle = QToolButton()
+        self.details_toggle.setObjectName("toggleDetails")
+        self.details_toggle.setText("Details")
+        self.details_toggle.setCheckable(True)
+        self.details_toggle.setChecked(True)
+        self.details_toggle.setToolTip("Show or fold away the selected row's details below the table")
+        self.details_toggle.toggled.connect(detail_scroll.setVisible)
+        split.splitterMoved.connect(lambda *_: self.details_toggle.setChecked(split.sizes()[1] > 0))
+        filters.addWidget(self.details_toggle)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addLayout(filters)
@@ -395,9 +397,7 @@ class ResultsView(QWidget):
                 self.table.selectRow(row)
         self.table.verticalScrollBar().setValue(scrolled)
         self.summary_label.setText(self._summary_text(loaded))
-        if self.table.columnWidth(0) <= 120:  # once per run: item ids are often long ('q1|model-a|model-b')
-            self.table.resizeColumnToContents(0)
-            self.table.setColumnWidth(0, min(max(self.table.columnWidth(0), 120), 280))
+        self.table.measure_columns()
         self.results_did_load.emit(results)
 
     def _did_summarise(self, generation: int, summary: object) -> None:

@@ -77,7 +77,7 @@ def test_cells_filters_and_marks(tmp_path: Path, qapp: object) -> None:
     key = make_run(tmp_path / "run", 30)
     model = ResultsTableModel()
     model.set_results(load_results(tmp_path / "run"))
-    assert _texts(model, 0) == ["q0", "alpha", "beta", "qa", "A", "A", "A", "70%", "ok", "A", ""]
+    assert _texts(model, 0) == ["q0 · Question 0", "alpha", "beta", "qa", "A", "A", "A", "70%", "ok", "A", ""]
     assert _texts(model, 6)[4:9] == ["A", "B", "inconsistent", "60%", "ok"]  # (0.8 + 0.4) / 2
     assert _texts(model, 10)[6] == "unparsed" and _texts(model, 10)[8] == "unparsed"
     assert _texts(model, 12)[4:9] == ["…", "…", "pending", "", "pending"]
@@ -129,13 +129,13 @@ def test_the_exported_pairs_table_says_what_the_verdicts_tab_shows(tmp_path: Pat
         row = dict(zip(table.columns, cells, strict=True))
         texts = _texts(model, index)
         assert model.headerData(index, Qt.Orientation.Vertical) == str(row["position"])  # 1-based, both
-        assert (row["item_id"], row["model_a"], row["model_b"], row["category"]) == (
+        assert (f"{row['item_id']} · {row['instruction']}", row["model_a"], row["model_b"], row["category"]) == (
             texts[shown["Item"]], texts[shown["Model A"]], texts[shown["Model B"]], texts[shown["Category"]])
         assert row["decision"] == texts[shown["Decision"]]
         assert row["status"] == texts[shown["Status"]]
         confidence = row["confidence"]
-        assert ("" if confidence is None else f"{confidence:.0%}") == texts[shown["Confidence"]]
-        for column, title in (("ab_winner", "AB winner"), ("ba_winner", "BA winner")):
+        assert ("" if confidence is None else f"{confidence:.0%}") == texts[shown["Conf."]]
+        for column, title in (("ab_winner", "AB"), ("ba_winner", "BA")):
             assert row[column] == ("pending" if texts[shown[title]] == "…" else texts[shown[title]])
         assert (row["human"] or "") == texts[shown["Human"]]
         assert ("" if row["override"] is None else f"✎ {row['override']}") == texts[shown["Override"]]
