@@ -1,5 +1,10 @@
 """The Batch view: a file or folder previewed before anything runs, then judged with progress, pause, resume
-and cancel, its verdicts appearing in a live table; earlier runs of the same data are offered for resume."""
+and cancel, its verdicts appearing in a live table; earlier runs of the same data are offered for resume.
+
+Before Start the view says whether Start continues an earlier run of the data or starts a new one (it compares
+core's run key for the chosen judge and settings with the earlier runs' keys). Every run it starts is recorded in
+the app's run history (desktop/_run_history.py) as it progresses, so it is found again after a restart.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ from pathlib import Path
 
 from judgedesk.core.datasets import Dataset, load_dataset
 from judgedesk.core.reports import write_reports
-from judgedesk.core.runs import BatchOptions, BatchProgress, BatchResult, format_duration, run_batch
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from judgedesk.core.runs import BatchOptions, BatchProgress, BatchResult, format_duration, run_batch, run_key_for
+from PySide6.QtCore import QEvent, QEventLoop, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -39,6 +44,7 @@ from ._context import AppContext
 from ._judge_picker import JudgePicker
 from ._live_verdicts import LiveVerdictsModel
 from ._messages import report_task_errors
+from ._run_history import HISTORY_FILE, RunHistory, differing_settings, local_time
 from ._tasks import Task, WorkContext
 
 __all__ = ["BatchView"]
@@ -46,10 +52,20 @@ __all__ = ["BatchView"]
 _UPDATE_EVERY_S = 1.0  # how often a running run tells the Results view to refresh
 
 
+class _RunKeyed:
+    """The first thing a run reports: its run key and the settings the key was computed from."""
+
+    def __init__(self, run_key: str, settings: dict[str, object]) -> None:
+        self.run_key, self.settings = run_key, settings
+
+
 class BatchView(QWidget):
     """Evaluate a whole file or folder of model outputs."""
 
     title = "Batch"
+
+    batch_did_start_run = Signal(object)
+    """A run's first verdict is stored: its run folder (a Path), which now holds the run as its latest."""
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +79,14 @@ class BatchView(QWidget):
         """idle, previewing, running, pausing, paused, finished."""
         self._last_update = 0.0
         self._earlier: list[EarlierRun] = []
+        self.history = RunHistory(context.settings.path.parent / HISTORY_FILE)
+        self._running: _RunKeyed | None = None
+        """The run key of the run under way (or last run), once the run has reported it."""
+        self._announced = False
+        self._closed = False
+        """The window is closing: no more background work is scheduled."""
+        self._key_generation = 0
+        self._earlier_task: Task | None = None
 
         source = self._build_source()
         options = self._build_options()
@@ -72,8 +96,13 @@ class BatchView(QWidget):
         layout.addLayout(source)
         layout.addWidget(options)
         layout.addLayout(controls)
+        layout.addWidget(self.run_notice)
         layout.addWidget(body, 1)
         self._update_buttons()
+        self.picker.picker_did_change.connect(self._check_run_key)
+        self.both_orders.toggled.connect(self._check_run_key)
+        self.mode_box.currentIndexChanged.connect(self._check_run_key)
+        context.settings_did_change.connect(self._check_run_key)
 
     # -- layout ---------------------------------------------------------------------------------------------
 
@@ -149,6 +178,7 @@ class BatchView(QWidget):
         self.pause_button.clicked.connect(self.pause)
         self.cancel_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Cancel")
         self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setToolTip("Stop the run (Esc); everything judged is saved")
         self.cancel_button.clicked.connect(self.cancel)
         self.results_button = QPushButton("Open results")
         self.results_button.setObjectName("openResults")
@@ -159,6 +189,12 @@ class BatchView(QWidget):
         self.rate_label = QLabel("")
         self.rate_label.setObjectName("batchRate")
         self.rate_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.run_notice = QLabel("")
+        self.run_notice.setObjectName("runNotice")
+        self.run_notice.setWordWrap(True)
+        # One line is always kept for it, so a notice appearing never moves the controls below.
+        self.run_notice.setMinimumHeight(self.run_notice.fontMetrics().lineSpacing() * 2)
+        self.run_notice.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         controls = QHBoxLayout()
         for button in (self.start_button, self.pause_button, self.cancel_button):
             controls.addWidget(button)
@@ -203,9 +239,10 @@ class BatchView(QWidget):
         return preview
 
     def _build_earlier_runs(self) -> QWidget:
-        self.earlier_table = QTableWidget(0, 3)
+        self.earlier_table = QTableWidget(0, 5)
         self.earlier_table.setObjectName("earlierRuns")
-        self.earlier_table.setHorizontalHeaderLabels(["Earlier run of this data", "Mode", "Judged"])
+        self.earlier_table.setHorizontalHeaderLabels(
+            ["Earlier run of this data", "Settings", "Mode", "Judged", "Last judged"])
         self.earlier_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.earlier_table.verticalHeader().setVisible(False)
         self.earlier_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
@@ -242,11 +279,32 @@ class BatchView(QWidget):
 
     def open_path(self, path: Path) -> Task | None:
         """Preview `path` (a pairs file or a folder of outputs); nothing is judged until Start."""
-        if not str(path):
+        if not str(path) or self._busy():
             return None
+        if self.path_edit.text().strip() != str(path):
+            self._clear_run_display()  # the previous data's progress and rows are not this data's
         self.path_edit.setText(str(path))
         self.context.settings.last_data_path = path
         return self._reload()
+
+    def restore_last_data(self) -> Task | None:
+        """Open the data opened last time (at start, when nothing else was asked for)."""
+        last = self.context.settings.last_data_path
+        if self.path_edit.text().strip() or last is None or not last.exists():
+            return None
+        return self.open_path(last)
+
+    def _clear_run_display(self) -> None:
+        self.live_model.clear()
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.reset()
+        self.rate_label.setText("")
+        self.run_notice.setText("")
+        self.last_result, self._running, self.dataset, self.folder = None, None, None, None
+        self._earlier = []
+        self.earlier_table.setRowCount(0)
+        self.state = "idle"
+        self._update_buttons()
 
     def _choose_file(self) -> None:
         start = str(self.context.settings.last_data_path or Path.home())
@@ -271,7 +329,7 @@ class BatchView(QWidget):
 
     def _reload(self) -> Task | None:
         text = self.path_edit.text().strip()
-        if not text or self._busy():
+        if not text or self._busy() or self._closed:
             return None
         path = Path(text).expanduser()
         pairing = self.pairing_box.currentData()
@@ -291,8 +349,9 @@ class BatchView(QWidget):
         self.state = "previewing"
         self.preview_text.setPlainText(f"Reading {path} …")
         task = report_task_errors(self.context.jobs.submit(read, "reading the data"), self.context.messages)
-        task.task_did_finish.connect(self._previewed)
-        task.task_did_fail.connect(self._preview_failed)
+        # A preview replaced by a newer one (another file opened meanwhile) is dropped when it arrives.
+        task.task_did_finish.connect(lambda outcome: task is self.preview_task and self._previewed(outcome))
+        task.task_did_fail.connect(lambda message: task is self.preview_task and self._preview_failed(message))
         task.task_did_end.connect(self._update_buttons)
         self.preview_task = task
         self._update_buttons()
@@ -320,6 +379,7 @@ class BatchView(QWidget):
         if self.pairing_box.currentData() == "baseline" and current is None and dataset.models:
             self._reload()  # read again now that there is a baseline to pair against
         self._show_earlier(earlier)
+        self._check_run_key()
 
     def _preview_failed(self, message: str) -> None:
         self.state = "idle"
@@ -328,14 +388,74 @@ class BatchView(QWidget):
         self.problems_table.setRowCount(0)
 
     def _show_earlier(self, earlier: list[EarlierRun]) -> None:
+        selected = self.earlier_table.selectionModel().selectedRows()
+        selected_key = self._earlier_key(selected[0].row()) if selected else None
         self.earlier_table.setRowCount(len(earlier))
+        settings = differing_settings([run.info.settings for run in earlier])
+        folder = self.folder
         for row, run in enumerate(earlier):
-            cells = (run.info.label, f"{run.info.mode} {'/'.join(run.info.orders)}", f"{run.done} / {run.total}")
+            entry = self.history.find(folder, run.info.run_key) if folder is not None else None
+            when = local_time(entry.updated) if entry is not None else ""
+            cells = (run.info.label, settings[row], f"{run.info.mode} {'/'.join(run.info.orders)}",
+                     f"{run.done} / {run.total}", when or "—")
             for column, value in enumerate(cells):
                 item = QTableWidgetItem(value)
-                item.setToolTip(f"run {run.info.run_key[:16]} — {run.info.source}")
+                item.setToolTip(f"run {run.info.run_key[:16]} — {run.info.source}"
+                                + (f"\nstarted {local_time(entry.started)}" if entry is not None else ""))
                 self.earlier_table.setItem(row, column, item)
-        self.resume_earlier.setEnabled(False)
+            if run.info.run_key == selected_key:
+                self.earlier_table.selectRow(row)
+        self.earlier_table.resizeColumnToContents(1)
+        self.resume_earlier.setEnabled(bool(self.earlier_table.selectedItems()) and not self._busy())
+
+    def _earlier_key(self, row: int) -> str | None:
+        return self._earlier[row].info.run_key if 0 <= row < len(self._earlier) else None
+
+    def _show_live_progress(self, progress: BatchProgress) -> None:
+        """The running run's row of the earlier-runs list follows the run."""
+        if self._running is None:
+            return
+        for row, run in enumerate(self._earlier):
+            if run.info.run_key == self._running.run_key:
+                item = self.earlier_table.item(row, 3)
+                if item is not None:
+                    item.setText(f"{progress.done} / {progress.total}")
+                return
+
+    # -- the run key: continue or start anew ------------------------------------------------------------------
+
+    def _check_run_key(self) -> None:
+        """Say, before Start, whether Start continues an earlier run of this data or starts a new one."""
+        if self.dataset is None or self._busy() or self._closed or self.state == "paused":
+            return
+        self._key_generation += 1
+        generation = self._key_generation
+        options = self.options()
+        spec = self.context.settings.judge_spec(**self.picker.spec_parts())  # type: ignore[arg-type]
+        task = self.context.service.submit(spec, lambda ctx: run_key_for(ctx.judge, options),  # type: ignore[arg-type]
+                                           "working out the run key")
+        task.task_did_finish.connect(lambda keyed: self._show_run_key(generation, keyed))
+
+    def _show_run_key(self, generation: int, keyed: tuple[str, dict[str, object]]) -> None:
+        if generation != self._key_generation or self._busy():
+            return
+        run_key, settings = keyed
+        if not self._earlier:
+            self.run_notice.setText("")
+            return
+        same = next((run for run in self._earlier if run.info.run_key == run_key), None)
+        if same is not None:
+            left = same.total - same.done
+            self.run_notice.setText(f"Start continues the earlier run ({same.done} / {same.total} judged"
+                                    + (f", {left} to go)." if left else ", complete: nothing left to judge)."))
+            return
+        latest = self._earlier[0]
+        changed = differing_settings([latest.info.settings, settings])
+        what = (f" ({changed[1]}; the earlier run: {changed[0]})" if changed[1] != changed[0] else
+                "" if latest.info.label == _label(settings) else f" (judge {_label(settings)})")
+        self.run_notice.setText(f"These settings start a new run{what}: Start judges everything from the "
+                                "beginning. To continue an earlier run instead, select it and press "
+                                "\u201cResume selected run\u201d.")
 
     # -- running --------------------------------------------------------------------------------------------
 
@@ -344,7 +464,7 @@ class BatchView(QWidget):
 
     def start(self, spec_override: object = None) -> Task | None:
         """Start (or, after a pause, resume) judging the previewed data; everything done is skipped."""
-        if self._busy():
+        if self._busy() or self._closed:
             return None
         dataset, folder = self.dataset, self.folder
         if dataset is None or folder is None:
@@ -359,10 +479,13 @@ class BatchView(QWidget):
 
         def judge_all(ctx: WorkContext) -> BatchResult:
             assert ctx.judge is not None
+            ctx.progress(_RunKeyed(*run_key_for(ctx.judge, options)))  # the same key run_batch stores under
             return run_batch(folder, dataset, ctx.judge, options, progress=ctx.progress, cancel=ctx.cancel)
 
         self.context.messages.clear()
         self.live_model.clear()
+        self.run_notice.setText("")
+        self._announced = False
         self.progress_bar.setRange(0, len(tasks))
         unit = "pairs" if options.mode == "pairwise" else "responses"
         self.rate_label.setText(f"starting… ({len(tasks)} {unit})")
@@ -380,17 +503,44 @@ class BatchView(QWidget):
 
     def pause(self) -> None:
         """Stop after the judgement in progress; Start resumes where it stopped."""
-        if self.run_task is not None and self.run_task.is_running:
+        if self.run_task is not None and self.run_task.is_running and self.state == "running":
             self.state = "pausing"
             self.run_task.cancel()
+            self.rate_label.setText("pausing… (the judgement under way is finished and saved)")
             self._update_buttons()
 
     def cancel(self) -> None:
-        """Stop the run; what is judged stays saved and the run can be resumed later from Earlier runs."""
+        """Stop the run (or end a paused one); what is judged stays saved, and opening the same data again (or
+        Earlier runs) continues it."""
         if self.run_task is not None and self.run_task.is_running:
+            if self.state == "cancelling":
+                return
             self.state = "cancelling"
             self.run_task.cancel()
+            self.rate_label.setText("cancelling… (the judgement under way is finished and saved)")
             self._update_buttons()
+        elif self.state == "paused":
+            self.state = "idle"
+            self.rate_label.setText(f"cancelled after {self._done_text()}; saved: open the same data again "
+                                    "(or resume it from Earlier runs) to continue")
+            self._update_buttons()
+            self._check_run_key()
+
+    def _done_text(self) -> str:
+        return f"{self.progress_bar.value()} of {self.progress_bar.maximum()}"
+
+    def stop_for_close(self, timeout_ms: int = 120000) -> bool:
+        """Cancel the run and wait (the GUI alive) until the judgement under way is committed; True once stopped."""
+        task = self.run_task
+        if task is None or not task.is_running:
+            return True
+        self.cancel()
+        loop = QEventLoop()
+        task.task_did_end.connect(loop.quit)
+        QTimer.singleShot(timeout_ms, loop.quit)
+        if task.is_running:
+            loop.exec()
+        return not task.is_running
 
     def resume_selected_run(self) -> Task | None:
         """Resume the earlier run selected in the table, with the judge and settings it was started with."""
@@ -410,20 +560,51 @@ class BatchView(QWidget):
         self.picker.set_format(spec.format)
         return self.start(spec)
 
-    def _progressed(self, progress: BatchProgress) -> None:
+    def _progressed(self, progress: object) -> None:
+        if isinstance(progress, _RunKeyed):
+            self._running = progress
+            return
+        if not isinstance(progress, BatchProgress):
+            return
         self.progress_bar.setRange(0, progress.total)
         self.progress_bar.setValue(progress.done)
         unit = "pairs" if self.mode_box.currentData() == "pairwise" else "responses"
         rate = f"{progress.per_minute:.1f} {unit}/min" if progress.per_minute else "measuring…"
         eta = f" · ETA {format_duration(progress.eta_seconds)}" if progress.eta_seconds is not None else ""
         self.rate_label.setText(f"{rate}{eta}")
+        if self.state in ("pausing", "cancelling"):
+            self.rate_label.setText(f"{self.state}… (the judgement under way is finished and saved)")
         if progress.last is not None:
             self.live_model.append(progress.last)
             self.live_table.scrollToBottom()
+        self._show_live_progress(progress)
+        if not self._announced and self.folder is not None:
+            # The run is in the database now (as its folder's latest): record it, let Results follow it, and
+            # list it under Earlier runs if it is new.
+            self._announced = True
+            self._record_history(progress.done, progress.total)
+            self.batch_did_start_run.emit(self.folder)
+            if self._running is not None and all(r.info.run_key != self._running.run_key for r in self._earlier):
+                self._refresh_earlier()
         now = time.monotonic()
         if self.folder is not None and now - self._last_update >= _UPDATE_EVERY_S:
             self._last_update = now
+            self._record_history(progress.done, progress.total)
             self.context.run_did_update.emit(self.folder)
+
+    def _record_history(self, done: int, total: int) -> None:
+        running, folder, dataset = self._running, self.folder, self.dataset
+        if running is None or folder is None or dataset is None:
+            return
+        settings = running.settings
+        orders = settings.get("orders") or ()
+        try:
+            self.history.record(folder=folder, run_key=running.run_key, source=str(dataset.source),
+                                label=_label(settings), mode=str(settings.get("mode", "pairwise")),
+                                orders=[str(o) for o in orders] if isinstance(orders, list | tuple) else (),
+                                settings=settings, done=done, total=total)
+        except OSError as exc:  # the history is a convenience: a full disk must not stop the run
+            self.context.messages.show_error(f"{self.history.path}: cannot record the run ({exc})")
 
     def _finished(self, result: BatchResult) -> None:
         self.state = "finished"
@@ -438,9 +619,11 @@ class BatchView(QWidget):
         if result.errors:
             parts.append(f"{result.errors} failed (see the results table)")
         self.rate_label.setText(", ".join(parts))
-        if folder is None:
+        self._record_history(result.total, result.total)
+        if folder is None or self._closed:
             return
         self.context.run_did_update.emit(folder)
+        self._refresh_earlier()
         run_key = result.run_key
         reports = report_task_errors(self.context.jobs.submit(
             lambda ctx: write_reports(folder, run_key=run_key)[0], "writing the reports"), self.context.messages)
@@ -450,10 +633,12 @@ class BatchView(QWidget):
     def _stopped(self) -> None:
         paused = self.state == "pausing"
         self.state = "paused" if paused else "idle"
-        done = f"{self.progress_bar.value()} of {self.progress_bar.maximum()}"
-        self.rate_label.setText(f"paused after {done}: Start resumes" if paused else
-                                f"cancelled after {done}; saved, resume from Earlier runs")
-        if self.folder is not None:
+        done = self._done_text()
+        self.rate_label.setText(f"paused after {done}: Resume continues, Cancel ends" if paused else
+                                f"cancelled after {done}; saved: open the same data again (or resume it from "
+                                "Earlier runs) to continue")
+        self._record_history(self.progress_bar.value(), self.progress_bar.maximum())
+        if self.folder is not None and not self._closed:
             self.context.run_did_update.emit(self.folder)
             self._refresh_earlier()
 
@@ -463,14 +648,16 @@ class BatchView(QWidget):
 
     def _refresh_earlier(self) -> None:
         folder = self.folder
-        if folder is None:
+        if folder is None or self._closed:  # the job pool is shut down once the window closes
             return
         task = self.context.jobs.submit(lambda ctx: find_earlier_runs(folder), "listing earlier runs")
-        task.task_did_finish.connect(self._show_earlier_now)
+        task.task_did_finish.connect(lambda earlier: folder == self.folder and self._show_earlier_now(earlier))
+        self._earlier_task = task
 
     def _show_earlier_now(self, earlier: list[EarlierRun]) -> None:
         self._earlier = earlier
         self._show_earlier(earlier)
+        self._check_run_key()
 
     def _open_results(self) -> None:
         if self.folder is not None and (self.folder / "run.sqlite").exists():
@@ -487,7 +674,9 @@ class BatchView(QWidget):
         self.start_button.setEnabled(not running and self.dataset is not None and self.state != "previewing")
         self.start_button.setText("Resume" if self.state == "paused" else "Start")
         self.pause_button.setEnabled(running and not stopping)
-        self.cancel_button.setEnabled(running and not stopping)
+        self.cancel_button.setEnabled((running and not stopping) or self.state == "paused")
+        self.cancel_button.setText("Cancelling…" if self.state == "cancelling" and running else "Cancel")
+        self.pause_button.setText("Pausing…" if self.state == "pausing" and running else "Pause")
         for widget in (self.path_edit, self.picker, self.pairing_box, self.mode_box, self.limit_box):
             widget.setEnabled(not running)
         self.baseline_box.setEnabled(not running and self.pairing_box.currentData() == "baseline")
@@ -497,6 +686,31 @@ class BatchView(QWidget):
             self.resume_earlier.setEnabled(False)
 
     def view_will_close(self) -> None:
-        """The window closes: stop the run (everything judged is already saved)."""
+        """The window closes: stop the run (everything judged is already saved) and schedule nothing more."""
+        self._closed = True
         if self.run_task is not None:
             self.run_task.cancel()
+
+    # Esc cancels a running or paused batch. The main window binds Esc (dismiss the message) as a shortcut, so
+    # while a run is under way the view claims the key before the shortcut map sees it.
+    def _cancellable(self) -> bool:
+        return self._busy() or self.state == "paused"
+
+    def event(self, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.ShortcutOverride and self._cancellable()
+                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and self._cancellable():
+            self.cancel()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+def _label(settings: dict[str, object]) -> str:
+    """A run's judge and format as the runner labels it."""
+    return f"{settings.get('judge_name')} ({settings.get('file_type')}) / {settings.get('format')}"

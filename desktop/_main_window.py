@@ -1,13 +1,14 @@
 """The main window: navigation on the left, the five views, the message bar, and a status bar that says the
 process is offline (and, with an inference server, the one endpoint judging goes through) and what the judge is
-doing."""
+doing. At start the Results view opens the latest run of the run history and the Batch view the last data; while
+a batch runs the Results view follows it; closing during a batch asks first and stops the run cleanly."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from judgedesk.core import ServerEndpoint, guard_installed
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -101,6 +103,10 @@ class MainWindow(QMainWindow):
         self._settings_changed()
         self._judge_unloaded()
         self.context.set_results_opener(self._open_results)
+        # The Results view follows a running batch: it opens the run as soon as its first verdict is stored.
+        self.batch.batch_did_start_run.connect(lambda folder: self.results.open_run(folder))
+        self._open_latest_run()
+        QTimer.singleShot(0, self.batch.restore_last_data)  # unless start_window opened other data meanwhile
 
         geometry = self.context.settings.window_geometry()
         if geometry is None or not self.restoreGeometry(geometry):
@@ -113,6 +119,12 @@ class MainWindow(QMainWindow):
 
     def view_index(self, view: QWidget) -> int:
         return self.views.index(view)
+
+    def _open_latest_run(self) -> None:
+        """The run judged most recently (any data set) opens in Results, so a restart finds it again."""
+        latest = self.batch.history.latest()
+        if latest is not None:
+            self.results.open_run(Path(latest.folder), latest.run_key)
 
     def _open_results(self, folder: Path, run_key: str | None) -> None:
         self.results.open_run(folder, run_key)
@@ -140,7 +152,33 @@ class MainWindow(QMainWindow):
     def _busy_changed(self, busy: bool) -> None:
         self.judge_label.setText(self._judge_text + (" · working…" if busy else ""))
 
+    def confirm_close_during_batch(self) -> bool:
+        """While a batch runs: ask whether to stop it and quit; stop it cleanly when so. False
+        keeps the window open (and the run going)."""
+        batch = self.batch
+        running = batch.run_task is not None and batch.run_task.is_running
+        if not running:
+            return True
+        done = f"{batch.progress_bar.value()} of {batch.progress_bar.maximum()}"
+        box = QMessageBox(QMessageBox.Icon.Question, "A batch is running",
+                          f"A batch is running ({done} judged).", parent=self)
+        box.setObjectName("closeDuringBatch")
+        box.setInformativeText("Stop it and quit? Everything judged so far is saved: open the same data again in "
+                               "the Batch view and press Start to continue where it stopped.")
+        stop = box.addButton("Stop and quit", QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        box.exec()
+        if box.clickedButton() is not stop:
+            return False
+        batch.stop_for_close()  # the judgement under way is committed before the model is freed
+        return True
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.confirm_close_during_batch():
+            event.ignore()
+            return
         settings = self.context.settings
         settings.set_window_geometry(self.saveGeometry())
         settings.set_value("window/view", self.stack.currentIndex())

@@ -23,7 +23,8 @@ def view(app_context, qtbot):
     qtbot.addWidget(widget)
     widget.picker.set_format("pandalm")
     widget.limit_box.setValue(LIMIT)
-    return widget
+    yield widget
+    widget.view_will_close()  # as the window does before the services shut down: nothing is scheduled after
 
 
 def _open(view: BatchView, path: Path, qtbot) -> None:
