@@ -41,6 +41,7 @@ from ._result_detail import ResultDetailPane
 from ._results_export import EXPORT_KINDS, listed, write_exports
 from ._results_model import IndexedResults, ResultsFilter, ResultsTableModel, index_results
 from ._results_overview import ResultsOverview
+from ._run_history import HISTORY_FILE, RunHistory, local_time
 from ._tasks import Task, WorkContext
 from ._verdicts_table import VerdictsTable
 from ._warning_banner import RunWarningBanner
@@ -48,6 +49,7 @@ from ._warning_banner import RunWarningBanner
 __all__ = ["ResultsView"]
 
 _REFRESH_SECONDS = 2.0
+_RECENT_RUNS = 15  # runs of other data sets offered in the run list, most recently judged first
 _ANY = "__any__"
 _PAIRWISE_DECISIONS = ("A", "B", "tie", "inconsistent", "unparsed", "pending")
 _GRADE_DECISIONS = ("graded", "unparsed", "pending")
@@ -80,6 +82,8 @@ class ResultsView(QWidget):
         self._generation = 0
         self._load_task: Task | None = None
         self._reload_pending = False
+        self._closed = False
+        """The window is closing: the job pool shuts down, so nothing more is scheduled."""
         self._last_load = -_REFRESH_SECONDS
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -284,11 +288,22 @@ class ResultsView(QWidget):
         self.folder = folder
         self.run_picker.blockSignals(True)
         self.run_picker.clear()
+        history = RunHistory(self.context.settings.path.parent / HISTORY_FILE)
         for info in runs:
             orders = "" if info.mode == "single" else f" {'+'.join(info.orders)}"
-            self.run_picker.addItem(f"{info.label} · {info.mode}{orders} · {info.run_key[:8]}", info.run_key)
+            entry = history.find(folder, info.run_key)
+            when = f" · {local_time(entry.updated)}" if entry is not None else ""
+            self.run_picker.addItem(f"{info.label} · {info.mode}{orders} · {info.run_key[:8]}{when}", info.run_key)
+        # The runs of other data sets from the app's run history, so a finished run is one pick away.
+        recent = [e for e in history.entries()
+                  if Path(e.folder) != folder and (Path(e.folder) / "run.sqlite").is_file()][:_RECENT_RUNS]
+        if recent:
+            self.run_picker.insertSeparator(self.run_picker.count())
+            for e in recent:
+                self.run_picker.addItem(f"{e.data_name} · {e.label} · {local_time(e.updated)} · "
+                                        f"{e.done} / {e.total}", (e.folder, e.run_key))
         self.run_picker.setCurrentIndex(runs.index(chosen))
-        self.run_picker.setEnabled(len(runs) > 1)
+        self.run_picker.setEnabled(self.run_picker.count() > 1)
         self.run_picker.blockSignals(False)
         self._show_run(chosen)
 
@@ -312,6 +327,9 @@ class ResultsView(QWidget):
 
     def _run_picked(self, index: int) -> None:
         key = self.run_picker.itemData(index)
+        if isinstance(key, tuple | list) and len(key) == 2:  # a run of another data set, from the history
+            self.open_run(Path(key[0]), str(key[1]))
+            return
         if self.folder is not None and key and key != self.run_key:
             self.open_run(self.folder, key)
 
@@ -328,7 +346,7 @@ class ResultsView(QWidget):
     def reload(self, *, restart: bool = True) -> None:
         """Read the run again and recompute its statistics (in the job pool). A load in flight is dropped
         (`restart`, after anything the user changed) or followed by one more when it ends (a watched run)."""
-        if self.folder is None or self.run_key is None:
+        if self.folder is None or self.run_key is None or self._closed:
             return
         if self._load_task is not None:
             if not restart:
@@ -353,6 +371,11 @@ class ResultsView(QWidget):
         task.task_did_progress.connect(lambda results: self._did_load_rows(generation, results))
         task.task_did_finish.connect(lambda summary: self._did_summarise(generation, summary))
         task.task_did_end.connect(lambda: self._load_did_end(task))
+
+    def view_will_close(self) -> None:
+        """The window closes: a watched run's pending reload is dropped (the job pool is shutting down)."""
+        self._closed = True
+        self._refresh_timer.stop()
 
     def _load_did_end(self, task: Task) -> None:
         if self._load_task is not task:
