@@ -217,3 +217,25 @@ def test_cancel_while_paused_and_another_file_clears_the_run(view: BatchView, de
     assert view.rate_label.text() == "" and view.earlier_table.rowCount() == 0
     qtbot.waitSignal(task.task_did_end, timeout=30000).wait()  # type: ignore[union-attr]
     assert "1 pair(s) to judge" in view.preview_text.toPlainText()
+
+
+def test_the_results_run_list_offers_recent_runs_of_other_data(app_context, qtbot, tmp_path: Path) -> None:
+    from judgedesk.core.runs import RunInfo, RunStore
+    from judgedesk.desktop._results_view import ResultsView
+
+    history = _history(app_context.settings)
+    for name, key in (("first-data", "k1"), ("second-data", "k2")):
+        folder = tmp_path / "runs" / name
+        folder.mkdir(parents=True)
+        with RunStore(folder) as store:
+            store.ensure_run(RunInfo(key, f"Judge {key} / generic", "pairwise", ("AB",), {"seed": 1}, name))
+        history.record(folder=folder, run_key=key, source=f"/data/{name}", label=f"Judge {key} / generic",
+                       mode="pairwise", orders=("AB",), settings={"seed": 1}, done=0, total=0)
+    view = ResultsView(app_context)
+    qtbot.addWidget(view)
+    view.open_run(tmp_path / "runs" / "first-data")
+    texts = [view.run_picker.itemText(i) for i in range(view.run_picker.count())]
+    assert any(text.startswith("second-data · Judge k2 / generic") for text in texts)
+    view.run_picker.setCurrentIndex(next(i for i, text in enumerate(texts) if text.startswith("second-data")))
+    assert view.folder == tmp_path / "runs" / "second-data" and view.run_key == "k2"
+    view.view_will_close()
