@@ -22,6 +22,7 @@ from ._offline import allow_endpoint, allow_loopback, allowed_endpoints, guard_i
 install_offline_guard()
 
 from ._chat_template import render_chat  # noqa: E402
+from ._cost_estimate import CostEstimate, estimate_comparison_cost  # noqa: E402
 from ._engine import DecodingSettings, Judge, constrained_option_probabilities  # noqa: E402
 from ._errors import (  # noqa: E402
     BackendError,
@@ -105,6 +106,7 @@ __all__ = [
     "CancelFlag",
     "Cancelled",
     "ContextOverflowError",
+    "CostEstimate",
     "CpuFeatures",
     "Decision",
     "DecodingSettings",
@@ -154,6 +156,7 @@ __all__ = [
     "delete_judge",
     "demo_data_path",
     "demo_judge_path",
+    "estimate_comparison_cost",
     "format_names",
     "get_format",
     "guard_installed",

@@ -114,8 +114,11 @@ class Judge:
 
     # -- public API -----------------------------------------------------------------------------------------
 
-    def compare(self, item: EvalItem, *, order: str = "AB") -> PairwiseVerdict:
-        """Judge `item`'s two responses with A shown first (order AB) or B shown first (BA)."""
+    def compare(self, item: EvalItem, *, order: str = "AB", cancel: CancelFlag | None = None) -> PairwiseVerdict:
+        """Judge `item`'s two responses with A shown first (order AB) or B shown first (BA).
+
+        `cancel` reaches the backend's generation, which checks it between tokens and raises `Cancelled`.
+        """
         check_format(self.format, "pairwise", self.lang)
         first, second = _pair(item)
         shown = (first, second) if order == "AB" else (second, first)
@@ -139,20 +142,20 @@ class Judge:
             raw = fitted.prompt.prefill + option_texts[chosen]
             if self.decoding.explain:
                 rest = self._generate(list(fitted.tokens) + option_tokens[chosen],
-                                      budget - len(option_tokens[chosen]), spec.rest_only_grammar())
+                                      budget - len(option_tokens[chosen]), spec.rest_only_grammar(), cancel)
                 raw += rest
             probabilities = dict(zip(spec.options, probs, strict=True))
         elif spec.verdict_first:
-            raw = fitted.prompt.prefill + self._generate(fitted.tokens, budget, spec.grammar())
+            raw = fitted.prompt.prefill + self._generate(fitted.tokens, budget, spec.grammar(), cancel)
         elif self.decoding.constrained:
-            lead = self._critique(fitted, spec.verdict_phrase, spec.verdict_statement, budget)
+            lead = self._critique(fitted, spec.verdict_phrase, spec.verdict_statement, budget, cancel)
             lead_tokens = list(fitted.tokens) + self.backend.tokenize(lead, special=False)
             probs = self._option_probabilities(lead_tokens, option_tokens)
             chosen = max(range(len(probs)), key=probs.__getitem__)
             raw = lead + option_texts[chosen]
             probabilities = dict(zip(spec.options, probs, strict=True))
         else:
-            raw = self._generate(fitted.tokens, budget, None)
+            raw = self._generate(fitted.tokens, budget, None, cancel)
         parsed = self.format.parse_pairwise(raw, self.lang)
         labels = _POSITION_TO_LABEL[order]
         mapped: dict[str, float] | None = None
@@ -171,7 +174,7 @@ class Judge:
         """Judge as (A, B) and, unless `both` is False, as (B, A); decide from both (see `decide`).
 
         progress(done, total, order) is called as each order starts ('AB', then 'BA'). cancel is checked before
-        each order, so a cancel during the first stops before the second: it raises `Cancelled`.
+        each order and, during a generation, between tokens: a cancel stops within a token and raises `Cancelled`.
         """
         orders = ("AB", "BA") if both else ("AB",)
         verdicts: list[PairwiseVerdict] = []
@@ -180,7 +183,7 @@ class Judge:
                 raise Cancelled(f"item {item.id!r}: judging cancelled before the {order} order")
             if progress is not None:
                 progress(done, len(orders), order)
-            verdicts.append(self.compare(item, order=order))
+            verdicts.append(self.compare(item, order=order, cancel=cancel))
         ab = verdicts[0]
         ba = verdicts[1] if both else None
         return BothOrdersResult(item_id=item.id, ab=ab, ba=ba,
@@ -263,19 +266,21 @@ class Judge:
     def _option_probabilities(self, prompt: Sequence[int], options: list[list[int]]) -> list[float]:
         return constrained_option_probabilities(options, self.backend.score_options(prompt, options))
 
-    def _generate(self, prompt: Sequence[int], budget: int, grammar: str | None) -> str:
+    def _generate(self, prompt: Sequence[int], budget: int, grammar: str | None,
+                  cancel: CancelFlag | None = None) -> str:
         grammar = grammar if self.decoding.constrained else None
         return self.backend.generate(prompt, max_tokens=budget, sampling=self.decoding.sampling,
-                                     grammar=grammar).text
+                                     grammar=grammar, cancel=cancel).text
 
     def _statement_tokens(self, statement: str) -> int:
         """Room for the verdict statement a verdict-last judge may need appended, and re-tokenisation slack."""
         return len(self.backend.tokenize(statement, special=False)) + _RETOKENIZE_MARGIN if statement else 0
 
-    def _critique(self, fitted: FittedPrompt, phrase: str, statement: str, budget: int) -> str:
+    def _critique(self, fitted: FittedPrompt, phrase: str, statement: str, budget: int,
+                  cancel: CancelFlag | None = None) -> str:
         """Free text up to the verdict phrase; the phrase itself, or the full statement if the judge never got there."""
         generation = self.backend.generate(fitted.tokens, max_tokens=budget, sampling=self.decoding.sampling,
-                                           stop=(phrase,))
+                                           stop=(phrase,), cancel=cancel)
         if generation.stopped_at is not None:
             return generation.text + generation.stopped_at
         return generation.text.rstrip() + statement

@@ -3,14 +3,29 @@
 The analyst pastes (or opens) the texts, picks a judge and format, and runs; the judge service judges the pair in
 one or both orders off the GUI thread and the card shows the outcome. The texts are passed to the judge as typed;
 only empty fields are refused here, each with a message naming it.
+
+Before judging, the worker estimates the cost (core's `estimate_comparison_cost`: prompt tokens with the judge's
+tokenizer, any cut, the time at the rate measured on this machine); a comparison expected to take longer than
+`LONG_COMPARISON_S` is run only after the analyst confirms. A cancel stops the generation under way within a token,
+and the verdict still shown is marked as the previous run's. The texts are kept across restarts.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from judgedesk.core import BothOrdersResult, DecodingSettings, EvalItem, Sampling, get_format
+from judgedesk.core import (
+    BothOrdersResult,
+    CostEstimate,
+    DecodingSettings,
+    EvalItem,
+    Sampling,
+    estimate_comparison_cost,
+    get_format,
+)
 from judgedesk.core.formats import DEFAULT_GENERIC_RUBRIC, DEFAULT_PROMETHEUS_RUBRIC, PromptFields
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
@@ -19,6 +34,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -31,12 +47,23 @@ from PySide6.QtWidgets import (
 )
 
 from ._context import AppContext
+from ._demo_judge_note import DemoJudgeNote
 from ._judge_picker import JudgePicker
 from ._judge_service import JudgeSpec
 from ._tasks import Task, WorkContext
 from ._verdict_card import VerdictCard
 
-__all__ = ["CompareView"]
+__all__ = ["LONG_COMPARISON_S", "CompareView"]
+
+LONG_COMPARISON_S = 30.0
+"""A comparison expected to take longer than this (seconds) asks before it runs."""
+_TEXT_KEYS = {"instruction": "compare/text/instruction", "input": "compare/text/input",
+              "response_a": "compare/text/response_a", "response_b": "compare/text/response_b",
+              "reference": "compare/text/reference"}
+_MAX_SAVED_CHARS = 1_000_000
+"""Texts longer than this are not kept across restarts (the settings file is not a document store)."""
+_RATE_SMOOTHING = 0.5
+"""Weight of the newest measurement in the kept rate (the rest is the rate kept before)."""
 
 _DEFAULT_RUBRICS = {"generic": DEFAULT_GENERIC_RUBRIC, "prometheus": DEFAULT_PROMETHEUS_RUBRIC}
 _MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -88,6 +115,16 @@ class _TextPane(QWidget):
         return self.editor.toPlainText()
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    """What the worker hands back: the result, or (result None) an estimate too long to run unasked."""
+
+    estimate: CostEstimate
+    result: BothOrdersResult | None
+    seconds: float
+    """Time spent judging (0 when not judged)."""
+
+
 class CompareView(QWidget):
     """Judge one pair of responses and show the verdict card."""
 
@@ -104,6 +141,8 @@ class CompareView(QWidget):
         self._settings_seed = context.settings.seed
         self._changed_while_running = False
         self._rubric_format: str | None = None
+        self.last_estimate: CostEstimate | None = None
+        """The cost estimate of the latest comparison started."""
 
         self.picker = JudgePicker(context)
         self.picker.setObjectName("comparePicker")
@@ -115,6 +154,7 @@ class CompareView(QWidget):
         self._set_tab_order()
         self._add_shortcuts()
         self._restore_choices()
+        self._restore_texts()
         self._connect_signals()
         self._format_changed()
 
@@ -266,8 +306,9 @@ class CompareView(QWidget):
         left_layout.addLayout(actions)
         return left
 
-    def _build_card(self) -> QScrollArea:
-        """The right side: the verdict card, scrollable."""
+    def _build_card(self) -> QWidget:
+        """The right side: the note on the demo judge (once), the verdict card, scrollable."""
+        self.demo_note = DemoJudgeNote(self.context.settings, "compare")
         self.card = VerdictCard()
         self.card.card_did_copy.connect(self._did_copy)
         scroll = QScrollArea()
@@ -276,7 +317,13 @@ class CompareView(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.card)
         scroll.setMinimumWidth(280)
-        return scroll
+        right = QWidget()
+        right.setObjectName("compareVerdictSide")
+        side = QVBoxLayout(right)
+        side.setContentsMargins(0, 0, 0, 0)
+        side.addWidget(self.demo_note)
+        side.addWidget(scroll, 1)
+        return right
 
     def _set_tab_order(self) -> None:
         """The texts first, then Run; the rest after."""
@@ -340,8 +387,11 @@ class CompareView(QWidget):
                                                 lang=parts["lang"] or "en", rubric=self._rubric(),
                                                 decoding=decoding)
 
-    def run(self) -> Task | None:
-        """Judge the pair as typed; returns the task, or None when a field is missing or a run is under way."""
+    def run(self, *, confirmed: bool = False) -> Task | None:
+        """Judge the pair as typed; returns the task, or None when a field is missing or a run is under way.
+
+        The task first estimates the cost; unless `confirmed`, one expected to take longer than
+        `LONG_COMPARISON_S` comes back unjudged and the view asks before running it."""
         if self.task is not None:
             return None
         problem = self._missing_field()
@@ -351,19 +401,27 @@ class CompareView(QWidget):
             pane.editor.setFocus()
             return None
         self._clear_own_message()
+        self._save_texts()
         item, both = self.current_item(), self.both_orders.isChecked()
+        spec = self.current_spec()
+        rate = self.context.settings.judge_rate(spec.judge or "server")
 
-        def compare(ctx: WorkContext) -> BothOrdersResult:
+        def compare(ctx: WorkContext) -> _Outcome:
             assert ctx.judge is not None
-            # A cancel takes effect between the two orders; each order's start is shown on the card.
-            return ctx.judge.judge_both_orders(item, both=both, cancel=ctx.cancel,
-                                               progress=lambda done, total, order: ctx.progress(order))
+            estimate = estimate_comparison_cost(ctx.judge, item, both=both, rate=rate)
+            if not confirmed and estimate.seconds > LONG_COMPARISON_S:
+                return _Outcome(estimate, None, 0.0)
+            started = time.monotonic()
+            # The cancel flag reaches the generation, which checks it between tokens; each order's start is shown.
+            result = ctx.judge.judge_both_orders(item, both=both, cancel=ctx.cancel,
+                                                 progress=lambda done, total, order: ctx.progress(order))
+            return _Outcome(estimate, result, time.monotonic() - started)
 
-        task = self.context.service.submit(self.current_spec(), compare, name="the comparison")
+        task = self.context.service.submit(spec, compare, name="the comparison")
         self.task = task
         self._changed_while_running = False
         task.task_did_progress.connect(lambda order: self._did_progress(task, order))
-        task.task_did_finish.connect(lambda result: self._did_finish(task, result))
+        task.task_did_finish.connect(lambda outcome: self._did_finish(task, outcome, item, spec.judge or "server"))
         task.task_did_fail.connect(lambda message: self._did_fail(task, message))
         task.task_was_cancelled.connect(lambda: self._did_end_quietly(task))
         self._set_running(True)
@@ -378,7 +436,7 @@ class CompareView(QWidget):
             return
         task.cancel()
         self._set_running(False)
-        self.card.show_stopped("Cancelled.")
+        self._show_cancelled()
 
     def swap(self) -> None:
         """Exchange response A and response B."""
@@ -388,6 +446,7 @@ class CompareView(QWidget):
 
     def view_will_close(self) -> None:
         self.context.settings.set_value("compare/splitter", self.splitter.saveState())
+        self._save_texts()
         if self.task is not None:
             self.cancel()
 
@@ -397,13 +456,42 @@ class CompareView(QWidget):
         if task is self.task:
             self.card.show_working("Judging with A shown first…" if order == "AB" else "Judging with B shown first…")
 
-    def _did_finish(self, task: Task, result: BothOrdersResult) -> None:
+    def _did_finish(self, task: Task, outcome: _Outcome, item: EvalItem, judge: str) -> None:
         if task is not self.task:
             return  # cancelled too late to stop it; its result is not wanted any more
         self.task = None
         self._set_running(False)
-        self.card.show_result(result)
+        self.last_estimate = outcome.estimate
+        if outcome.result is None:
+            self._offer_long_run(outcome.estimate)
+            return
+        if outcome.seconds > 0.2:  # shorter ones measure the overhead, not the rate
+            measured = outcome.estimate.work_tokens / outcome.seconds
+            kept = self.context.settings.judge_rate(judge)
+            rate = measured if kept is None else _RATE_SMOOTHING * measured + (1 - _RATE_SMOOTHING) * kept
+            self.context.settings.set_judge_rate(judge, rate)
+        self.card.show_result(outcome.result, item)
         self.card.set_stale(self._changed_while_running)  # edited while it ran: the verdict is for the old texts
+        self.demo_note.offer(outcome.result.ab.manifest)
+
+    def _offer_long_run(self, estimate: CostEstimate) -> None:
+        """Say what a long comparison will cost and run it only when the analyst agrees."""
+        self.card.show_stopped("Not run yet: this comparison is expected to be long.")
+        if self.confirm_long_run(estimate):
+            self.run(confirmed=True)
+        else:
+            self.card.show_stopped(f"Not run: the comparison was expected to take about {estimate.duration}. "
+                                   "Shorten the texts, or run it again and confirm.")
+
+    def confirm_long_run(self, estimate: CostEstimate) -> bool:
+        """Ask whether to run a comparison expected to take longer than `LONG_COMPARISON_S`."""
+        box = QMessageBox(QMessageBox.Icon.Question, "A long comparison",
+                          "This comparison will take a while.\n\n" + estimate.describe() + "\n\nRun it now?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("longComparisonBox")
+        box.button(QMessageBox.StandardButton.Yes).setText("Run")
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def _did_fail(self, task: Task, message: str) -> None:
         if task is not self.task:
@@ -417,7 +505,39 @@ class CompareView(QWidget):
         if task is self.task:
             self.task = None
             self._set_running(False)
+            self._show_cancelled()
+
+    def _show_cancelled(self) -> None:
+        if self.card.result is None:
             self.card.show_stopped("Cancelled.")
+        else:
+            self.card.show_stopped("Cancelled. The verdict below is from the previous run.")
+            self.card.mark_previous()
+
+    # -- texts kept across restarts -------------------------------------------------------------------------
+
+    def _panes(self) -> dict[str, _TextPane]:
+        return {"instruction": self.instruction, "input": self.input, "response_a": self.response_a,
+                "response_b": self.response_b, "reference": self.reference}
+
+    def _save_texts(self) -> None:
+        settings = self.context.settings
+        for name, pane in self._panes().items():
+            text = pane.text()
+            settings.set_value(_TEXT_KEYS[name], text if len(text) <= _MAX_SAVED_CHARS else "")
+
+    def _restore_texts(self) -> None:
+        """The texts of the last session; before `_connect_signals`, so restoring them marks nothing stale."""
+        for name, pane in self._panes().items():
+            text = self.context.settings.value(_TEXT_KEYS[name], "")
+            if isinstance(text, str) and text:
+                pane.editor.setPlainText(text)
+        if self.reference.text().strip():  # shown, as the analyst left it, without taking the focus
+            self.reference_toggle.blockSignals(True)
+            self.reference_toggle.setChecked(True)
+            self.reference_toggle.blockSignals(False)
+            self.reference.setVisible(True)
+            self.reference_toggle.setArrowType(Qt.ArrowType.DownArrow)
 
     # -- internals ------------------------------------------------------------------------------------------
 

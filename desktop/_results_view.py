@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from ._context import AppContext
+from ._demo_judge_note import DemoJudgeNote
 from ._messages import report_task_errors
 from ._result_detail import ResultDetailPane
 from ._results_export import EXPORT_KINDS, listed, write_exports
@@ -162,6 +163,8 @@ class ResultsView(QWidget):
 
         # The run's warnings (a judge inconsistent on most pairs...), above everything the figures say.
         self.warning_banner = RunWarningBanner()
+        # Once, on the first run judged by the demo judge: it is too weak for real verdicts, and how to get one.
+        self.demo_note = DemoJudgeNote(self.context.settings, "results")
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("resultsTabs")
@@ -177,6 +180,7 @@ class ResultsView(QWidget):
         layout.addLayout(top)
         layout.addLayout(exports)
         layout.addWidget(self.warning_banner)
+        layout.addWidget(self.demo_note)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.tabs, 1)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, lambda: self.reload())
@@ -322,6 +326,7 @@ class ResultsView(QWidget):
         self._reset_filters()
         self.overview.show_summary({}, single=single, inconsistent_as_tie=self.inconsistent_as_tie.isChecked())
         self.warning_banner.show_warnings([])  # another run's warnings are not this one's
+        self.demo_note.offer(info.settings)
         self.summary_label.setText(f"Loading {self.folder} …")
         self.reload()
 

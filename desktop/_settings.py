@@ -252,6 +252,30 @@ class AppSettings:
     def last_data_path(self, value: str | os.PathLike[str] | None) -> None:
         self.set_value("folders/last_data", "" if value is None else str(value))
 
+    # -- notes --------------------------------------------------------------------------------------------
+
+    @property
+    def demo_notes_seen(self) -> frozenset[str]:
+        """The places ('compare', 'results') where the note on the demo judge's weakness was already shown."""
+        return frozenset(p for p in (self._str("notes/demo_judge_seen", "") or "").split(",") if p)
+
+    @demo_notes_seen.setter
+    def demo_notes_seen(self, places: frozenset[str]) -> None:
+        self.set_value("notes/demo_judge_seen", ",".join(sorted(places)))
+
+    def judge_rate(self, judge: str) -> float | None:
+        """Work tokens per second the last comparisons with `judge` ran at on this machine (core's
+        `estimate_comparison_cost`); None = never measured."""
+        raw = self._qs.value(f"rates/{_rate_key(judge)}", None)
+        try:
+            rate = float(raw) if raw not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
+        return rate if rate is not None and rate > 0 else None
+
+    def set_judge_rate(self, judge: str, rate: float) -> None:
+        self.set_value(f"rates/{_rate_key(judge)}", round(float(rate), 3))
+
     # -- window ---------------------------------------------------------------------------------------------
 
     def window_geometry(self) -> QByteArray | None:
@@ -276,3 +300,8 @@ class AppSettings:
         return JudgeSpec(judge=judge, format=format or self.default_format, lang=lang, rubric=rubric,
                          decoding=decoding, n_ctx=self.n_ctx, n_threads=self.threads, n_gpu_layers=self.gpu_layers,
                          server=server)
+
+
+def _rate_key(judge: str) -> str:
+    """An ini key for a judge name or path (QSettings treats '/' as a group separator)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in judge) or "_"

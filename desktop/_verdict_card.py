@@ -1,14 +1,17 @@
 """The verdict card: one pairwise comparison's outcome, picture first (the winner, the option probabilities per
 order), then the judge's own words (raw output, reason, reference answer), then what produced it (the manifest).
 
-Everything shown is selectable text; the whole result can be copied as text or as core's canonical JSON.
+Everything shown is selectable text; the whole result, with the texts judged, can be copied as text or as JSON.
+A fast verdict generates no text: its raw output is only the prompt's last words and the option chosen, so the card
+says what it is (the choice read from the next-token probabilities) instead of showing a cut-off JSON object.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
-from judgedesk.core import BothOrdersResult, Manifest, PairwiseVerdict, Status, to_json
+from judgedesk.core import BothOrdersResult, EvalItem, Manifest, PairwiseVerdict, Status, to_json
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QResizeEvent
 from PySide6.QtWidgets import (
@@ -27,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ._widgets import SELECTABLE
 
-__all__ = ["DECISION_COLOURS", "DECISION_LABELS", "ProbabilityBars", "VerdictCard", "result_as_text"]
+__all__ = ["DECISION_COLOURS", "DECISION_LABELS", "ProbabilityBars", "VerdictCard", "result_as_json", "result_as_text"]
 
 DECISION_LABELS = {"A": "Response A", "B": "Response B", "tie": "Tie", "inconsistent": "Inconsistent",
                    "unparsed": "Unparsed"}
@@ -36,6 +39,9 @@ DECISION_COLOURS = {"A": "#1565c0", "B": "#7b1fa2", "tie": "#546e7a", "inconsist
                     "unparsed": "#c62828"}
 """One colour per decision; A, B and tie also colour the probability bars."""
 _ORDER_TITLES = {"AB": "A shown first", "BA": "B shown first"}
+_STALE_TEXT = "The texts or settings changed since this verdict; run again to update it."
+_PREVIOUS_TEXT = ("⚠ This verdict is from the previous run: the run after it was cancelled before it gave one. "
+                  "The texts may have changed since.")
 _SIDE_BY_SIDE_WIDTH = 540
 """Below this card width the two orders stack instead of standing side by side."""
 _HEAD_IN_ONE_ROW_WIDTH = 400
@@ -87,9 +93,33 @@ def _probabilities_text(probabilities: Mapping[str, float] | None) -> str:
     return "  ".join(f"P({label})={probabilities[label]:.3f}" for label in ("A", "B", "tie") if label in probabilities)
 
 
-def result_as_text(result: BothOrdersResult) -> str:
-    """A plain-text account of a result, for pasting into notes or a report."""
-    lines = [f"Verdict: {DECISION_LABELS[result.decision]} ({_consistency(result)[0]})", _explanation(result)]
+FAST_VERDICT_NOTE = ("Fast verdict: the judge's choice was read from its next-token probabilities; no text was "
+                     "generated.")
+"""What the card shows in place of a fast verdict's raw output (the prompt's last words plus the option chosen)."""
+
+
+def is_fast_verdict(verdict: PairwiseVerdict) -> bool:
+    """Whether `verdict` was read from logits with no text generated (fast mode without an explanation)."""
+    decoding = verdict.manifest.decoding if verdict.manifest is not None else {}
+    return decoding.get("mode") == "logits" and not decoding.get("explain")
+
+
+def _item_lines(item: EvalItem) -> list[str]:
+    lines = ["Instruction:", *("  " + line for line in item.instruction.splitlines())]
+    if item.input:
+        lines += ["Input:", *("  " + line for line in item.input.splitlines())]
+    for title, text in zip(("Response A", "Response B"), item.responses, strict=False):
+        lines += [f"{title}:", *("  " + line for line in text.splitlines())]
+    if item.reference:
+        lines += ["Reference answer:", *("  " + line for line in item.reference.splitlines())]
+    return [*lines, ""]
+
+
+def result_as_text(result: BothOrdersResult, item: EvalItem | None = None) -> str:
+    """A plain-text account of a result (and of the texts judged, when given), for pasting into notes or a
+    report."""
+    lines = _item_lines(item) if item is not None else []
+    lines += [f"Verdict: {DECISION_LABELS[result.decision]} ({_consistency(result)[0]})", _explanation(result)]
     for verdict in (result.ab, result.ba):
         if verdict is None:
             continue
@@ -97,13 +127,27 @@ def result_as_text(result: BothOrdersResult) -> str:
                   f"  {_probabilities_text(verdict.probabilities)}"]
         if verdict.cut_tokens:
             lines.append(f"  responses cut by {verdict.cut_tokens} tokens to fit the context")
-        lines += ["  Raw output:", *("    " + line for line in verdict.raw_output.splitlines())]
+        if is_fast_verdict(verdict):
+            lines.append(f"  {FAST_VERDICT_NOTE}")
+        else:
+            lines += ["  Raw output:", *("    " + line for line in verdict.raw_output.splitlines())]
         if verdict.reason:
             lines += ["  Reason:", *("    " + line for line in verdict.reason.splitlines())]
         if verdict.reference:
             lines += ["  Reference answer:", *("    " + line for line in verdict.reference.splitlines())]
     lines += ["", f"Judge: {manifest_summary(result.ab.manifest)}"]
     return "\n".join(lines) + "\n"
+
+
+def result_as_json(result: BothOrdersResult, item: EvalItem | None = None) -> str:
+    """core's canonical JSON of `result`, with the texts judged under "item" when given (sorted keys, so equal
+    results give equal text)."""
+    if item is None:
+        return to_json(result)
+    data = json.loads(to_json(result))
+    data["item"] = {"id": item.id, "instruction": item.instruction, "input": item.input,
+                    "responses": list(item.responses), "reference": item.reference}
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
 class ProbabilityBars(QWidget):
@@ -206,6 +250,11 @@ class _OrderPanel(QFrame):
         self.no_bars.setWordWrap(True)
         self.no_bars.setStyleSheet("color: #666;")
         self.raw = _ReadOnlyText(f"rawOutput{order}", max_lines=6)
+        self.fast_note = QLabel()
+        self.fast_note.setObjectName(f"fastVerdict{order}")
+        self.fast_note.setWordWrap(True)
+        self.fast_note.setTextInteractionFlags(SELECTABLE)
+        self.fast_note.setStyleSheet("color: #555;")
         self.reason_caption = QLabel("Reason")
         self.reason = _ReadOnlyText(f"reason{order}", max_lines=8)
         self.reference_caption = QLabel("Reference answer")
@@ -221,9 +270,11 @@ class _OrderPanel(QFrame):
         layout.addWidget(self.bars)
         layout.addWidget(self.no_bars)
         positions = "first = A, second = B" if order == "AB" else "first = B, second = A"
-        raw_caption = QLabel(f"Raw output <span style='color:#777'>(in the judge's positions: {positions})</span>")
-        raw_caption.setWordWrap(True)
-        layout.addWidget(raw_caption)
+        self.raw_caption = QLabel(
+            f"Raw output <span style='color:#777'>(in the judge's positions: {positions})</span>")
+        self.raw_caption.setWordWrap(True)
+        layout.addWidget(self.fast_note)
+        layout.addWidget(self.raw_caption)
         layout.addWidget(self.raw)
         for caption, text in ((self.reason_caption, self.reason), (self.reference_caption, self.reference)):
             layout.addWidget(caption)
@@ -236,6 +287,12 @@ class _OrderPanel(QFrame):
         self.winner.setStyleSheet(f"color: {DECISION_COLOURS[label]}; font-weight: bold;")
         self.bars.set_probabilities(verdict.probabilities)
         self.no_bars.setVisible(not verdict.probabilities)
+        fast = is_fast_verdict(verdict)
+        if fast:
+            self.fast_note.setText(f"{FAST_VERDICT_NOTE} {_probabilities_text(verdict.probabilities)}")
+        self.fast_note.setVisible(fast)
+        self.raw_caption.setVisible(not fast)
+        self.raw.setVisible(not fast)
         self.raw.set_text(verdict.raw_output)
         for caption, widget, text in ((self.reason_caption, self.reason, verdict.reason),
                                       (self.reference_caption, self.reference, verdict.reference)):
@@ -254,6 +311,8 @@ class VerdictCard(QFrame):
         super().__init__(parent)
         self.setObjectName("verdictCard")
         self.result: BothOrdersResult | None = None
+        self.item: EvalItem | None = None
+        """The texts `result` judged (copied with it), when the caller gave them."""
 
         self.status = QLabel("Run a comparison to see the verdict here.")
         self.status.setObjectName("verdictStatus")
@@ -285,7 +344,7 @@ class VerdictCard(QFrame):
         self.truncated.setWordWrap(True)
         self.truncated.setTextInteractionFlags(SELECTABLE)
         self.truncated.setStyleSheet("color: #8a4b00; background: #fff4e0; padding: 4px; border-radius: 3px;")
-        self.stale = QLabel("The texts or settings changed since this verdict; run again to update it.")
+        self.stale = QLabel(_STALE_TEXT)
         self.stale.setObjectName("verdictStale")
         self.stale.setWordWrap(True)
         self.stale.setStyleSheet("color: #8a4b00;")
@@ -340,6 +399,7 @@ class VerdictCard(QFrame):
 
     def clear(self) -> None:
         self.result = None
+        self.item = None
         self.winner.clear()
         self.winner.setProperty("decision", "")
         self._details.hide()
@@ -359,10 +419,32 @@ class VerdictCard(QFrame):
         self.status.setVisible(bool(text))
 
     def set_stale(self, stale: bool) -> None:
+        if self.stale.text() == _PREVIOUS_TEXT:
+            return  # the stronger mark stays until the next verdict
         self.stale.setVisible(stale and self.result is not None)
 
-    def show_result(self, result: BothOrdersResult) -> None:
+    def mark_previous(self) -> None:
+        """The run after the shown verdict was cancelled: say the verdict is the previous run's (and dim it)."""
+        if self.result is None:
+            return
+        self.stale.setText(_PREVIOUS_TEXT)
+        self.stale.show()
+        self._details.setProperty("previous", True)
+        self._details.setStyleSheet("QLabel { color: #888; }")
+        self.stale.setStyleSheet("color: #8a4b00; font-weight: bold;")
+
+    @property
+    def marked_previous(self) -> bool:
+        """Whether the shown verdict is marked as the previous run's (a later run was cancelled)."""
+        return self.result is not None and not self.stale.isHidden() and self.stale.text() == _PREVIOUS_TEXT
+
+    def show_result(self, result: BothOrdersResult, item: EvalItem | None = None) -> None:
         self.result = result
+        self.item = item
+        self.stale.setText(_STALE_TEXT)
+        self.stale.setStyleSheet("color: #8a4b00;")
+        self._details.setProperty("previous", False)
+        self._details.setStyleSheet("")
         self.busy.hide()
         self.status.hide()
         decision = result.decision
@@ -392,12 +474,12 @@ class VerdictCard(QFrame):
 
     def copy_as_text(self) -> None:
         if self.result is not None:
-            QApplication.clipboard().setText(result_as_text(self.result))
+            QApplication.clipboard().setText(result_as_text(self.result, self.item))
             self.card_did_copy.emit("text")
 
     def copy_as_json(self) -> None:
         if self.result is not None:
-            QApplication.clipboard().setText(to_json(self.result))
+            QApplication.clipboard().setText(result_as_json(self.result, self.item))
             self.card_did_copy.emit("json")
 
     # -- layout ---------------------------------------------------------------------------------------------

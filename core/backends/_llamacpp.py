@@ -24,11 +24,15 @@ from .._hashing import file_sha256
 from .._llama_log import captured_llama_log, llama_failure_reason
 from .._llama_runtime import default_threads, load_llama_cpp
 from .._load_probe import check_first_load
+from .._progress import CancelFlag
 from ._gbnf import GrammarError
-from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, check_fits
+from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, check_fits, stop_if_cancelled
 from ._stops import first_stop
 
 __all__ = ["LlamaCppBackend"]
+
+_CANCEL_CHUNK = 128
+"""Prompt tokens evaluated between two checks of a cancel flag during generation."""
 
 _NO_GPU_BUILD = ("{asked} GPU layers were asked for, but this llama-cpp-python build has no GPU support, so the "
                  "judge runs on the CPU (for NVIDIA GPUs: CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --force-reinstall "
@@ -203,9 +207,10 @@ class LlamaCppBackend:
         return self._lib.LlamaGrammar.from_string(grammar, verbose=False)
 
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
-                 stop: Sequence[str] = ()) -> Generation:
+                 stop: Sequence[str] = (), cancel: CancelFlag | None = None) -> Generation:
         llm = self._llm
         check_fits(len(prompt), self.n_ctx)
+        stop_if_cancelled(cancel)
         compiled = self._parsed_grammar(grammar) if grammar else None
         kept = self._keep_shared_prefix(prompt)
         llm.set_seed(sampling.seed)  # llama-cpp-python derives a new seed per call otherwise
@@ -217,9 +222,13 @@ class LlamaCppBackend:
         text = ""
         if budget > 0:
             vocab = llm._model.vocab
-            for token in llm.generate(list(prompt[kept:]), reset=False, top_k=sampling.top_k, top_p=sampling.top_p,
+            pending = self._eval_cancellably(list(prompt[kept:]), cancel)
+            for token in llm.generate(pending, reset=False, top_k=sampling.top_k, top_p=sampling.top_p,
                                       min_p=sampling.min_p, temp=sampling.temperature,
                                       repeat_penalty=sampling.repeat_penalty, grammar=compiled):
+                # Between tokens, so a cancel frees the model at once instead of after the whole budget; the
+                # next call trims the cache back to its own prefix, so nothing of this generation leaks into it.
+                stop_if_cancelled(cancel)
                 if self._lib.llama_vocab_is_eog(vocab, token):
                     finish = "eos"
                     break
@@ -237,6 +246,19 @@ class LlamaCppBackend:
         if finish != "stop":
             text = llm.detokenize(produced).decode("utf-8", errors="replace")
         return Generation(text=text, n_tokens=len(produced), finish=finish, stopped_at=stopped_at)  # type: ignore[arg-type]
+
+    def _eval_cancellably(self, tokens: list[int], cancel: CancelFlag | None) -> list[int]:
+        """Evaluate all but the last of `tokens` in chunks, checking `cancel` between them, so a cancel during a
+        long prompt stops within a chunk; return what is left for `generate`. On the CPU the split cannot change a
+        logit (see the module docstring); with GPU layers, or with nothing to cancel, the prompt goes whole."""
+        if cancel is None or self._n_gpu_layers or len(tokens) <= _CANCEL_CHUNK:
+            return tokens
+        head, last = tokens[:-1], tokens[-1:]
+        for start in range(0, len(head), _CANCEL_CHUNK):
+            stop_if_cancelled(cancel)
+            self._llm.eval(head[start:start + _CANCEL_CHUNK])
+        stop_if_cancelled(cancel)
+        return last
 
     # -- description ----------------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling
+from .._progress import CancelFlag
+from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, stop_if_cancelled
 
 __all__ = ["MockBackend"]
 
@@ -71,7 +72,8 @@ class MockBackend:
         return [[mass(option[:k + 1]) - mass(option[:k]) for k in range(len(option))] for option in options]
 
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
-                 stop: Sequence[str] = ()) -> Generation:
+                 stop: Sequence[str] = (), cancel: CancelFlag | None = None) -> Generation:
+        stop_if_cancelled(cancel)
         prompt_text = self.detokenize(prompt)
         self.calls.append({"kind": "generate", "prompt": prompt_text, "grammar": grammar, "stop": list(stop),
                            "max_tokens": max_tokens, "seed": sampling.seed})

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from .._errors import ContextOverflowError
+from .._errors import Cancelled, ContextOverflowError
+from .._progress import CancelFlag
 
 __all__ = [
     "Backend",
@@ -22,6 +23,7 @@ __all__ = [
     "ModelInfo",
     "Sampling",
     "check_fits",
+    "stop_if_cancelled",
     "served_identity",
     "served_model_of",
 ]
@@ -141,8 +143,12 @@ class Backend(Protocol):
         ...
 
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
-                 stop: Sequence[str] = ()) -> Generation:
-        """Generate after `prompt`, from a clean state, constrained by the GBNF `grammar` when given."""
+                 stop: Sequence[str] = (), cancel: CancelFlag | None = None) -> Generation:
+        """Generate after `prompt`, from a clean state, constrained by the GBNF `grammar` when given.
+
+        `cancel` is checked between tokens (a backend that generates in one request checks it before sending):
+        once set, generation stops and raises `Cancelled`, so a cancelled verdict frees the model within a token.
+        """
         ...
 
     def settings(self) -> Mapping[str, Any]:
@@ -163,6 +169,12 @@ def check_fits(n_tokens: int, n_ctx: int) -> None:
     if n_tokens > n_ctx:
         raise ContextOverflowError(f"{n_tokens} tokens do not fit the judge's context of {n_ctx}; "
                                    "raise --ctx or shorten the input")
+
+
+def stop_if_cancelled(cancel: CancelFlag | None) -> None:
+    """Raise `Cancelled` when `cancel` is set (every backend's check between generated tokens)."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("generation cancelled")
 
 
 def served_identity(model_id: str) -> str:

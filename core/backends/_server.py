@@ -31,10 +31,19 @@ from .._chat_template import read_chat_template_file
 from .._errors import InputError, ServerError, ServerRequestError
 from .._gguf_file import read_gguf_header
 from .._hashing import file_sha256
+from .._progress import CancelFlag
 from .._server_endpoint import parse_server_url
 from ..formats import gbnf_literal
 from ._http import JsonClient, RetryPolicy, Transport
-from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, check_fits, served_identity
+from ._protocol import (
+    BackendCapabilities,
+    Generation,
+    ModelInfo,
+    Sampling,
+    check_fits,
+    served_identity,
+    stop_if_cancelled,
+)
 from ._server_api import completion, detokenize, probe_server, tokenize, top_logprobs
 from ._server_tokens import LocalVocabulary, PieceLedger
 from ._stops import first_stop
@@ -306,8 +315,9 @@ class ServerBackend:
         return piece
 
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
-                 stop: Sequence[str] = ()) -> Generation:
+                 stop: Sequence[str] = (), cancel: CancelFlag | None = None) -> Generation:
         check_fits(len(prompt), self.n_ctx)
+        stop_if_cancelled(cancel)  # one request: checked before it is sent
         budget = max(0, min(max_tokens, self.n_ctx - len(prompt)))
         if budget == 0:
             return Generation(text="", n_tokens=0, finish="length")

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import BackendError, ContextOverflowError, ModelLoadError
+from .._progress import CancelFlag
 from ._gbnf import GrammarMatcher, State
 from ._hf_folder import HFFolder, quiet_hf_warnings, read_hf_folder
-from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, check_fits
+from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, check_fits, stop_if_cancelled
 from ._stops import first_stop
 
 __all__ = ["TransformersBackend"]
@@ -170,7 +171,7 @@ class TransformersBackend:
                 for option in options]
 
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
-                 stop: Sequence[str] = ()) -> Generation:
+                 stop: Sequence[str] = (), cancel: CancelFlag | None = None) -> Generation:
         if not prompt:
             raise ContextOverflowError("generation needs a prompt of at least one token")
         check_fits(len(prompt), self.n_ctx)
@@ -184,6 +185,7 @@ class TransformersBackend:
         text = ""
         logits, cache = (None, None) if budget == 0 else self._forward(prompt, last_only=True)
         while len(produced) < budget:
+            stop_if_cancelled(cancel)
             assert logits is not None
             if matcher is not None and state is not None and matcher.finished(state):
                 finish = "eos"  # the grammar is complete: only end of sequence could follow

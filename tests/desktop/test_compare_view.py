@@ -48,7 +48,8 @@ def _run_and_wait(view: CompareView, qtbot) -> BothOrdersResult:
     assert task is not None, view.context.messages.current_text()
     qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT).wait()
     assert task.state is TaskState.FINISHED, task.error
-    return task.result
+    assert task.result.result is not None, "not judged: the estimate asked first"
+    return task.result.result
 
 
 def _editor(view: CompareView, name: str) -> QPlainTextEdit:
@@ -77,7 +78,12 @@ def test_a_typed_pair_is_judged_in_both_orders_and_copied(view: CompareView, qtb
     winner = view.findChild(QLabel, "verdictWinner")
     assert winner.text() == DECISION_LABELS[result.decision] and winner.property("decision") == result.decision
     for verdict in (result.ab, result.ba):
-        assert _editor(view, f"rawOutput{verdict.order}").toPlainText() == verdict.raw_output
+        # A fast verdict generated no text: the card says so, with the option probabilities, instead of showing
+        # the prompt's last words and the option chosen ('{"winner": "A') as if it were cut-off output.
+        assert not _editor(view, f"rawOutput{verdict.order}").isVisible()
+        fast = view.findChild(QLabel, f"fastVerdict{verdict.order}")
+        assert fast.isVisible() and "next-token probabilities" in fast.text() and "no text was generated" in fast.text()
+        assert "P(A)=" in fast.text() and "P(B)=" in fast.text()
         bars = view.findChild(ProbabilityBars, f"probabilities{verdict.order}")
         assert bars is not None and bars.isVisible()
         assert bars.probabilities == pytest.approx(dict(verdict.probabilities))
@@ -95,11 +101,16 @@ def test_a_typed_pair_is_judged_in_both_orders_and_copied(view: CompareView, qtb
     assert to_json(direct.result) == to_json(result)
 
     qtbot.mouseClick(view.findChild(QPushButton, "copyJson"), Qt.MouseButton.LeftButton)
-    copied = QApplication.clipboard().text()
-    assert copied == to_json(result) and json.loads(copied)["decision"] == result.decision
+    copied = json.loads(QApplication.clipboard().text())
+    # core's JSON of the result, with the texts judged under "item"
+    assert copied["item"] == {"id": "compare", "instruction": INSTRUCTION, "input": "", "responses": [PARIS, LYON],
+                              "reference": None}
+    assert {k: v for k, v in copied.items() if k != "item"} == json.loads(to_json(result))
     qtbot.mouseClick(view.findChild(QPushButton, "copyText"), Qt.MouseButton.LeftButton)
     text = QApplication.clipboard().text()
-    assert text.startswith(f"Verdict: {DECISION_LABELS[result.decision]}") and result.ab.raw_output in text
+    assert text.startswith(f"Instruction:\n  {INSTRUCTION}\nResponse A:\n  {PARIS}\nResponse B:\n  {LYON}\n")
+    assert f"Verdict: {DECISION_LABELS[result.decision]}" in text and "no text was generated" in text
+    assert result.ab.raw_output not in text
 
     # At the smallest supported window (1024x700 less the navigation) the card fits its pane without clipping.
     view.resize(870, 600)
@@ -128,7 +139,7 @@ def test_swap_exchanges_the_texts_and_the_verdict_follows(view: CompareView, qtb
     task = view.task
     assert task is not None
     qtbot.waitSignal(task.task_did_finish, timeout=TIMEOUT).wait()
-    second: BothOrdersResult = task.result
+    second: BothOrdersResult = task.result.result
     assert first.ba is not None and second.ba is not None
     # The swapped pair shown A-first is the original pair shown B-first: the same prompt, the same output, and the
     # winner named by the other letter.
