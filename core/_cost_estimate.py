@@ -62,6 +62,17 @@ class CostEstimate:
         return self.work_tokens / self.rate
 
     @property
+    def prompt_seconds(self) -> float:
+        """Expected time for reading the prompts alone (what long inputs cost, whatever the generation does)."""
+        return self.orders * self.prompt_tokens / self.rate
+
+    def longer_than(self, seconds: float) -> bool:
+        """Whether the comparison is expected to take longer than `seconds`. Before a rate was measured only the
+        prompts count: the generation budget is an upper bound that a judge rarely uses, and the measured rate is
+        what tells how much of it this judge does use."""
+        return self.prompt_seconds > seconds or (self.rate_measured and self.seconds > seconds)
+
+    @property
     def duration(self) -> str:
         """The expected time in words ('40 s', '3 min', '1.5 h')."""
         return _duration(self.seconds)

@@ -409,7 +409,7 @@ class CompareView(QWidget):
         def compare(ctx: WorkContext) -> _Outcome:
             assert ctx.judge is not None
             estimate = estimate_comparison_cost(ctx.judge, item, both=both, rate=rate)
-            if not confirmed and estimate.seconds > LONG_COMPARISON_S:
+            if not confirmed and estimate.longer_than(LONG_COMPARISON_S):
                 return _Outcome(estimate, None, 0.0)
             started = time.monotonic()
             # The cancel flag reaches the generation, which checks it between tokens; each order's start is shown.

@@ -62,7 +62,7 @@ def test_cancel_stops_the_generation_and_marks_the_shown_verdict_as_the_previous
     qtbot.mouseClick(view.findChild(QPushButton, "runButton"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(asked) and view.task is not None, timeout=TIMEOUT)
     long_task = view.task
-    assert asked[0].seconds > LONG_COMPARISON_S and asked[0].generated_tokens == 3000
+    assert asked[0].longer_than(LONG_COMPARISON_S) and asked[0].generated_tokens == 3000
     # The first order has started (the worker's progress reaches the card through the view's own connection).
     qtbot.waitUntil(lambda: view.card.status.text().startswith("Judging"), timeout=TIMEOUT)
     qtbot.wait(1000)
@@ -110,7 +110,7 @@ def test_a_long_comparison_says_its_cost_and_runs_only_when_confirmed(view: Comp
     assert outcome.result is None and view.card.result is None  # declined: nothing judged
     assert estimate.cut_tokens > 0 and estimate.needed_tokens > estimate.n_ctx == 4096
     assert estimate.prompt_tokens <= 4096 and estimate.orders == 2 and not estimate.rate_measured
-    assert estimate.seconds > LONG_COMPARISON_S
+    assert estimate.prompt_seconds > LONG_COMPARISON_S and estimate.longer_than(LONG_COMPARISON_S)
     described = estimate.describe()
     assert "expected" in described and "cut from their middles" in described and "conservative default" in described
     assert view.findChild(QLabel, "verdictStatus").text().startswith("Not run: the comparison was expected")
@@ -129,10 +129,12 @@ def test_a_long_comparison_says_its_cost_and_runs_only_when_confirmed(view: Comp
 @pytest.mark.real_model
 def test_a_short_comparison_does_not_ask(view: CompareView, qtbot) -> None:
     view.picker.set_format("generic")
+    # Explain: a 512-token budget, an upper bound that alone does not ask before a rate was measured.
+    view.explain.setChecked(True)
     view.set_pair(INSTRUCTION, PARIS, LYON)
     view.confirm_long_run = lambda estimate: pytest.fail("a short comparison asked")  # type: ignore[method-assign]
     outcome = _run_and_wait(view, qtbot)
-    assert outcome.result is not None and outcome.estimate.seconds < LONG_COMPARISON_S
+    assert outcome.result is not None and not outcome.estimate.longer_than(LONG_COMPARISON_S)
 
 
 def test_the_texts_are_kept_across_a_restart(app_context, qtbot) -> None:
