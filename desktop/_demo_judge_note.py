@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from ._settings import AppSettings
 
-__all__ = ["DEMO_JUDGE_NOTE", "DemoJudgeNote", "is_demo_judge"]
+__all__ = ["DEMO_JUDGE_NOTE", "DEMO_JUDGE_NOTE_SHORT", "DemoJudgeNote", "is_demo_judge"]
 
 DEMO_JUDGE_NOTE = (
     "This verdict comes from the demo judge, a 135M-parameter model bundled so the app works out of the box. It is "
@@ -26,6 +26,9 @@ DEMO_JUDGE_NOTE = (
     "judge file (for example PandaLM-7B or Prometheus 2 as GGUF), and “Import HF folder…” converts a Hugging Face "
     "model folder to GGUF on this machine.")
 """What the note says (the README's 'The demo judge is weak' section, in short)."""
+DEMO_JUDGE_NOTE_SHORT = ("Judged by the demo judge, too small to judge well (it mostly picks a position). For real "
+                         "verdicts, bring a real judge: Judges view (Ctrl+4) → “Import GGUF…” or “Import HF folder…”.")
+"""The note where height is scarce (the Results view, above its table); the whole note is its tooltip."""
 
 
 @cache
@@ -55,14 +58,16 @@ class DemoJudgeNote(QFrame):
 
     note_was_dismissed = Signal()
 
-    def __init__(self, settings: AppSettings, place: str, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: AppSettings, place: str, *, compact: bool = False,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.place = place
         self.setObjectName("demoJudgeNote")
         self.setStyleSheet("#demoJudgeNote { background: #fff8e1; border: 1px solid #e6c36a; "
                            "border-left: 5px solid #b26a00; border-radius: 4px; }")
-        self.label = QLabel(DEMO_JUDGE_NOTE)
+        self.label = QLabel(DEMO_JUDGE_NOTE_SHORT if compact else DEMO_JUDGE_NOTE)
+        self.label.setToolTip(DEMO_JUDGE_NOTE)
         self.label.setObjectName("demoJudgeNoteText")
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -73,7 +78,7 @@ class DemoJudgeNote(QFrame):
         self.dismiss_button.setAutoRaise(True)
         self.dismiss_button.clicked.connect(self.dismiss)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 6, 6)
+        layout.setContentsMargins(10, 2 if compact else 6, 6, 2 if compact else 6)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.dismiss_button, 0, Qt.AlignmentFlag.AlignTop)
         self._shown_here = False

@@ -164,7 +164,7 @@ class ResultsView(QWidget):
         # The run's warnings (a judge inconsistent on most pairs...), above everything the figures say.
         self.warning_banner = RunWarningBanner()
         # Once, on the first run judged by the demo judge: it is too weak for real verdicts, and how to get one.
-        self.demo_note = DemoJudgeNote(self.context.settings, "results")
+        self.demo_note = DemoJudgeNote(self.context.settings, "results", compact=True)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("resultsTabs")
