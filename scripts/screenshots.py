@@ -133,6 +133,13 @@ class Shooter:
         # As the demo judge really does: it prefers whichever response it sees first, so nearly every pair is
         # inconsistent: the warning banner, figures that carry their n, and "too few games for an interval".
         self.grab("results")
+        # "Inconsistent as tie" ranks what little there is: small-n figures say "too few games for an interval",
+        # and the judge-behaviour panel still shows what the judge did.
+        summaries.clear()
+        view.inconsistent_as_tie.setChecked(True)
+        self.wait_for(lambda: bool(summaries) and not view.is_loading, "the results with ties")
+        self.grab("results-ties")
+        view.inconsistent_as_tie.setChecked(False)
         view.tabs.setCurrentIndex(1)
         view.table.selectRow(0)
         self.grab("results-verdicts")
