@@ -241,8 +241,8 @@ class BatchView(QWidget):
     def _build_earlier_runs(self) -> QWidget:
         self.earlier_table = QTableWidget(0, 5)
         self.earlier_table.setObjectName("earlierRuns")
-        self.earlier_table.setHorizontalHeaderLabels(
-            ["Earlier run of this data", "Settings", "Mode", "Judged", "Last judged"])
+        self.earlier_table.setHorizontalHeaderLabels(["Earlier run", "Settings", "Mode", "Judged", "Last judged"])
+        self.earlier_table.horizontalHeaderItem(0).setToolTip("Earlier runs of this data: the judge and its format")
         self.earlier_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.earlier_table.verticalHeader().setVisible(False)
         self.earlier_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
