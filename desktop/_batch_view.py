@@ -64,6 +64,8 @@ class BatchView(QWidget):
 
     title = "Batch"
 
+    batch_will_start_run = Signal(object)
+    """Start was pressed: the run folder (a Path) that will hold the run once the judge is loaded."""
     batch_did_start_run = Signal(object)
     """A run's first verdict is stored: its run folder (a Path), which now holds the run as its latest."""
 
@@ -499,6 +501,7 @@ class BatchView(QWidget):
         self.run_task = task
         self.state = "running"
         self._update_buttons()
+        self.batch_will_start_run.emit(folder)
         return task
 
     def pause(self) -> None:

@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self._judge_unloaded()
         self.context.set_results_opener(self._open_results)
         # The Results view follows a running batch: it opens the run as soon as its first verdict is stored.
+        self.batch.batch_will_start_run.connect(lambda folder: self.results.expect_run(folder))
         self.batch.batch_did_start_run.connect(lambda folder: self.results.open_run(folder))
         self._open_latest_run()
         QTimer.singleShot(0, self.batch.restore_last_data)  # unless start_window opened other data meanwhile

@@ -377,6 +377,13 @@ class ResultsView(QWidget):
         task.task_did_finish.connect(lambda summary: self._did_summarise(generation, summary))
         task.task_did_end.connect(lambda: self._load_did_end(task))
 
+    def expect_run(self, folder: str | Path) -> None:
+        """A batch has started into `folder`: until its first verdict is stored (the judge may still be loading),
+        say so here instead of "No run open"; a run already open stays until the new one replaces it."""
+        if self.folder is None:
+            self.summary_label.setText(f"A batch is starting in the Batch view (the judge is loading): its run in "
+                                       f"{folder} opens here with its first verdict.")
+
     def view_will_close(self) -> None:
         """The window closes: a watched run's pending reload is dropped (the job pool is shutting down)."""
         self._closed = True

@@ -139,6 +139,26 @@ def test_ctrl_3_during_a_batch_shows_the_running_run_with_rows_as_they_land(app_
     window.close()
 
 
+def test_ctrl_3_before_the_first_verdict_says_a_batch_is_starting(app_settings: AppSettings, demo_folder: Path,
+                                                                  qtbot) -> None:
+    window = MainWindow(AppContext(settings=app_settings))
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    batch, results = window.batch, window.results
+    _prepared(batch, demo_folder, qtbot, both_orders=False)
+    assert results.folder is None and "No run open" in results.summary_label.text()
+    run = batch.start()
+    QTest.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.stack.currentWidget() is results
+    # No event has been handled since Start, so no verdict can have reached the GUI thread: the run is not open yet.
+    assert results.folder is None
+    assert "A batch is starting" in results.summary_label.text() and str(batch.folder) in results.summary_label.text()
+    qtbot.waitSignal(run.task_did_finish, timeout=120000).wait()  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: results.run_key == run.result.run_key, timeout=30000)  # type: ignore[union-attr]
+    window.close()
+
+
 def _answer_when_asked(button_text: str, asked: list[str]) -> None:
     def answer() -> None:
         box = QApplication.activeModalWidget()
