@@ -50,6 +50,25 @@ def demo_folder(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def demo_two_prompt_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder: the demo judge on the first two demo prompts (3 models, 6 pairs in both orders; it contradicts
+    itself on most), judged once per session. Copy it (`shutil.copytree`) before changing it."""
+    from judgedesk.core import load_judge
+    from judgedesk.core.datasets import load_dataset
+    from judgedesk.core.runs import run_batch
+
+    base = tmp_path_factory.mktemp("demo_two_prompt_run")
+    data = base / "demo"
+    shutil.copytree(demo_data_path(), data)
+    judge = load_judge(n_ctx=2048, n_threads=1)
+    try:
+        run_batch(base / "run", load_dataset(data, limit=2), judge)
+    finally:
+        judge.close()
+    return base / "run"
+
+
 # PySide6 (6.12) sometimes aborts while the interpreter tears down after the last test ("Fatal Python error:
 # bool_dealloc"/"none_dealloc", a refcount slip in its C extension), which turns a passing run into a failing exit
 # status. The app's own entry point ends with os._exit for the same reason; the test process does the same once

@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from judgedesk.core import DecodingSettings, EvalItem, Judge, demo_data_path, load_judge
+from judgedesk.core import DecodingSettings, EvalItem, Judge
 from judgedesk.core.backends._mock import MockBackend
-from judgedesk.core.datasets import Dataset, PairTask, load_dataset
+from judgedesk.core.datasets import Dataset, PairTask
 from judgedesk.core.runs import run_batch
 from judgedesk.desktop._charts import BarRow
 from judgedesk.desktop._results_view import ResultsView
@@ -24,17 +24,11 @@ INTERVAL_COLUMN, WIN_RATE_COLUMN = 9, 8
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo judge on the first two demo prompts: 3 models, 6 pairs, both orders (it contradicts itself on most)."""
-    base = tmp_path_factory.mktemp("results_honesty")
-    data = base / "demo"
-    shutil.copytree(demo_data_path(), data)
-    judge = load_judge(n_ctx=2048, n_threads=1)
-    try:
-        run_batch(base / "run", load_dataset(data, limit=2), judge)
-    finally:
-        judge.close()
-    return base / "run"
+def demo_run(tmp_path_factory: pytest.TempPathFactory, demo_two_prompt_run: Path) -> Path:
+    """This module's copy of the session's two-prompt demo run (its tests store overrides in it)."""
+    target = tmp_path_factory.mktemp("results_honesty") / "run"
+    shutil.copytree(demo_two_prompt_run, target)
+    return target
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from judgedesk.core import demo_data_path, load_judge
-from judgedesk.core.datasets import load_dataset
-from judgedesk.core.runs import RunStore, run_batch
+from judgedesk.core.runs import RunStore
 from judgedesk.desktop._charts import Chart
 from judgedesk.desktop._result_detail import PLACEHOLDER
 from judgedesk.desktop._results_model import COLUMNS, item_text, local_time_text
@@ -36,17 +34,11 @@ WAIT = 60_000
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo judge on the first two demo prompts: 3 models, 6 pairs in both orders, some with a human label."""
-    base = tmp_path_factory.mktemp("results_layout")
-    data = base / "demo"
-    shutil.copytree(demo_data_path(), data)
-    judge = load_judge(n_ctx=2048, n_threads=1)
-    try:
-        run_batch(base / "run", load_dataset(data, limit=2), judge)
-    finally:
-        judge.close()
-    return base / "run"
+def demo_run(tmp_path_factory: pytest.TempPathFactory, demo_two_prompt_run: Path) -> Path:
+    """This module's copy of the session's two-prompt demo run (its tests store overrides in it)."""
+    target = tmp_path_factory.mktemp("results_layout") / "run"
+    shutil.copytree(demo_two_prompt_run, target)
+    return target
 
 
 @pytest.fixture
