@@ -54,7 +54,8 @@ def _compare(view: CompareView, qtbot) -> BothOrdersResult:
     assert task is not None
     qtbot.waitSignal(task.task_did_end, timeout=TIMEOUT).wait()
     assert task.state is TaskState.FINISHED, view.context.messages.current_text()
-    return task.result
+    assert task.result.result is not None, "not judged: the estimate asked first"
+    return task.result.result
 
 
 def test_a_comparison_through_the_server_equals_the_in_process_one(app_context, through_server: str,
