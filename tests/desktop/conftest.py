@@ -43,6 +43,16 @@ def app_context(app_settings: object, qtbot: object) -> Iterator[object]:
 
 
 @pytest.fixture
+def service(qapp: object) -> Iterator[object]:
+    """A judge service of its own (no AppContext), shut down after the test."""
+    from judgedesk.desktop._judge_service import JudgeService
+
+    svc = JudgeService()
+    yield svc
+    svc.shutdown()
+
+
+@pytest.fixture
 def demo_folder(tmp_path: Path) -> Path:
     """A private copy of assets/demo (3 models, 20 prompts, human labels)."""
     target = tmp_path / "demo"

@@ -17,11 +17,6 @@ ITEM = EvalItem(id="capital", instruction="What is the capital of France? Answer
                 responses=("The capital of France is Paris.", "The capital of France is Lyon."))
 
 
-@pytest.fixture
-def service(qapp: object):
-    svc = JudgeService()
-    yield svc
-    svc.shutdown()
 
 
 def test_judge_work_runs_on_one_thread_with_the_loaded_judge(service: JudgeService, qtbot) -> None:

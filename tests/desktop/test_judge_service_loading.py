@@ -22,11 +22,6 @@ ITEM = EvalItem(id="capital", instruction="What is the capital of France? Answer
                 responses=("The capital of France is Paris.", "The capital of France is Lyon."))
 
 
-@pytest.fixture
-def service(qapp: object):
-    svc = JudgeService()
-    yield svc
-    svc.shutdown()
 
 
 def test_closing_a_judge_the_service_issued_leaves_the_shared_model_loaded(service: JudgeService,
