@@ -78,9 +78,14 @@ from ._records import (  # noqa: E402
     Label,
     Manifest,
     PairwiseVerdict,
+    PriorTurn,
     Status,
+    Strength,
     decide,
+    strength_winner,
+    swap_strength,
     to_json,
+    winner_probabilities,
 )
 from ._server_endpoint import ServerEndpoint, parse_server_url  # noqa: E402
 from ._version import __version__  # noqa: E402
@@ -130,6 +135,7 @@ __all__ = [
     "ModelLoadError",
     "NetworkBlockedError",
     "PairwiseVerdict",
+    "PriorTurn",
     "Progress",
     "Sampling",
     "ServerEndpoint",
@@ -138,6 +144,7 @@ __all__ = [
     "ServerRequestError",
     "ServerUnavailableError",
     "Status",
+    "Strength",
     "UnsupportedCpuError",
     "__version__",
     "allow_endpoint",
@@ -181,7 +188,10 @@ __all__ = [
     "resolve_judge",
     "run_load_probe",
     "running_cpu_features",
+    "strength_winner",
+    "swap_strength",
     "system_info",
     "to_json",
     "validate_judge_name",
+    "winner_probabilities",
 ]

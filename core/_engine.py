@@ -21,7 +21,18 @@ from typing import Any
 from ._errors import Cancelled, FormatError, InputError
 from ._progress import CancelFlag, Progress
 from ._prompt_assembly import FittedPrompt, fit_prompt
-from ._records import BothOrdersResult, EvalItem, Grade, Label, Manifest, PairwiseVerdict, Status, decide
+from ._records import (
+    BothOrdersResult,
+    EvalItem,
+    Grade,
+    Label,
+    Manifest,
+    PairwiseVerdict,
+    PriorTurn,
+    Status,
+    decide,
+    swap_strength,
+)
 from ._version import __version__
 from .backends import Backend, Sampling
 from .formats import JudgeFormat, PromptFields, Task, check_format, get_format, hash_texts
@@ -120,10 +131,11 @@ class Judge:
         `cancel` reaches the backend's generation, which checks it between tokens and raises `Cancelled`.
         """
         check_format(self.format, "pairwise", self.lang)
+        self._check_conversation(item)
         first, second = _pair(item)
         shown = (first, second) if order == "AB" else (second, first)
         spec = self.format.output("pairwise", self.lang)
-        fields = self._fields(item, shown)
+        fields = self._fields(item, shown, swapped=order == "BA")
         fast = self.decoding.fast and spec.verdict_first
         budget = self._budget(spec.max_tokens)
         option_texts = list(spec.options.values())
@@ -160,13 +172,16 @@ class Judge:
         labels = _POSITION_TO_LABEL[order]
         mapped: dict[str, float] | None = None
         if probabilities is not None:
-            mapped = {labels[k]: round(v, 6) for k, v in probabilities.items()}
+            mapped = {_caller_key(k, order): round(v, 6) for k, v in probabilities.items()}
+        strength = None
+        if parsed.strength is not None and parsed.winner is not None:
+            strength = parsed.strength if order == "AB" else swap_strength(parsed.strength)
         return PairwiseVerdict(
             item_id=item.id, order=order,  # type: ignore[arg-type]
             winner=None if parsed.winner is None else labels[parsed.winner],
             status=_status(parsed.winner is not None, fitted), raw_output=raw, reason=parsed.reason,
             reference=parsed.reference, probabilities=mapped, cut_tokens=fitted.cut_tokens,
-            manifest=self.manifest("pairwise", fast=fast),
+            manifest=self.manifest("pairwise", fast=fast), strength=strength,
         )
 
     def judge_both_orders(self, item: EvalItem, *, both: bool = True, inconsistent_as_tie: bool = False,
@@ -192,13 +207,14 @@ class Judge:
     def grade(self, item: EvalItem, *, response_index: int = 0) -> Grade:
         """Grade one of `item`'s responses on the format's scale."""
         check_format(self.format, "single", self.lang)
+        self._check_conversation(item)
         if not 0 <= response_index < len(item.responses):
             raise InputError(f"has no response number {response_index + 1}", item=item.id, field="responses")
         response = item.responses[response_index]
         if not response.strip():
             raise InputError("the response to grade is empty", item=item.id, field="response")
         spec = self.format.output("single", self.lang)
-        fields = self._fields(item, (response,))
+        fields = self._fields(item, (response,), answer_index=response_index)
         budget = self._budget(spec.max_tokens)
         fitted = fit_prompt(self.backend, fields, lambda f: self.format.prompt("single", f, self.lang),
                             reserve=budget + _SCORE_TAIL_TOKENS + self._statement_tokens(spec.verdict_statement),
@@ -256,9 +272,33 @@ class Judge:
 
     # -- internals ------------------------------------------------------------------------------------------
 
-    def _fields(self, item: EvalItem, shown: tuple[str, ...]) -> PromptFields:
+    def _fields(self, item: EvalItem, shown: tuple[str, ...], *, swapped: bool = False,
+                answer_index: int | None = None) -> PromptFields:
+        """The prompt's fields: `shown` responses, and each earlier turn's answers in the same order (swapped for
+        order BA; only the graded response's answers when grading)."""
+        history = []
+        for turn in item.history:
+            answers = turn.answers
+            if answer_index is not None:
+                answers = (answers[answer_index],)
+            elif swapped:
+                answers = tuple(reversed(answers))
+            history.append(PriorTurn(turn.question, answers, turn.reference))
         return PromptFields(instruction=item.instruction, responses=shown, input=item.input,
-                            reference=item.reference, rubric=self.rubric)
+                            reference=item.reference, rubric=self.rubric, category=item.category,
+                            history=tuple(history))
+
+    def _check_conversation(self, item: EvalItem) -> None:
+        if not item.history:
+            return
+        if not self.format.takes_conversation:
+            raise FormatError(f"item {item.id!r} is turn {item.turn} of a conversation, and format "
+                              f"{self.format.name!r} cannot show a conversation; judge it with a format that does "
+                              f"(mtbench), or judge the first turns only")
+        for number, turn in enumerate(item.history, start=1):
+            if len(turn.answers) != len(item.responses):
+                raise InputError(f"turn {number} has {len(turn.answers)} answer(s) for {len(item.responses)} "
+                                 f"response(s)", item=item.id, field="history")
 
     def _budget(self, published: int) -> int:
         return self.decoding.max_tokens or published
@@ -284,6 +324,13 @@ class Judge:
         if generation.stopped_at is not None:
             return generation.text + generation.stopped_at
         return generation.text.rstrip() + statement
+
+
+def _caller_key(key: str, order: str) -> str:
+    """An option's key in the caller's labels: a position ('1', '2', 'tie') or a five-level verdict ('A>B')."""
+    if key in _POSITION_TO_LABEL[order]:
+        return _POSITION_TO_LABEL[order][key]
+    return key if order == "AB" else swap_strength(key)
 
 
 def _pair(item: EvalItem) -> tuple[str, str]:

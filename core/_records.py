@@ -20,8 +20,13 @@ __all__ = [
     "Label",
     "Manifest",
     "PairwiseVerdict",
+    "PriorTurn",
     "Status",
+    "Strength",
+    "strength_winner",
+    "swap_strength",
     "to_json",
+    "winner_probabilities",
 ]
 
 Label = Literal["A", "B", "tie"]
@@ -29,6 +34,29 @@ Label = Literal["A", "B", "tie"]
 Decision = Literal["A", "B", "tie", "inconsistent", "unparsed"]
 """The final decision over both orders."""
 Order = Literal["AB", "BA"]
+Strength = Literal["A>>B", "A>B", "A=B", "B>A", "B>>A"]
+"""A five-level pairwise verdict (Arena-Hard's): A much better, A better, a tie, B better, B much better."""
+_STRENGTH_WINNER: dict[str, Label] = {"A>>B": "A", "A>B": "A", "A=B": "tie", "B>A": "B", "B>>A": "B"}
+_SWAPPED_STRENGTH: dict[str, Strength] = {"A>>B": "B>>A", "A>B": "B>A", "A=B": "A=B", "B>A": "A>B", "B>>A": "A>>B"}
+
+
+def strength_winner(strength: str) -> Label:
+    """The winner a five-level verdict names ("A>>B" and "A>B" -> A, "A=B" -> tie)."""
+    return _STRENGTH_WINNER[strength]
+
+
+def swap_strength(strength: str) -> Strength:
+    """The same verdict with A and B exchanged ("A>>B" -> "B>>A"), to map a verdict between orders."""
+    return _SWAPPED_STRENGTH[strength]
+
+
+def winner_probabilities(probabilities: Mapping[str, float]) -> dict[str, float]:
+    """Probabilities per winner (A, B, tie): five-level keys are summed into the winner they name."""
+    out: dict[str, float] = {}
+    for key, value in probabilities.items():
+        label = _STRENGTH_WINNER.get(key, key)
+        out[label] = out.get(label, 0.0) + float(value)
+    return out
 
 
 class Status(enum.StrEnum):
@@ -52,6 +80,18 @@ class Status(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class PriorTurn:
+    """An earlier turn of a conversation: the user's message and each response's answer to it."""
+
+    question: str
+    """What the user wrote at this turn."""
+    answers: tuple[str, ...]
+    """Each response's answer at this turn, in the same order as the item's `responses`."""
+    reference: str | None = None
+    """The reference answer for this turn, when there is one."""
+
+
+@dataclass(frozen=True)
 class EvalItem:
     """One thing to judge: an instruction with its responses."""
 
@@ -69,6 +109,14 @@ class EvalItem:
     """Optional category, for per-category statistics."""
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
     """Free metadata carried through unchanged (model names, human labels, source line)."""
+    history: tuple[PriorTurn, ...] = ()
+    """A conversation's earlier turns, oldest first; empty for a single-turn item. The item judges the turn after
+    them: `instruction` is the user's message at that turn and `responses` the answers to it."""
+
+    @property
+    def turn(self) -> int:
+        """Which turn of its conversation the item judges (1 for a single-turn item)."""
+        return len(self.history) + 1
 
 
 @dataclass(frozen=True)
@@ -123,9 +171,16 @@ class PairwiseVerdict:
     """Tokens removed from the middle of the responses to fit the context (0 when nothing was cut)."""
     manifest: Manifest | None = None
     """What produced this verdict."""
+    strength: Strength | None = None
+    """The five-level verdict (A>>B ... B>>A) in the caller's labels, for formats that grade the margin
+    (arenahard); None for the others."""
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(self)
+        out = _plain(self)
+        # Only five-level formats write it, so every other verdict's JSON stays as it always was.
+        if out["strength"] is None:
+            del out["strength"]
+        return out
 
 
 @dataclass(frozen=True)

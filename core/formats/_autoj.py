@@ -62,6 +62,7 @@ class AutoJFormat:
     uses_chat_template = False
     takes_rubric = False
     has_tie = True
+    takes_conversation = False
 
     def prompt(self, task: Task, fields: PromptFields, lang: str) -> JudgePrompt:
         if task == "pairwise":

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
+from .._records import PriorTurn, Strength
+
 __all__ = [
     "JudgeFormat",
     "JudgePrompt",
@@ -43,6 +45,10 @@ class PromptFields:
     """Optional reference answer."""
     rubric: str | None = None
     """Optional user rubric, for formats that take one; None means the format's default."""
+    category: str | None = None
+    """The item's category, for formats whose prompt depends on it (MT-bench's reference-guided prompt)."""
+    history: tuple[PriorTurn, ...] = ()
+    """A conversation's earlier turns (answers in shown order); only formats with `takes_conversation` show them."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,8 @@ class OutputSpec:
     verdict_first: bool
     """True when the verdict opens the output (after `prefill`), so it can be read from one forward pass."""
     options: Mapping[str, str]
-    """Pairwise: position ('1', '2', 'tie') -> how the judge writes it. Empty for grading."""
+    """Pairwise: position ('1', '2', 'tie') -> how the judge writes it; five-level formats key them by strength in
+    shown positions ('A>>B', 'A>B', 'A=B', 'B>A', 'B>>A'). Empty for grading."""
     rest_grammar: str
     """GBNF rules defining `rest`: what follows the option (verdict-first) or the verdict tail (grading)."""
     max_tokens: int
@@ -102,6 +109,8 @@ class ParsedVerdict:
     """A reference answer, when the format writes one."""
     problem: str | None = None
     """Why the output could not be parsed."""
+    strength: Strength | None = None
+    """Five-level formats: the verdict as written (A>>B, A>B, A=B, B>A, B>>A), A being the response shown first."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,8 @@ class JudgeFormat(Protocol):
     takes_rubric: bool
     uses_chat_template: bool
     has_tie: bool
+    takes_conversation: bool
+    """Whether the prompt can show a multi-turn conversation (items with `history`); others refuse such items."""
 
     def prompt(self, task: Task, fields: PromptFields, lang: str) -> JudgePrompt:
         """Fill the published prompt for `task` in `lang`."""

@@ -69,6 +69,7 @@ class GenericFormat:
     uses_chat_template = True
     takes_rubric = True
     has_tie = True
+    takes_conversation = False
 
     def prompt(self, task: Task, fields: PromptFields, lang: str) -> JudgePrompt:
         rubric = fields.rubric or DEFAULT_GENERIC_RUBRIC

@@ -43,6 +43,7 @@ class PandaLMFormat:
     uses_chat_template = False
     takes_rubric = False
     has_tie = True
+    takes_conversation = False
 
     def prompt(self, task: Task, fields: PromptFields, lang: str) -> JudgePrompt:
         first, second = (clean_pandalm_response(r) for r in fields.responses)

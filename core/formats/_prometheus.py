@@ -58,6 +58,7 @@ class PrometheusFormat:
     uses_chat_template = True
     takes_rubric = True
     has_tie = False
+    takes_conversation = False
 
     def prompt(self, task: Task, fields: PromptFields, lang: str) -> JudgePrompt:
         rubric = fields.rubric or DEFAULT_PROMETHEUS_RUBRIC

@@ -23,7 +23,7 @@ from .._engine import VERDICT_DECODING_KEYS, Judge
 from .._errors import Cancelled, JudgedeskError, ServerUnavailableError
 from .._owner_only import make_owner_only_folder
 from .._progress import CancelFlag
-from .._records import EvalItem, Status
+from .._records import EvalItem, PriorTurn, Status
 from ..datasets import Dataset
 from ._lock import RunFolderLock
 from ._store import RunInfo, RunStore, StoredTask, content_hash
@@ -162,27 +162,44 @@ def task_rows(dataset: Dataset, mode: Mode) -> list[StoredTask]:
     if mode == "pairwise":
         for position, pair in enumerate(dataset.pairs):
             item = pair.item
-            content = content_hash("pair", item.instruction, item.input, *item.responses, item.reference)
+            content = content_hash("pair", item.instruction, item.input, *item.responses, item.reference,
+                                   *_history_texts(item))
             rows.append(StoredTask(position, item.id, content, pair.model_a, pair.model_b, item.category, pair.human,
                                    _payload(item)))
     else:
         for position, grade in enumerate(dataset.grades):
             item = grade.item
-            content = content_hash("single", item.instruction, item.input, *item.responses, item.reference)
+            content = content_hash("single", item.instruction, item.input, *item.responses, item.reference,
+                                   *_history_texts(item))
             rows.append(StoredTask(position, item.id, content, grade.model, None, item.category, None,
                                    _payload(item)))
     return rows
 
 
+def _history_texts(item: EvalItem) -> list[str | None]:
+    """A conversation's earlier turns, for the content hash; nothing for a single-turn item, whose hash (and so
+    every stored run) stays as it was before conversations existed."""
+    texts: list[str | None] = []
+    for turn in item.history:
+        texts += ["turn", turn.question, *turn.answers, turn.reference]
+    return texts
+
+
 def _payload(item: EvalItem) -> dict[str, Any]:
-    return {"instruction": item.instruction, "input": item.input, "responses": list(item.responses),
-            "reference": item.reference}
+    payload: dict[str, Any] = {"instruction": item.instruction, "input": item.input,
+                               "responses": list(item.responses), "reference": item.reference}
+    if item.history:
+        payload["history"] = [{"question": t.question, "answers": list(t.answers), "reference": t.reference}
+                              for t in item.history]
+    return payload
 
 
 def _item(task: StoredTask) -> EvalItem:
     p = task.payload
+    history = tuple(PriorTurn(t["question"], tuple(t["answers"]), t.get("reference")) for t in p.get("history", ()))
     return EvalItem(id=task.item_id, instruction=p["instruction"], input=p["input"],
-                    responses=tuple(p["responses"]), reference=p["reference"], category=task.category)
+                    responses=tuple(p["responses"]), reference=p["reference"], category=task.category,
+                    history=history)
 
 
 def prepare_folder(folder: Path) -> None:
