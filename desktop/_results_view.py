@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from judgedesk.core import JudgedeskError, copy_owner_only
-from judgedesk.core.reports import ResultRow, build_summary, load_results
+from judgedesk.core.reports import ResultRow, build_summary, load_peer_results, load_results
 from judgedesk.core.runs import RunInfo, RunStore
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
@@ -368,7 +368,8 @@ class ResultsView(QWidget):
             results = load_results(folder, key)
             ctx.progress(index_results(results))
             ctx.check_cancelled()
-            return build_summary(results, inconsistent_as_tie=as_tie, rounds=rounds, apply_overrides=apply)
+            return build_summary(results, inconsistent_as_tie=as_tie, rounds=rounds, apply_overrides=apply,
+                                 peers=load_peer_results(results))
 
         self._last_load = time.monotonic()
         task = report_task_errors(self.context.jobs.submit(work, name="results"), self.context.messages)

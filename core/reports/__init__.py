@@ -15,7 +15,7 @@ from ._pairs_table import (
     row_status,
 )
 from ._pairs_workbook import EXCEL_CELL_LIMIT, pairs_workbook
-from ._results import ResultRow, RunResults, load_results
+from ._results import ResultRow, RunResults, load_peer_results, load_results
 from ._summary import build_summary
 from ._writers import ReportFiles, TableFiles, write_battles, write_html_report, write_reports, write_tables
 
@@ -27,6 +27,7 @@ __all__ = [
     "RunResults",
     "TableFiles",
     "build_summary",
+    "load_peer_results",
     "load_results",
     "order_outcome",
     "pairs_csv",

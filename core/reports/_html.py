@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 
 from .._records import Status
 from ..stats import MIN_GAMES_FOR_INTERVAL
+from ._html_protocols import render_protocol_sections
 from ._results import RunResults
 
 __all__ = ["render_report"]
@@ -247,7 +248,7 @@ run {{ s.run.run_key[:16] }} · judgedesk {{ s.judgedesk }} · seed {{ s.run.set
 {% else %}<table><tr><th>n</th><th>accuracy</th><th>macro F1</th><th>Cohen's κ</th><th>inconsistent</th><th>unparsed</th></tr>
 <tr><td class="n">{{ a.n }}</td><td class="n">{{ pct(a.accuracy) }}</td><td class="n">{{ pct(a.f1) }}</td><td class="n">{{ num(a.kappa, 3) }}</td><td class="n">{{ a.n_inconsistent }}</td><td class="n">{{ a.n_unparsed }}</td></tr></table>{% endif %}
 {% endif %}
-
+{{ protocol_sections }}
 {% if s.input_problems %}
 <h2>Input problems (skipped)</h2>
 <table><tr><th>file</th><th>line</th><th>item</th><th>reason</th></tr>
@@ -282,5 +283,5 @@ def render_report(results: RunResults, summary: dict[str, Any]) -> str:
         ranking_svg=_ranking_svg(summary.get("ratings") or {}),
         matrix_svg=_matrix_svg(summary.get("win_rate_matrix") or {},
                                (summary.get("options") or {}).get("min_games_for_interval", MIN_GAMES_FOR_INTERVAL)),
-        grades_svg=_grades_svg(summary.get("grades") or {}),
+        grades_svg=_grades_svg(summary.get("grades") or {}), protocol_sections=render_protocol_sections(summary),
     )

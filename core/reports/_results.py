@@ -13,7 +13,7 @@ from .._records import Decision, Label, Status, decide_winners
 from ..runs import DB_NAME, Override, RunInfo, RunStore, StoredTask
 from ..stats import Outcome
 
-__all__ = ["ResultRow", "RunResults", "load_results"]
+__all__ = ["ResultRow", "RunResults", "load_peer_results", "load_results"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,21 @@ def load_results(folder: str | Path, run_key: str | None = None) -> RunResults:
         verdicts = store.verdicts(info.run_key)
         problems = tuple(store.problems(info.run_key))
         overrides = store.overrides(info.run_key)
+    return _assembled(folder, info, tasks, verdicts, problems, overrides)
+
+
+def load_peer_results(results: RunResults) -> list[RunResults]:
+    """The other runs stored in `results`' folder with the same mode (other judges, imported judgements), for
+    agreement between judges."""
+    with RunStore(results.folder) as store:
+        return [_assembled(results.folder, info, store.tasks(info.run_key), store.verdicts(info.run_key), (),
+                           store.overrides(info.run_key))
+                for info in store.runs() if info.run_key != results.info.run_key and info.mode == results.info.mode]
+
+
+def _assembled(folder: Path, info: RunInfo, tasks: list[StoredTask], verdicts: Mapping[tuple[str, str], Any],
+               problems: tuple[tuple[str, int | None, str, str | None], ...],
+               overrides: Mapping[str, Override]) -> RunResults:
     rows = []
     for task in tasks:
         sides = {side: verdicts[(task.content, side)] for side in info.orders if (task.content, side) in verdicts}

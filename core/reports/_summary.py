@@ -16,6 +16,7 @@ when its redraws vary), and models without a counted game are listed with the re
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from ..stats import (
     pair_summary,
     win_rate_matrix,
 )
+from ._peer_agreement import peer_agreement
 from ._results import RunResults
 from ._warnings import run_warnings
 
@@ -43,8 +45,12 @@ INCONSISTENT_AS_TIE_CHANGES = ("ratings", "win_rate_matrix", "pairs", "categorie
 
 
 def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, baseline: str | None = None,
-                  rounds: int = 1000, seed: int = 0, apply_overrides: bool = False) -> dict[str, Any]:
+                  rounds: int = 1000, seed: int = 0, apply_overrides: bool = False,
+                  peers: Sequence[RunResults] = ()) -> dict[str, Any]:
     """All statistics of `results`; bootstraps are seeded, so the same run always gives the same numbers.
+
+    peers: other runs of the same items (another judge, imported judgements: `load_peer_results`); the summary's
+        `peer_agreement` measures this run's judge against each of them.
 
     apply_overrides: rank and count with the analyst's overrides in place of the judge's decisions (see the module
         docstring); off by default, so the figures are the judge's.
@@ -103,6 +109,9 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
                                                                   gold).to_dict()
     if results.overridden:
         summary.setdefault("agreement", {})["overrides"] = _label_agreement(results)
+    compared = peer_agreement(results, peers)
+    if compared:
+        summary["peer_agreement"] = compared
     return summary
 
 

@@ -30,7 +30,7 @@ from ._csv_cells import spreadsheet_safe
 from ._html import render_report
 from ._pairs_table import pairs_csv, pairs_table
 from ._pairs_workbook import pairs_workbook
-from ._results import ResultRow, RunResults, load_results
+from ._results import ResultRow, RunResults, load_peer_results, load_results
 from ._summary import build_summary
 
 __all__ = ["ReportFiles", "TableFiles", "write_battles", "write_html_report", "write_reports", "write_tables"]
@@ -81,7 +81,7 @@ def write_reports(folder: str | Path, *, run_key: str | None = None, inconsisten
     """
     results = load_results(folder, run_key)
     summary = build_summary(results, inconsistent_as_tie=inconsistent_as_tie, baseline=baseline, rounds=rounds,
-                            seed=seed, apply_overrides=apply_overrides)
+                            seed=seed, apply_overrides=apply_overrides, peers=load_peer_results(results))
     folder = _prepared(folder)
     write_owner_only(folder / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
     tables = _write_tables(folder, results)
@@ -101,7 +101,7 @@ def write_html_report(folder: str | Path, *, run_key: str | None = None, inconsi
     """Write report.html alone (the options as for `write_reports`); returns its path and the summary."""
     results = load_results(folder, run_key)
     summary = build_summary(results, inconsistent_as_tie=inconsistent_as_tie, baseline=baseline, rounds=rounds,
-                            seed=seed, apply_overrides=apply_overrides)
+                            seed=seed, apply_overrides=apply_overrides, peers=load_peer_results(results))
     folder = _prepared(folder)
     write_owner_only(folder / "report.html", render_report(results, summary))
     return folder / "report.html", summary
