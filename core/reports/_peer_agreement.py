@@ -10,7 +10,7 @@ per order where both runs judged that order, and for the final decision. A peer 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..stats import agreement
@@ -48,7 +48,8 @@ def peer_agreement(results: RunResults, peers: Sequence[RunResults]) -> list[dic
     return entries
 
 
-def _agreement(pairs: list[tuple[str | None, str | None]]) -> dict[str, Any]:
+def _agreement(pairs: Iterable[tuple[str | None, str | None]]) -> dict[str, Any]:
+    pairs = list(pairs)
     predicted = [mine for mine, _ in pairs]
     gold = [theirs if theirs in _CLASSES else None for _, theirs in pairs]
     return agreement(predicted, gold).to_dict()
