@@ -81,7 +81,7 @@ class ResultsOverview(QScrollArea):
         self.behaviour_chart.set_notes(BEHAVIOUR_NOTES)
         self.agreement_chart = PercentBarChart("Agreement")
         self.agreement_chart.setObjectName("agreementChart")
-        self.agreement_chart.empty_text = "No human labels or overrides in this run"
+        self.agreement_chart.empty_text = "No human labels, overrides or other judges' runs of these items"
         self.category_table = QTableWidget(0, 0)
         self.category_table.setObjectName("categoryTable")
         self.category_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -158,7 +158,8 @@ class ResultsOverview(QScrollArea):
                                str(p.get("losses", "")), str(p.get("ties", "")), str(p.get("inconsistent", "")),
                                _win_rate_text(p), _interval_text(p)]
                               for name, p in rows])
-        self.agreement_chart.set_rows(self._agreement_rows(summary.get("agreement") or {}, single))
+        self.agreement_chart.set_rows(self._agreement_rows(summary.get("agreement") or {}, single)
+                                      + self._peer_rows(summary.get("peer_agreement") or []))
 
     @staticmethod
     def _behaviour_rows(b: dict[str, Any] | None) -> list[BarRow]:
@@ -202,6 +203,17 @@ class ResultsOverview(QScrollArea):
             rows.append(BarRow("Overrides · final decision", overrides["accuracy"],
                                f"{overrides['correct']} of {overrides['n']} · {overrides['count']} overridden"
                                f"{kappa(overrides)}"))
+        return rows
+
+    @staticmethod
+    def _peer_rows(peers: list[dict[str, Any]]) -> list[BarRow]:
+        """Agreement with other judges' runs of the same items (imported judgements), beside the human labels'."""
+        rows = []
+        for peer in peers:
+            final = peer["final_decision"]
+            kappa = "" if final.get("kappa") is None else f" · κ {final['kappa']:.2f}"
+            rows.append(BarRow(f"{peer['label']} · final decision", final["accuracy"],
+                               f"{final['correct']} of {final['n']}{kappa}"))
         return rows
 
     def _fill_table(self, headers: list[str], rows: list[list[str]]) -> None:

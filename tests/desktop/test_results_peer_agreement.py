@@ -1,0 +1,55 @@
+"""The Results view shows the judge's agreement with another judge's run of the same items (imported judgements)
+beside its agreement with human labels (issue 18), driven through the widgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from judgedesk.core import DecodingSettings, EvalItem, Judge, Sampling
+from judgedesk.core.backends._mock import MockBackend
+from judgedesk.core.datasets import Dataset, PairTask
+from judgedesk.core.runs import run_batch
+from judgedesk.desktop._results_view import ResultsView
+
+WAIT = 60_000
+
+
+def _run(folder: Path, wrong_on: frozenset[int], seed: int) -> None:
+    def scores(prompt: str, options: list[str]) -> list[float]:
+        number = int(prompt.split("question ")[1].split()[0])
+        first_wins = (prompt.find("good") < prompt.find("bad")) != (number in wrong_on)
+        return [0.0 if (o == "1") == first_wins and o in ("1", "2") else -9.0 for o in options]
+
+    def responses(n: int) -> tuple[str, str]:
+        return (f"good {n}", f"bad {n}") if n % 2 == 0 else (f"bad {n}", f"good {n}")
+
+    pairs = tuple(PairTask(item=EvalItem(id=f"q{n}", instruction=f"question {n} here", responses=responses(n)),
+                           model_a="alpha", model_b="beta", human="A" if n % 2 == 0 else "B") for n in range(10))
+    dataset = Dataset(source=Path("mem"), kind="pairs", models=("alpha", "beta"), pairs=pairs, grades=())
+    judge = Judge(MockBackend(option_scores=scores), format="pandalm",
+                  decoding=DecodingSettings(sampling=Sampling(seed=seed)))
+    run_batch(folder, dataset, judge)
+
+
+@pytest.fixture
+def view(app_context: object, qtbot: object) -> ResultsView:
+    results = ResultsView(app_context)  # type: ignore[arg-type]
+    results.rounds = 20
+    qtbot.addWidget(results)  # type: ignore[attr-defined]
+    results.resize(1200, 900)
+    results.show()
+    return results
+
+
+def test_agreement_with_the_other_judge_sits_beside_the_human_labels(view: ResultsView, qtbot: object,
+                                                                      tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    _run(folder, frozenset(), seed=1)
+    _run(folder, frozenset({0, 1}), seed=2)
+    with qtbot.waitSignal(view.summary_did_update, timeout=WAIT):  # type: ignore[attr-defined]
+        view.open_run(folder)
+    labels = {row.label: row for row in view.agreement_chart.rows}
+    assert labels["Human labels · final decision"].value == pytest.approx(0.8)
+    [peer] = [row for label, row in labels.items() if label.endswith("· final decision") and "Human" not in label]
+    assert peer.value == pytest.approx(0.8) and "κ 0.60" in peer.detail
