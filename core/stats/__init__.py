@@ -1,5 +1,5 @@
 """Statistics over judged pairs: head-to-head win rates, Bradley–Terry ratings, the judge's own behaviour, and
-agreement with human labels.
+agreement with human labels; and the figures as AlpacaEval, Arena-Hard and MT-bench compute them.
 
 Everything takes plain data (a list of `Outcome` records, or label sequences) and returns frozen result records
 with a JSON-safe `to_dict()`. Functions are pure, do no I/O, and every bootstrap is seeded and resamples items,
@@ -10,18 +10,50 @@ redraws do not vary, carries its n and the reason it has no interval instead of 
 from __future__ import annotations
 
 from ._agreement import Agreement, OrderAgreement, agreement, order_agreement
+from ._alpaca_eval import (
+    ALPACA_EVAL_CSV_COLUMNS,
+    AlpacaEvalAnnotation,
+    AlpacaEvalRow,
+    alpaca_eval_csv,
+    alpaca_eval_leaderboard,
+    alpaca_eval_row,
+)
+from ._arena_hard import ARENA_HARD_VERDICTS, ArenaHardBattle, ArenaHardScore, ArenaHardScores, arena_hard_scores
+from ._arena_hard_style import AnswerStyle, answer_style
 from ._behaviour import JudgeBehaviour, judge_behaviour
 from ._bootstrap import MIN_GAMES_FOR_INTERVAL, BootstrapInterval, bootstrap_interval, too_few_games
 from ._bradley_terry import ModelRating, Ratings, UnratedModel, bradley_terry
+from ._mt_bench import (
+    MtBenchGrade,
+    MtBenchModelScore,
+    MtBenchPair,
+    MtBenchPairwise,
+    MtBenchWinRate,
+    mt_bench_scores,
+    mt_bench_win_rates,
+)
 from ._outcome import Outcome
 from ._winrates import PairSummary, WinRateMatrix, by_category, pair_summary, win_rate_matrix
 
 __all__ = [
+    "ALPACA_EVAL_CSV_COLUMNS",
+    "ARENA_HARD_VERDICTS",
     "MIN_GAMES_FOR_INTERVAL",
     "Agreement",
+    "AlpacaEvalAnnotation",
+    "AlpacaEvalRow",
+    "AnswerStyle",
+    "ArenaHardBattle",
+    "ArenaHardScore",
+    "ArenaHardScores",
     "BootstrapInterval",
     "JudgeBehaviour",
     "ModelRating",
+    "MtBenchGrade",
+    "MtBenchModelScore",
+    "MtBenchPair",
+    "MtBenchPairwise",
+    "MtBenchWinRate",
     "OrderAgreement",
     "Outcome",
     "PairSummary",
@@ -29,10 +61,17 @@ __all__ = [
     "UnratedModel",
     "WinRateMatrix",
     "agreement",
+    "alpaca_eval_csv",
+    "alpaca_eval_leaderboard",
+    "alpaca_eval_row",
+    "answer_style",
+    "arena_hard_scores",
     "bootstrap_interval",
     "bradley_terry",
     "by_category",
     "judge_behaviour",
+    "mt_bench_scores",
+    "mt_bench_win_rates",
     "order_agreement",
     "pair_summary",
     "too_few_games",
