@@ -15,6 +15,7 @@ from ._pairs_table import (
     row_status,
 )
 from ._pairs_workbook import EXCEL_CELL_LIMIT, pairs_workbook
+from ._protocol_figures import protocol_figures, run_baseline
 from ._results import ResultRow, RunResults, load_peer_results, load_results
 from ._summary import build_summary
 from ._writers import ReportFiles, TableFiles, write_battles, write_html_report, write_reports, write_tables
@@ -33,11 +34,13 @@ __all__ = [
     "pairs_csv",
     "pairs_table",
     "pairs_workbook",
+    "protocol_figures",
     "render_report",
     "restore_csv_cell",
     "row_confidence",
     "row_decision",
     "row_status",
+    "run_baseline",
     "spreadsheet_safe",
     "starts_like_formula",
     "write_battles",

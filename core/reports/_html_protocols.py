@@ -23,6 +23,33 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 
 _SECTIONS = _ENV.from_string("""
+{% if s.leaderboard %}
+<h2>AlpacaEval leaderboard (against {{ s.leaderboard[0].baseline }})</h2>
+<p class="muted">AlpacaEval's own columns and definitions: win rate = mean preference for the model × 100 (preferences from {{ s.leaderboard_preference }}), its standard error, wins, baseline wins, draws, the discrete win rate (draws half), the model's mean output length in characters, and a length-controlled win rate (AlpacaEval's GLM without its downloaded instruction-difficulty table: see the README). <code>judgedesk report DIR --leaderboard</code> prints it as AlpacaEval's CSV.</p>
+<table><tr><th>model</th><th>win rate</th><th>standard error</th><th>wins</th><th>baseline wins</th><th>draws</th><th>n</th><th>discrete win rate</th><th>avg length</th><th>length-controlled</th><th>LC standard error</th></tr>
+{% for r in s.leaderboard %}<tr><td>{{ r.model }}</td><td class="n">{{ num(r.win_rate) }}</td><td class="n">{{ num(r.standard_error) }}</td><td class="n">{{ r.n_wins }}</td><td class="n">{{ r.n_wins_base }}</td><td class="n">{{ r.n_draws }}</td><td class="n">{{ r.n_total }}</td><td class="n">{{ num(r.discrete_win_rate) }}</td><td class="n">{{ r.avg_length }}</td><td class="n">{{ num(r.length_controlled_winrate) }}</td><td class="n">{{ num(r.lc_standard_error) }}</td></tr>{% endfor %}
+</table>
+{% endif %}
+{% if s.arena_hard %}{% set a = s.arena_hard %}
+<h2>Arena-Hard scores (against {{ a.baseline }})</h2>
+{% if a.no_scores %}<p class="warn">No Arena-Hard scores: {{ a.no_scores }}.</p>{% else %}
+<p class="muted">Arena-Hard's method: every judged order is a battle, a strong verdict (A&gt;&gt;B) counting {{ a.scores.strong_weight }} times; Bradley–Terry by logistic regression with the baseline at 0; the score is the predicted win rate against the baseline; 95% interval from {{ a.scores.rounds }} bootstrap rounds over battles. Style control adds the answers' length and markdown (headers, lists, bold) as covariates. {{ a.battles }} battles.</p>
+<table><tr><th>model</th><th>score</th><th>95% interval</th><th>style-controlled score</th><th>95% interval</th><th>battles (n)</th></tr>
+{% for m in a.scores.scores %}{% set c = styled[m.model] %}<tr><td>{{ m.model }}</td><td class="n">{{ num(m.score, 1) }}</td><td class="n{% if m.ci_low is none %} why{% endif %}">{{ span(m) }}</td><td class="n">{{ num(c.score, 1) if c else "–" }}</td><td class="n{% if c and c.ci_low is none %} why{% endif %}">{{ span(c) if c else "–" }}</td><td class="n">{{ m.battles }}</td></tr>{% endfor %}
+</table>{% endif %}
+{% endif %}
+{% if s.mt_bench %}{% set t = s.mt_bench %}
+<h2>MT-bench</h2>
+{% if t.scores %}<p class="muted">FastChat's table: mean score per model per turn, and over all its graded turns (n = turns graded; scores of −1, FastChat's failed judgements, are dropped).</p>
+<table><tr><th>model</th>{% for turn in turns %}<th>turn {{ turn }}</th>{% endfor %}<th>average</th><th>n</th></tr>
+{% for m in t.scores %}<tr><td>{{ m.model }}</td>{% for turn in turns %}<td class="n">{{ num(m.turns.get(turn|string), 2) }}{% if m.counts.get(turn|string) %} <span class="muted">(n = {{ m.counts.get(turn|string) }})</span>{% endif %}</td>{% endfor %}<td class="n">{{ num(m.average, 2) }}</td><td class="n">{{ m.n }}</td></tr>{% endfor %}
+</table>{% endif %}
+{% if t.win_rates %}<p class="muted">FastChat's pairwise table per turn: a pair's two orders that disagree count as a tie; adjusted win rate = (wins + ½ ties) / n.{% if t.win_rates.baseline %} Against {{ t.win_rates.baseline }}.{% endif %}</p>
+<table><tr><th>turn</th><th>model</th><th>wins</th><th>losses</th><th>ties</th><th>win rate</th><th>loss rate</th><th>adjusted win rate</th></tr>
+{% for name, rows in [("all", t.win_rates.overall)] + t.win_rates.by_turn.items()|list %}{% for m in rows %}<tr><td>{{ name }}</td><td>{{ m.model }}</td><td class="n">{{ m.wins }}</td><td class="n">{{ m.losses }}</td><td class="n">{{ m.ties }}</td><td class="n">{{ pct(m.win_rate) }}</td><td class="n">{{ pct(m.loss_rate) }}</td><td class="n">{{ pct(m.win_rate_adjusted) }}</td></tr>{% endfor %}{% endfor %}
+</table>{% endif %}
+{% if t.no_win_rates %}<p class="warn">{{ t.no_win_rates }}.</p>{% endif %}
+{% endif %}
 {% if s.peer_agreement %}
 <h2>Agreement with other judges on the same items</h2>
 <p class="muted">This run's verdicts against each other run of the same items in this folder (imported judgements, another judge), taken as the labels. Items the other judge left undecided (inconsistent, unparsed) count as unlabelled.</p>
@@ -34,6 +61,16 @@ _SECTIONS = _ENV.from_string("""
 """)
 
 
+def _span(entry: dict[str, Any]) -> str:
+    if entry.get("ci_low") is None:
+        return entry.get("no_interval") or "–"
+    return f"{entry['ci_low']:.1f} – {entry['ci_high']:.1f}"
+
+
 def render_protocol_sections(summary: dict[str, Any]) -> Markup:
     """The sections as HTML, empty when the summary has none of their figures."""
-    return Markup(_SECTIONS.render(s=summary, pct=_pct, num=_num))
+    arena = summary.get("arena_hard") or {}
+    styled = {m["model"]: m for m in ((arena.get("style_controlled") or {}).get("scores") or [])}
+    scores = (summary.get("mt_bench") or {}).get("scores") or []
+    turns = sorted({int(turn) for m in scores for turn in m["turns"]})
+    return Markup(_SECTIONS.render(s=summary, pct=_pct, num=_num, span=_span, styled=styled, turns=turns))

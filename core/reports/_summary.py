@@ -35,6 +35,7 @@ from ..stats import (
     win_rate_matrix,
 )
 from ._peer_agreement import peer_agreement
+from ._protocol_figures import protocol_figures
 from ._results import RunResults
 from ._warnings import run_warnings
 
@@ -75,6 +76,7 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
         summary["grades"] = _grades(results, rounds=rounds, seed=seed, apply_overrides=apply_overrides)
         if results.overridden:
             summary["agreement"] = {"overrides": _score_agreement(results)}
+        summary.update(protocol_figures(results, rounds=rounds, seed=seed))
         return summary
     # The judge's own decisions, inconsistent kept: the statistics map it to a tie themselves where asked, so the
     # pair tables still count it as inconsistent and behaviour and agreement never see the mapping.
@@ -109,6 +111,7 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
                                                                   gold).to_dict()
     if results.overridden:
         summary.setdefault("agreement", {})["overrides"] = _label_agreement(results)
+    summary.update(protocol_figures(results, baseline=baseline, rounds=rounds, seed=seed))
     compared = peer_agreement(results, peers)
     if compared:
         summary["peer_agreement"] = compared
