@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from ._context import AppContext
 from ._demo_judge_note import DemoJudgeNote
 from ._messages import report_task_errors
+from ._protocol_tables import ProtocolTables, has_protocol_figures
 from ._result_detail import ResultDetailPane
 from ._results_export import EXPORT_KINDS, listed, write_exports
 from ._results_model import IndexedResults, ResultsFilter, ResultsTableModel, index_results
@@ -175,6 +176,10 @@ class ResultsView(QWidget):
         self.agreement_chart, self.category_table = self.overview.agreement_chart, self.overview.category_table
         self.tabs.addTab(self.overview, "Overview")
         self.tabs.addTab(self._build_verdicts(), "Verdicts")
+        # AlpacaEval, Arena-Hard and MT-bench figures, and agreement with other judges: only for runs that have them.
+        self.protocol_tables = ProtocolTables()
+        self._protocol_tab = self.tabs.addTab(self.protocol_tables, "Leaderboards")
+        self.tabs.setTabVisible(self._protocol_tab, False)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -443,6 +448,8 @@ class ResultsView(QWidget):
         self.overview.show_summary(summary, single=self.info is not None and self.info.mode == "single",
                                    inconsistent_as_tie=self.inconsistent_as_tie.isChecked())
         self.warning_banner.show_warnings(summary.get("warnings") or [])
+        self.protocol_tables.show_summary(summary)
+        self.tabs.setTabVisible(self._protocol_tab, has_protocol_figures(summary))
         self.summary_did_update.emit(summary)
 
     def _summary_text(self, loaded: IndexedResults) -> str:

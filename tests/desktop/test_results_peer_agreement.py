@@ -53,3 +53,23 @@ def test_agreement_with_the_other_judge_sits_beside_the_human_labels(view: Resul
     assert labels["Human labels · final decision"].value == pytest.approx(0.8)
     [peer] = [row for label, row in labels.items() if label.endswith("· final decision") and "Human" not in label]
     assert peer.value == pytest.approx(0.8) and "κ 0.60" in peer.detail
+
+
+def test_the_leaderboards_tab_shows_only_for_runs_with_such_figures(view: ResultsView, qtbot: object,
+                                                                      tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    _run(folder, frozenset(), seed=1)
+    with qtbot.waitSignal(view.summary_did_update, timeout=WAIT):  # type: ignore[attr-defined]
+        view.open_run(folder)
+    tab = view.tabs.indexOf(view.protocol_tables)
+    # Two models in every pair: the second is the baseline, so the run has an AlpacaEval leaderboard.
+    assert view.tabs.isTabVisible(tab)
+    [row] = view.protocol_tables.leaderboard.cells()
+    assert row[0] == "alpha" and row[6] == "10"
+    assert not view.protocol_tables.peer_agreement.isVisibleTo(view.protocol_tables)
+    _run(folder, frozenset({0, 1}), seed=2)
+    with qtbot.waitSignal(view.summary_did_update, timeout=WAIT):  # type: ignore[attr-defined]
+        view.open_run(folder)
+    rows = view.protocol_tables.peer_agreement.cells()
+    assert [r[1] for r in rows] == ["first order", "second order", "final decision"]
+    assert rows[-1][2:] == ["10", "80.0%", rows[-1][4], "0.600"]
