@@ -70,6 +70,7 @@ from ._loading import (  # noqa: E402
 from ._owner_only import copy_owner_only, make_owner_only_folder, open_owner_only  # noqa: E402
 from ._paths import data_dir, demo_data_path  # noqa: E402
 from ._progress import CancelFlag, Progress  # noqa: E402
+from ._prompt_preview import PromptPreview  # noqa: E402
 from ._records import (  # noqa: E402
     BothOrdersResult,
     Decision,
@@ -137,6 +138,7 @@ __all__ = [
     "PairwiseVerdict",
     "PriorTurn",
     "Progress",
+    "PromptPreview",
     "Sampling",
     "ServerEndpoint",
     "ServerError",

@@ -21,6 +21,7 @@ from typing import Any
 from ._errors import Cancelled, FormatError, InputError
 from ._progress import CancelFlag, Progress
 from ._prompt_assembly import FittedPrompt, fit_prompt
+from ._prompt_preview import PromptPreview, preview_prompt
 from ._records import (
     BothOrdersResult,
     EvalItem,
@@ -35,7 +36,7 @@ from ._records import (
 )
 from ._version import __version__
 from .backends import Backend, Sampling
-from .formats import JudgeFormat, PromptFields, Task, check_format, get_format, hash_texts
+from .formats import JudgeFormat, OutputSpec, PromptFields, Task, check_format, get_format, hash_texts
 
 __all__ = ["VERDICT_DECODING_KEYS", "DecodingSettings", "Judge", "constrained_option_probabilities"]
 
@@ -94,8 +95,26 @@ def constrained_option_probabilities(options: Sequence[Sequence[int]],
     return [p / norm for p in result] if norm > 0 else [1.0 / len(result)] * len(result)
 
 
+@dataclass(frozen=True)
+class _Assembly:
+    """A prompt fitted for the judge and what decoding after it needs: the one code path by which `compare`,
+    `grade` and `prompt_preview` build a prompt, so a preview never drifts from what is judged."""
+
+    spec: OutputSpec
+    fitted: FittedPrompt
+    budget: int
+    """The output budget."""
+    reserve: int
+    """Tokens kept free after the prompt for the output; the prompt is cut to fit n_ctx - reserve."""
+    fast: bool
+    """Whether the verdict is read from logits (pairwise, verdict-first, fast decoding)."""
+    option_tokens: list[list[int]]
+    """The verdict options' token ids, in the spec's order (empty for grading)."""
+
+
 class Judge:
-    """A judge model with a format: `compare`, `judge_both_orders` and `grade` items."""
+    """A judge model with a format: `compare`, `judge_both_orders` and `grade` items; `prompt_preview` shows
+    exactly what the judge is given."""
 
     def __init__(self, backend: Backend, *, format: str | JudgeFormat = "generic", lang: str = "en",
                  rubric: str | None = None, decoding: DecodingSettings | None = None,
@@ -130,23 +149,9 @@ class Judge:
 
         `cancel` reaches the backend's generation, which checks it between tokens and raises `Cancelled`.
         """
-        check_format(self.format, "pairwise", self.lang)
-        self._check_conversation(item)
-        first, second = _pair(item)
-        shown = (first, second) if order == "AB" else (second, first)
-        spec = self.format.output("pairwise", self.lang)
-        fields = self._fields(item, shown, swapped=order == "BA")
-        fast = self.decoding.fast and spec.verdict_first
-        budget = self._budget(spec.max_tokens)
-        option_texts = list(spec.options.values())
-        option_tokens = [self.backend.tokenize(t, special=False) for t in option_texts]
-        reserve = max(len(t) for t in option_tokens)
-        if not fast or self.decoding.explain:
-            reserve += budget
-        if not spec.verdict_first:
-            reserve += self._statement_tokens(spec.verdict_statement)
-        fitted = fit_prompt(self.backend, fields, lambda f: self.format.prompt("pairwise", f, self.lang),
-                            reserve=reserve, item_id=item.id)
+        assembly = self._assemble_pairwise(item, order)
+        spec, fitted, fast, budget = assembly.spec, assembly.fitted, assembly.fast, assembly.budget
+        option_texts, option_tokens = list(spec.options.values()), assembly.option_tokens
         probabilities: dict[str, float] | None = None
         if spec.verdict_first and fast:
             probs = self._option_probabilities(fitted.tokens, option_tokens)
@@ -206,19 +211,8 @@ class Judge:
 
     def grade(self, item: EvalItem, *, response_index: int = 0) -> Grade:
         """Grade one of `item`'s responses on the format's scale."""
-        check_format(self.format, "single", self.lang)
-        self._check_conversation(item)
-        if not 0 <= response_index < len(item.responses):
-            raise InputError(f"has no response number {response_index + 1}", item=item.id, field="responses")
-        response = item.responses[response_index]
-        if not response.strip():
-            raise InputError("the response to grade is empty", item=item.id, field="response")
-        spec = self.format.output("single", self.lang)
-        fields = self._fields(item, (response,), answer_index=response_index)
-        budget = self._budget(spec.max_tokens)
-        fitted = fit_prompt(self.backend, fields, lambda f: self.format.prompt("single", f, self.lang),
-                            reserve=budget + _SCORE_TAIL_TOKENS + self._statement_tokens(spec.verdict_statement),
-                            item_id=item.id)
+        assembly = self._assemble_single(item, response_index)
+        spec, fitted, budget = assembly.spec, assembly.fitted, assembly.budget
         if spec.verdict_first or not self.decoding.constrained:
             grammar = spec.grammar() if self.decoding.constrained else None
             raw = fitted.prompt.prefill + self._generate(fitted.tokens, budget, grammar)
@@ -232,6 +226,30 @@ class Judge:
                      status=_status(parsed.score is not None, fitted), raw_output=raw, critique=parsed.critique,
                      response_index=response_index, cut_tokens=fitted.cut_tokens,
                      manifest=self.manifest("single", fast=False))
+
+    def prompt_preview(self, item: EvalItem, *, task: Task = "pairwise", order: str = "AB",
+                       response_index: int = 0) -> PromptPreview:
+        """Exactly what `compare(item, order=order)` (task 'pairwise') or `grade(item, response_index=...)`
+        ('single') gives the judge, without running the model.
+
+        The prompt is assembled by the same code as theirs (fields, conversation, swapped order, the cut to fit the
+        context with the same output reserve), so its token ids are the ones the judge evaluates, and its text is
+        those ids as the judge's tokenizer writes them, special tokens spelled out. Errors are theirs too (a
+        format without the task, a conversation the format cannot show, a prompt too long to cut).
+        """
+        if task == "pairwise":
+            assembly = self._assemble_pairwise(item, order)
+            options = {_caller_key(key, order): text for key, text in assembly.spec.options.items()}
+            shown_order: str | None = order
+        elif task == "single":
+            assembly = self._assemble_single(item, response_index)
+            options, shown_order = {}, None
+        else:
+            raise InputError(f"unknown task {task!r}; use 'pairwise' or 'single'", item=item.id, field="task")
+        return preview_prompt(self.backend, assembly.fitted, assembly.spec, item_id=item.id, task=task,
+                              order=shown_order, response_index=response_index if task == "single" else None,
+                              format_name=self.format.name, lang=self.lang, reserve=assembly.reserve,
+                              options=options)
 
     def manifest(self, task: Task, *, fast: bool) -> Manifest:
         """The manifest every verdict of `task` carries."""
@@ -271,6 +289,48 @@ class Judge:
         self.close()
 
     # -- internals ------------------------------------------------------------------------------------------
+
+    def _assemble_pairwise(self, item: EvalItem, order: str) -> _Assembly:
+        """The prompt `compare` sends for `item` in `order`, fitted to the context with room for the output."""
+        check_format(self.format, "pairwise", self.lang)
+        if order not in _POSITION_TO_LABEL:
+            raise InputError(f"unknown order {order!r}; use 'AB' (A shown first) or 'BA'", item=item.id,
+                             field="order")
+        self._check_conversation(item)
+        first, second = _pair(item)
+        shown = (first, second) if order == "AB" else (second, first)
+        spec = self.format.output("pairwise", self.lang)
+        fields = self._fields(item, shown, swapped=order == "BA")
+        fast = self.decoding.fast and spec.verdict_first
+        budget = self._budget(spec.max_tokens)
+        option_tokens = [self.backend.tokenize(t, special=False) for t in spec.options.values()]
+        # Room for the output: the longest option, the generation budget unless the verdict is read from logits
+        # alone, and a verdict-last judge's verdict statement.
+        reserve = max(len(t) for t in option_tokens)
+        if not fast or self.decoding.explain:
+            reserve += budget
+        if not spec.verdict_first:
+            reserve += self._statement_tokens(spec.verdict_statement)
+        fitted = fit_prompt(self.backend, fields, lambda f: self.format.prompt("pairwise", f, self.lang),
+                            reserve=reserve, item_id=item.id)
+        return _Assembly(spec, fitted, budget, reserve, fast, option_tokens)
+
+    def _assemble_single(self, item: EvalItem, response_index: int) -> _Assembly:
+        """The prompt `grade` sends for `item`'s response `response_index`, fitted with room for the output."""
+        check_format(self.format, "single", self.lang)
+        self._check_conversation(item)
+        if not 0 <= response_index < len(item.responses):
+            raise InputError(f"has no response number {response_index + 1}", item=item.id, field="responses")
+        response = item.responses[response_index]
+        if not response.strip():
+            raise InputError("the response to grade is empty", item=item.id, field="response")
+        spec = self.format.output("single", self.lang)
+        fields = self._fields(item, (response,), answer_index=response_index)
+        budget = self._budget(spec.max_tokens)
+        reserve = budget + _SCORE_TAIL_TOKENS + self._statement_tokens(spec.verdict_statement)
+        fitted = fit_prompt(self.backend, fields, lambda f: self.format.prompt("single", f, self.lang),
+                            reserve=reserve, item_id=item.id)
+        return _Assembly(spec, fitted, budget, reserve, False, [])
 
     def _fields(self, item: EvalItem, shown: tuple[str, ...], *, swapped: bool = False,
                 answer_index: int | None = None) -> PromptFields:

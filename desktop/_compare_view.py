@@ -7,7 +7,8 @@ only empty fields are refused here, each with a message naming it.
 Before judging, the worker estimates the cost (core's `estimate_comparison_cost`: prompt tokens with the judge's
 tokenizer, any cut, the time at the rate measured on this machine); a comparison expected to take longer than
 `LONG_COMPARISON_S` is run only after the analyst confirms. A cancel stops the generation under way within a token,
-and the verdict still shown is marked as the previous run's. The texts are kept across restarts.
+and the verdict still shown is marked as the previous run's. The texts are kept across restarts. "Show prompt" opens a
+dialog with exactly what the judge is given for the pair (desktop/_prompt_dialog.py).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from ._context import AppContext
 from ._demo_judge_note import DemoJudgeNote
 from ._judge_picker import JudgePicker
 from ._judge_service import JudgeSpec
+from ._prompt_dialog import PromptDialog
 from ._tasks import Task, WorkContext
 from ._verdict_card import VerdictCard
 
@@ -143,6 +145,8 @@ class CompareView(QWidget):
         self._rubric_format: str | None = None
         self.last_estimate: CostEstimate | None = None
         """The cost estimate of the latest comparison started."""
+        self.prompt_dialog: PromptDialog | None = None
+        """The "Show prompt" dialog opened last (None before the first)."""
 
         self.picker = JudgePicker(context)
         self.picker.setObjectName("comparePicker")
@@ -243,6 +247,11 @@ class CompareView(QWidget):
         self.swap_button.setObjectName("swapButton")
         self.swap_button.setToolTip("Exchange response A and response B (Ctrl+Shift+X)")
         self.swap_button.clicked.connect(self.swap)
+        self.prompt_button = QPushButton("Show prompt")
+        self.prompt_button.setObjectName("showPromptButton")
+        self.prompt_button.setToolTip("The exact text and special tokens the judge is given for this pair, in either "
+                                      "order, as its tokenizer reads them (Ctrl+Shift+P)")
+        self.prompt_button.clicked.connect(self.show_prompt)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.setToolTip("Stop judging (Esc)")
@@ -250,6 +259,7 @@ class CompareView(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         actions = QHBoxLayout()
         actions.addWidget(self.swap_button)
+        actions.addWidget(self.prompt_button)
         actions.addStretch(1)
         actions.addWidget(self.cancel_button)
         actions.addWidget(self.run_button)
@@ -328,9 +338,9 @@ class CompareView(QWidget):
     def _set_tab_order(self) -> None:
         """The texts first, then Run; the rest after."""
         chain: list[QWidget] = [self.instruction.editor, self.input.editor, self.response_a.editor,
-                                self.response_b.editor, self.run_button, self.swap_button, self.cancel_button,
-                                self.seed, self.both_orders, self.explain, self.rubric_edit, self.rubric_reset,
-                                self.reference_toggle, self.reference.editor, self.picker.judge_box,
+                                self.response_b.editor, self.run_button, self.swap_button, self.prompt_button,
+                                self.cancel_button, self.seed, self.both_orders, self.explain, self.rubric_edit,
+                                self.rubric_reset, self.reference_toggle, self.reference.editor, self.picker.judge_box,
                                 self.picker.format_box, self.picker.lang_box, self.instruction.open_button,
                                 self.input.open_button, self.response_a.open_button, self.response_b.open_button,
                                 self.reference.open_button, self.card]
@@ -338,7 +348,8 @@ class CompareView(QWidget):
             QWidget.setTabOrder(first, second)
 
     def _add_shortcuts(self) -> None:
-        for keys, action in (("Ctrl+Return", self.run), ("Ctrl+Enter", self.run), ("Ctrl+Shift+X", self.swap)):
+        for keys, action in (("Ctrl+Return", self.run), ("Ctrl+Enter", self.run), ("Ctrl+Shift+X", self.swap),
+                             ("Ctrl+Shift+P", self.show_prompt)):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(action)
@@ -429,6 +440,21 @@ class CompareView(QWidget):
                                else "Waiting for the judge…")
         return task
 
+    def show_prompt(self) -> PromptDialog | None:
+        """Open the dialog that shows exactly what the judge is given for the pair as typed (rendered on the judge
+        service's worker); None when a field is missing, which is said as for Run."""
+        problem = self._missing_field()
+        if problem is not None:
+            pane, text = problem
+            self._show_error(text)
+            pane.editor.setFocus()
+            return None
+        if self.prompt_dialog is not None:
+            self.prompt_dialog.close()
+        self.prompt_dialog = PromptDialog(self.context.service, self.current_spec(), self.current_item(), parent=self)
+        self.prompt_dialog.show()
+        return self.prompt_dialog
+
     def cancel(self) -> None:
         """Stop the comparison under way; the view is ready again at once and stays quiet."""
         task, self.task = self.task, None
@@ -449,6 +475,8 @@ class CompareView(QWidget):
         self._save_texts()
         if self.task is not None:
             self.cancel()
+        if self.prompt_dialog is not None:
+            self.prompt_dialog.close()
 
     # -- task outcome (GUI thread) --------------------------------------------------------------------------
 

@@ -141,8 +141,8 @@ class LlamaCppBackend:
             return []
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
 
-    def detokenize(self, tokens: Sequence[int]) -> str:
-        return self._llm.detokenize(list(tokens)).decode("utf-8", errors="replace")
+    def detokenize(self, tokens: Sequence[int], *, special: bool = False) -> str:
+        return self._llm.detokenize(list(tokens), special=special).decode("utf-8", errors="replace")
 
     # -- evaluation -----------------------------------------------------------------------------------------
 

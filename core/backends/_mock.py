@@ -48,8 +48,9 @@ class MockBackend:
     def tokenize(self, text: str, *, special: bool) -> list[int]:
         return [ord(ch) for ch in text]
 
-    def detokenize(self, tokens: Sequence[int]) -> str:
-        return "".join(chr(t) for t in tokens if t != 0x10FFFF)
+    def detokenize(self, tokens: Sequence[int], *, special: bool = False) -> str:
+        bos = self.info.bos_token if special else ""
+        return "".join(bos if t == 0x10FFFF else chr(t) for t in tokens)
 
     def score_options(self, prompt: Sequence[int], options: Sequence[Sequence[int]]) -> list[list[float]]:
         prompt_text = self.detokenize(prompt)

@@ -130,8 +130,9 @@ class Backend(Protocol):
         """Tokens of `text`, without BOS; `special` parses special-token strings (template text only)."""
         ...
 
-    def detokenize(self, tokens: Sequence[int]) -> str:
-        """Text of `tokens`."""
+    def detokenize(self, tokens: Sequence[int], *, special: bool = False) -> str:
+        """Text of `tokens`; `special` writes special tokens out as their text ('<|im_start|>', BOS) instead of
+        dropping them, so a prompt reads as the judge's tokenizer sees it (`Judge.prompt_preview`)."""
         ...
 
     def score_options(self, prompt: Sequence[int], options: Sequence[Sequence[int]]) -> list[list[float]]:

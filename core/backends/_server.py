@@ -214,9 +214,19 @@ class ServerBackend:
                                      "judge's special tokens, not as text; judgedesk does not send it (the in-process "
                                      "backend, or the judge's local file with --judge, reads it as text)")
 
-    def detokenize(self, tokens: Sequence[int]) -> str:
+    def detokenize(self, tokens: Sequence[int], *, special: bool = False) -> str:
         if self._vocab is not None:
-            return self._vocab.detokenize(tokens)
+            return self._vocab.detokenize(tokens, special=special)
+        if special and self.facts.dialect == "llama-cpp-python":
+            # Its detokenizer drops special tokens' text; the ledger spells ids this backend tokenized as the
+            # text they came from (a prompt just built), BOS written as its text.
+            body, lead = list(tokens), ""
+            if self.info.bos_id is not None and body[:1] == [self.info.bos_id]:
+                body, lead = body[1:], self.info.bos_token
+            spelled = self._ledger.spell(body)
+            if spelled is not None:
+                return lead + spelled
+        # llama.cpp's and vLLM's detokenizers write special tokens out anyway.
         return detokenize(self._client, self.facts, tokens)
 
     def _send_form(self, ids: Sequence[int]) -> list[int] | str:

@@ -120,9 +120,11 @@ class TransformersBackend:
             return []
         return list(self._tokenizer.encode(text, add_special_tokens=False, split_special_tokens=not special))
 
-    def detokenize(self, tokens: Sequence[int]) -> str:
-        # Special tokens render as nothing, as in llama.cpp's detokenize; spaces are never "cleaned up".
-        return str(self._tokenizer.decode(list(tokens), skip_special_tokens=True, clean_up_tokenization_spaces=False))
+    def detokenize(self, tokens: Sequence[int], *, special: bool = False) -> str:
+        # Special tokens render as nothing unless asked for, as in llama.cpp's detokenize; spaces are never
+        # "cleaned up".
+        return str(self._tokenizer.decode(list(tokens), skip_special_tokens=not special,
+                                          clean_up_tokenization_spaces=False))
 
     def _piece(self, token: int) -> str:
         """The text `token` adds after ordinary text ("" for ids past the tokenizer's vocabulary)."""

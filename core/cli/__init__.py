@@ -1,4 +1,5 @@
-"""The `judgedesk` command line: compare, grade, parse, models, batch, report, import-verdicts, quantize, doctor.
+"""The `judgedesk` command line: compare, grade, prompt, parse, models, batch, report, import-verdicts, quantize,
+doctor.
 
 Errors are printed as one line naming the file, item or field, without a traceback, and exit non-zero.
 """
@@ -13,12 +14,13 @@ from .._interrupts import INTERRUPTED_EXIT_STATUS, interrupts_remembered, raise_
 from ._arguments import build_parser
 from ._batch_commands import run_batch_command, run_import_verdicts, run_report
 from ._commands import run_compare, run_doctor, run_grade, run_models, run_parse
+from ._prompt_command import run_prompt
 from ._quantize_commands import run_quantize
 
 __all__ = ["main"]
 
 _COMMANDS = {
-    "compare": run_compare, "grade": run_grade, "parse": run_parse, "models": run_models,
+    "compare": run_compare, "grade": run_grade, "prompt": run_prompt, "parse": run_parse, "models": run_models,
     "batch": run_batch_command, "report": run_report, "import-verdicts": run_import_verdicts,
     "quantize": run_quantize, "doctor": run_doctor,
 }

@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--reference", metavar="TEXT|@FILE", help="reference answer (prometheus)")
     _judge_options(grade, formats)
 
+    from ._prompt_command import add_prompt_parser  # imported here: that module reads its texts with this one
+    add_prompt_parser(commands, formats, judge_options=_judge_options, text_help=_TEXT_HELP)
+
     parse = commands.add_parser("parse", help="parse judge outputs produced elsewhere (JSONL)",
                                 description="Read one JSON object per line with the judge's raw text under "
                                             "'output'; write one JSON verdict or grade per line to stdout. Lines "
