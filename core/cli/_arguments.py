@@ -164,17 +164,28 @@ def build_parser() -> argparse.ArgumentParser:
                         help="count the analyst's overrides (set in the desktop app's Results view) in the rankings "
                              "and tables instead of the judge's decisions; agreement with them is reported either way")
     report.add_argument("--list", action="store_true", help="list the runs in the folder and stop")
+    report.add_argument("--leaderboard", action="store_true",
+                        help="print the run's AlpacaEval leaderboard (one row per model against the baseline) in "
+                             "AlpacaEval's CSV shape, instead of the headline")
 
     imported = commands.add_parser(
         "import-verdicts", help="import published judgements as a run, to compare with your local judge",
-        description="Read judgements made elsewhere (JSONL: 'id' plus 'winner' A/B/tie, or the judge's raw "
-                    "'output' parsed with --format; optional 'order' AB/BA) for the items of --data, store them "
-                    "as a run in --out, and write its reports.")
-    imported.add_argument("file", type=Path, metavar="FILE.jsonl")
-    imported.add_argument("--data", type=Path, required=True, metavar="PATH", help="the data set judged")
+        description="Read judgements made elsewhere for the items of --data, store them as one run in --out, and "
+                    "write its reports. Each FILE's layout is recognised on its own: AlpacaEval annotations.json "
+                    "(soft preferences), FastChat MT-bench model_judgment/*_pair.jsonl or *_single.jsonl, "
+                    "Arena-Hard model_judgment/<judge>/<model>.jsonl (five-level verdicts, both orders), or "
+                    "judgedesk's JSONL ('id' plus 'winner' A/B/tie, or the judge's raw 'output' parsed with "
+                    "--format; optional 'order' AB/BA). Several files (e.g. one annotations.json per model) "
+                    "become one run; pairwise judgements and single grades cannot be mixed. Exit 1 if any "
+                    "judgement could not be imported (each is listed with its file and line).")
+    imported.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    imported.add_argument("--data", type=Path, required=True, metavar="PATH",
+                          help="the data set judged: a pairs file, or a folder of outputs (an AlpacaEval results "
+                               "folder with <model>/model_outputs.json, an MT-bench or Arena-Hard folder)")
     imported.add_argument("--out", type=Path, required=True, metavar="DIR")
-    imported.add_argument("--name", required=True, help="the judge's name, e.g. 'PandaLM-7B (published)'")
-    imported.add_argument("--format", choices=formats, help="parse 'output' texts with this format")
+    imported.add_argument("--name", help="the judge's name, e.g. 'PandaLM-7B (published)' (default: the judges the "
+                                         "files name; needed for judgedesk's JSONL)")
+    imported.add_argument("--format", choices=formats, help="parse 'output' texts of JSONL files with this format")
     imported.add_argument("--lang", choices=["en", "zh"], default="en")
 
     _quantize_commands(commands, formats)

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import textwrap
 from typing import Any
 
 from .._errors import InputError, ServerUnavailableError
-from .._hashing import file_sha256
-from .._records import Status
-from ..datasets import Dataset, load_dataset, raise_if_problems
+from ..datasets import Dataset, JudgementFile, load_dataset, raise_if_problems, read_judgement_file
 from ..formats import get_format
 from ..reports import write_reports
 from ..runs import (
     BatchOptions,
-    RunFolderLock,
-    RunInfo,
     RunInterrupted,
     RunStore,
     TerminalProgress,
+    import_judgements,
     prepare_folder,
     run_batch,
-    task_rows,
 )
 from ._commands import judge_from_args
 
@@ -116,73 +111,48 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_import_verdicts(args: argparse.Namespace) -> int:
-    dataset = load_dataset(args.data)
-    print(dataset.summary(), file=sys.stderr)
-    fmt = get_format(args.format) if args.format else None
-    by_id = {pair.item.id: pair for pair in dataset.pairs}
-    tasks = task_rows(dataset, "pairwise")
-    content_of = {t.item_id: t.content for t in tasks}
-    records: list[tuple[str, str, Status, dict[str, Any]]] = []
-    problems = 0
+_LISTED_IMPORT_PROBLEMS = 50
+
+
+def _import_dataset(path: Any, files: list[JudgementFile]) -> Dataset:
+    """The data set the files judged, with their baseline (AlpacaEval's generator_1, Arena-Hard's baseline) as
+    every pair's model_b when they name one that the data set has."""
+    baselines = {baseline for file in files for baseline in file.baselines}
+    baseline = next(iter(baselines)) if len(baselines) == 1 else None
     try:
-        lines = args.file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", path=args.file) from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            item_id = str(row["id"])
-            order = str(row.get("order", "AB"))
-            if order not in ("AB", "BA"):
-                raise ValueError(f"order {order!r} is not AB or BA")
-            if item_id not in by_id:
-                raise ValueError(f"item {item_id!r} is not in {args.data}")
-            record = _imported_record(row, fmt, args.lang, item_id, order)
-        except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-            problems += 1
-            print(f"judgedesk: {args.file}:{number}: {exc}", file=sys.stderr)
-            continue
-        records.append((content_of[item_id], order, record["status"], record))
-    if not records:
-        raise InputError("no judgement could be imported", path=args.file)
-    orders = ("AB", "BA") if any(r[1] == "BA" for r in records) else ("AB",)
-    settings = {"imported_from": str(args.file), "file_sha256": file_sha256(args.file), "judge_name": args.name,
-                "format": args.format, "mode": "pairwise", "orders": list(orders), "seed": None,
-                "decoding": {"mode": "imported"}}
-    run_key = "import-" + file_sha256(args.file)[:40]
-    prepare_folder(args.out)
-    with RunFolderLock(args.out), RunStore(args.out) as store:
-        store.ensure_run(RunInfo(run_key, f"{args.name} (imported)", "pairwise", orders, settings, str(args.data)))
-        store.touch_run(run_key)
-        store.replace_tasks(run_key, tasks)
-        store.replace_problems(run_key, [(p.path, p.line, p.reason, p.item) for p in dataset.problems])
-        for content, order, status, record in records:
-            store.put_verdict(run_key, content, order, status, record)
-    print(f"imported {len(records)} judgement(s) as run {run_key[:16]}"
-          + (f"; {problems} line(s) skipped, see above" if problems else ""), file=sys.stderr)
-    files, summary = write_reports(args.out, run_key=run_key)
+        return load_dataset(path, baseline=baseline)
+    except InputError as exc:
+        if baseline is None or exc.field != "baseline":
+            raise
+    return load_dataset(path)
+
+
+def run_import_verdicts(args: argparse.Namespace) -> int:
+    fmt = get_format(args.format) if args.format else None
+    files = [read_judgement_file(path, judge_format=fmt, lang=args.lang) for path in args.files]
+    if all(file.protocol is None for file in files):
+        reasons = "\n".join(f"  {problem}" for file in files for problem in file.problems[:3])
+        raise InputError(f"no file holds judgements:\n{reasons}")
+    judges = list(dict.fromkeys(judge for file in files for judge in file.judges))
+    name = args.name or ", ".join(judges)
+    if not name:
+        raise InputError("the files do not name their judge: give it with --name", field="name")
+    dataset = _import_dataset(args.data, files)
+    print(dataset.summary(), file=sys.stderr)
+    for file in files:
+        if file.protocol is not None:
+            named = f" by {', '.join(file.judges)}" if file.judges else ""
+            print(f"{file.shown}: {file.protocol} {file.mode} layout, {file.count} judgement(s){named}",
+                  file=sys.stderr)
+    result = import_judgements(args.out, dataset, files, name=name, judge_format=args.format)
+    for problem in result.problems[:_LISTED_IMPORT_PROBLEMS]:
+        print(f"judgedesk: {problem}", file=sys.stderr)
+    if len(result.problems) > _LISTED_IMPORT_PROBLEMS:
+        print(f"judgedesk: ... and {len(result.problems) - _LISTED_IMPORT_PROBLEMS} more", file=sys.stderr)
+    print(f"imported {result.judgements} judgement(s) of {result.tasks} task(s) as run {result.run_key[:16]}"
+          + (f" ({result.unparsed} without a verdict)" if result.unparsed else "")
+          + (f"; {len(result.problems)} problem(s), see above" if result.problems else ""), file=sys.stderr)
+    reports, summary = write_reports(args.out, run_key=result.run_key)
     print(_headline(summary))
-    print(f"report: {files.report}")
-    return 1 if problems else 0
-
-
-def _imported_record(row: dict[str, Any], fmt: Any, lang: str, item_id: str, order: str) -> dict[str, Any]:
-    if "winner" in row:
-        value = str(row["winner"]).strip()
-        winner = {"a": "A", "b": "B", "tie": "tie"}.get(value.lower())
-        if winner is None:
-            raise ValueError(f"winner {value!r} is not A, B or tie")
-        return {"item_id": item_id, "order": order, "winner": winner, "status": Status.OK,
-                "raw_output": str(row.get("output", "")), "reason": row.get("reason")}
-    if "output" not in row or fmt is None:
-        raise ValueError("needs 'winner', or 'output' together with --format")
-    parsed = fmt.parse_pairwise(str(row["output"]), lang)
-    labels = {"1": "A", "2": "B", "tie": "tie"} if order == "AB" else {"1": "B", "2": "A", "tie": "tie"}
-    winner = labels[parsed.winner] if parsed.winner else None
-    return {"item_id": item_id, "order": order, "winner": winner,
-            "status": Status.OK if winner else Status.UNPARSED,
-            "raw_output": str(row["output"]), "reason": parsed.reason}
-
+    print(f"report: {reports.report}")
+    return 1 if result.problems else 0

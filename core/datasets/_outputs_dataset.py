@@ -1,12 +1,16 @@
 """A folder of per-model outputs as a data set: answers matched into items, then pairs, grades and human labels.
 
-Answers are matched across models by id when every usable record has one (MT-bench: always, by question_id),
+Answers are matched across models by id when every usable record has one (MT-bench: always, by question_id and
+turn; Arena-Hard: always, by uid),
 else by the exact (instruction, input) text; a text-matched item's id is `text-` and 12 hex digits of the text's
 SHA-256 (`text_item_id`), so it stays the same whatever the file order or `limit`. Items keep the order they are
 first met in (files in name order, records in file order). Ids of what is judged:
 
     pair    <item id>|<model_a>|<model_b>
     grade   <item id>|<model>
+
+An MT-bench item past turn 1 ("81:turn2") carries the earlier turns as its history: a pair's with both models'
+answers in the pair's response order, a grade's with the graded model's.
 """
 
 from __future__ import annotations
@@ -14,16 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .._records import EvalItem, Label
+from .._records import EvalItem, Label, PriorTurn
+from ._arenahard import read_arenahard_questions
 from ._errors import DatasetError
 from ._human_labels import find_human_labels, read_human_labels
+from ._mtbench import read_mtbench_questions
 from ._outputs_folder import (
     EXPECTED_FOLDER_LAYOUTS,
     Answer,
+    FolderLayout,
     ModelAnswers,
+    QuestionBank,
     find_folder_layout,
     read_model_answers,
-    read_questions,
     shown_path,
     text_item_id,
 )
@@ -39,10 +46,12 @@ class _Item:
     first: Answer
     answers: dict[str, Answer] = field(default_factory=dict)
 
-    def eval_item(self, responses: tuple[str, ...], item_id: str, metadata: dict[str, object]) -> EvalItem:
+    def eval_item(self, responses: tuple[str, ...], item_id: str, metadata: dict[str, object],
+                  history: tuple[PriorTurn, ...] = ()) -> EvalItem:
         first = self.first
         return EvalItem(id=item_id, instruction=first.instruction, responses=responses, input=first.input,
-                        reference=first.reference, category=first.category, metadata={"item": self.id, **metadata})
+                        reference=first.reference, category=first.category,
+                        metadata={"item": self.id, **first.extra, **metadata}, history=history)
 
 
 def _unique_model_names(models: list[ModelAnswers]) -> tuple[list[ModelAnswers], list[Problem]]:
@@ -100,17 +109,8 @@ def read_outputs_folder(root: Path, *, baseline: str | None, pairing: Pairing, l
     layout = find_folder_layout(root)
     files: list[str] = []
     problems: list[Problem] = list(layout.problems)
-    questions = None
-    if layout.questions is not None:
-        shown = shown_path(layout.questions, root)
-        questions, question_problems, read = read_questions(layout.questions, shown)
-        files.append(shown)
-        if read.skipped is not None or not questions:
-            reasons = "; ".join(str(problem) for problem in question_problems[:3]) or "no questions"
-            raise DatasetError(f"MT-bench questions unusable: {reasons}", path=root)
-        problems.extend(question_problems)
-
-    read_models = [read_model_answers(path, shown_path(path, root), name, questions) for path, name in layout.files]
+    bank = _question_bank(layout, root, files, problems)
+    read_models = [read_model_answers(path, shown_path(path, root), name, bank) for path, name in layout.files]
     files.extend(model.shown for model in read_models)
     for model in read_models:
         problems.extend(model.problems)
@@ -121,7 +121,7 @@ def read_outputs_folder(root: Path, *, baseline: str | None, pairing: Pairing, l
         raise DatasetError(f"no file holds model outputs:\n{reasons}\n{EXPECTED_FOLDER_LAYOUTS}", path=root)
 
     answers = [answer for model in models for answer in model.answers]
-    by_id = questions is not None or (bool(answers) and all(answer.id is not None for answer in answers))
+    by_id = bank is not None or (bool(answers) and all(answer.id is not None for answer in answers))
     matched, match_problems = _match(models, by_id)
     problems.extend(match_problems)
     names = [model.model for model in models]
@@ -146,18 +146,34 @@ def read_outputs_folder(root: Path, *, baseline: str | None, pairing: Pairing, l
         pairs = [_with_human(pair, labels.get(pair.item.metadata["item"], pair.model_a, pair.model_b))
                  for pair in pairs]
     grades = [GradeTask(item=item.eval_item((answer.output,), f"{item.id}|{name}",
-                                            {"model": name, "file": answer.shown, "line": answer.line}), model=name)
+                                            {"model": name, "file": answer.shown, "line": answer.line},
+                                            answer.history), model=name)
               for item in items for name in names if (answer := item.answers.get(name)) is not None]
-    kind = layout.kind if layout.kind == "mtbench" else "alpacaeval" if all(m.alpaca for m in models) else "outputs"
+    kind = layout.kind if layout.kind != "outputs" else "alpacaeval" if all(m.alpaca for m in models) else "outputs"
     return Dataset(source=root, kind=kind, models=tuple(names), pairs=tuple(pairs), grades=tuple(grades),
                    problems=tuple(problems), files=tuple(files))
+
+
+def _question_bank(layout: FolderLayout, root: Path, files: list[str], problems: list[Problem],
+                   ) -> QuestionBank | None:
+    """A benchmark's questions (MT-bench, Arena-Hard), their files and problems noted; None for other folders."""
+    if layout.questions is None:
+        return None
+    read = read_mtbench_questions if layout.kind == "mtbench" else read_arenahard_questions
+    bank, question_problems, question_files = read(layout.questions, root)
+    files.extend(question_files)
+    problems.extend(question_problems)
+    return bank
 
 
 def _pair(item: _Item, model_a: str, model_b: str) -> PairTask:
     a, b = item.answers[model_a], item.answers[model_b]
     metadata: dict[str, object] = {"model_a": model_a, "model_b": model_b, "files": [a.shown, b.shown],
                                    "lines": [a.line, b.line]}
-    return PairTask(item=item.eval_item((a.output, b.output), f"{item.id}|{model_a}|{model_b}", metadata),
+    # Both answers are to the same turn of the same question, so their earlier turns line up one to one.
+    history = tuple(PriorTurn(turn_a.question, (turn_a.answers[0], turn_b.answers[0]), turn_a.reference)
+                    for turn_a, turn_b in zip(a.history, b.history, strict=True))
+    return PairTask(item=item.eval_item((a.output, b.output), f"{item.id}|{model_a}|{model_b}", metadata, history),
                     model_a=model_a, model_b=model_b)
 
 

@@ -2,10 +2,14 @@
 
 Looked for in this order:
 
-    mtbench      FastChat's MT-bench: question.jsonl and model_answer/<model>.jsonl, in the folder, in its
-                 mt_bench/ subfolder, or the folder is model_answer/ itself. Only the first turn is judged:
-                 the instruction is the question's turns[0], the response choices[0].turns[0]; the model is the
-                 file's name, as FastChat names it.
+    benchmark    a benchmark's question.jsonl and model_answer/<model>.jsonl, in the folder, in a subfolder
+                 (mt_bench/, arena-hard-v0.1/, then any other), or the folder is model_answer/ itself. Which
+                 benchmark is told by question.jsonl's records:
+        mtbench      FastChat's MT-bench (question_id, category, turns): every turn is judged, each its own item
+                     with the earlier turns as its history (see `_mtbench`); the model is the file's name, as
+                     FastChat names it.
+        arenahard    Arena-Hard-Auto (uid, category, cluster, prompt; answers hold `messages`): see `_arenahard`;
+                     the model is the records' `model`, else the file's name.
     outputs/     a subfolder named outputs/ holding the files below (the demo layout: labels sit beside it).
     files        *.jsonl, *.json, *.csv and *.tsv files in the folder, one per model: plain records (id,
                  instruction, input, output, category, reference) or AlpacaEval outputs (a JSON list of
@@ -21,17 +25,19 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, Protocol
 
+from .._records import PriorTurn
 from ._errors import DatasetError
-from ._fields import FieldReader, json_kind
+from ._fields import FieldReader
 from ._human_labels import HUMAN_LABELS_FILE
-from ._reading import FileRecords, Record, read_records
+from ._reading import Record, read_records
 from ._records import Problem
 
 __all__ = [
@@ -39,10 +45,9 @@ __all__ = [
     "Answer",
     "FolderLayout",
     "ModelAnswers",
-    "Question",
+    "QuestionBank",
     "find_folder_layout",
     "read_model_answers",
-    "read_questions",
     "shown_path",
     "text_item_id",
 ]
@@ -53,7 +58,8 @@ EXPECTED_FOLDER_LAYOUTS = (
     "  one file per model (*.jsonl, *.json, *.csv, *.tsv) with fields instruction, output (and id, input, "
     "category) or AlpacaEval's instruction, output, generator;\n"
     "  an outputs/ subfolder holding such files;\n"
-    "  FastChat MT-bench: question.jsonl and model_answer/<model>.jsonl;\n"
+    "  FastChat MT-bench: question.jsonl (question_id, turns) and model_answer/<model>.jsonl;\n"
+    "  Arena-Hard: question.jsonl (uid, prompt) and model_answer/<model>.jsonl (uid, model, messages);\n"
     "  AlpacaEval results: <model>/model_outputs.json."
 )
 
@@ -62,14 +68,14 @@ EXPECTED_FOLDER_LAYOUTS = (
 class FolderLayout:
     """Where a folder's model files are."""
 
-    kind: Literal["mtbench", "outputs"]
-    """mtbench, or files of outputs (plain or AlpacaEval; which one is known once they are read)."""
+    kind: Literal["mtbench", "arenahard", "outputs"]
+    """A benchmark's folder, or files of outputs (plain or AlpacaEval; which one is known once they are read)."""
     outputs_dir: Path
     """The folder holding the model files: human labels are looked for here, then in its parent."""
     files: tuple[tuple[Path, str], ...]
     """Each model file with the model name used when its records do not name one."""
     questions: Path | None = None
-    """MT-bench's question.jsonl."""
+    """The benchmark's question.jsonl (MT-bench, Arena-Hard)."""
     problems: tuple[Problem, ...] = ()
     """Entries named like model files that are not files (a folder, a looping or broken link), so not read."""
 
@@ -88,6 +94,24 @@ class Answer:
     shown: str
     """The file it came from, relative to the folder given."""
     line: int
+    history: tuple[PriorTurn, ...] = ()
+    """A conversation's earlier turns, each with this model's answer as its one answer (MT-bench turn 2)."""
+    extra: Mapping[str, object] = field(default_factory=dict)
+    """More of the question's fields for the item's metadata (Arena-Hard's cluster)."""
+
+
+class QuestionBank(Protocol):
+    """A benchmark's questions, which turn each record of a model's answer file into answers (MT-bench,
+    Arena-Hard)."""
+
+    model_field: str | None
+    """The record field that names the model (Arena-Hard's `model`); None: the model is named after its file."""
+
+    def answers(self, f: FieldReader, shown: str, line: int) -> tuple[str | None, list[Answer], set[str]]:
+        """The record's question id, its usable answers (one per judged turn), and the ids of the items it was
+        meant for but that were skipped (so they are not reported again as missing). Nothing usable: `f.errors`
+        says why; partly usable (a turn missing): `f.notes` does."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -152,16 +176,52 @@ def _skipped(others: list[tuple[Path, str]], root: Path) -> tuple[Problem, ...]:
     return tuple(Problem(shown_path(path, root), None, f"{reason}; skipped") for path, reason in others)
 
 
-def _mtbench(root: Path) -> FolderLayout | None:
-    candidates = [(root / "question.jsonl", root / "model_answer"),
-                  (root / "mt_bench" / "question.jsonl", root / "mt_bench" / "model_answer"),
-                  (root.parent / "question.jsonl", root)]
-    for questions, answers in candidates:
-        if questions.is_file() and answers.is_dir() and answers.name == "model_answer":
-            files, others = _model_entries(answers, (".jsonl",))
-            return FolderLayout("mtbench", answers, tuple((path, path.stem) for path in files), questions,
-                                _skipped(others, root))
-    return None
+_BENCHMARK_FOLDERS = ("mt_bench", "arena-hard-v0.1")
+"""Subfolders looked in first, by the names FastChat and Arena-Hard-Auto give them."""
+
+
+def _question_kind(path: Path) -> Literal["mtbench", "arenahard"]:
+    """Which benchmark a question.jsonl belongs to, from its first JSON object: Arena-Hard's have `prompt` (and
+    `uid`), MT-bench's `turns`. A file that tells neither is read as MT-bench, whose reader reports what is wrong."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as lines:
+            for number, line in enumerate(lines):
+                if number >= 50:
+                    break
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and "turns" not in record and ("prompt" in record or "uid" in record):
+                    return "arenahard"
+                if isinstance(record, dict):
+                    return "mtbench"
+    except OSError:
+        pass
+    return "mtbench"
+
+
+def _benchmark(root: Path) -> FolderLayout | None:
+    """A benchmark's folder (question.jsonl beside model_answer/) at, under or above `root`; None when there is
+    none. When several subfolders hold one, the first is read and the others are named in a problem."""
+    known = {name: rank for rank, name in enumerate(_BENCHMARK_FOLDERS)}
+    subfolders = sorted((sub for sub in root.iterdir() if sub.is_dir() and not sub.name.startswith(".")),
+                        key=lambda sub: (known.get(sub.name, len(known)), sub.name))
+    candidates = [(root / "question.jsonl", root / "model_answer")]
+    candidates += [(sub / "question.jsonl", sub / "model_answer") for sub in subfolders]
+    candidates.append((root.parent / "question.jsonl", root))
+    found = [(questions, answers) for questions, answers in candidates
+             if questions.is_file() and answers.is_dir() and answers.name == "model_answer"]
+    if not found:
+        return None
+    questions, answers = found[0]
+    files, others = _model_entries(answers, (".jsonl",))
+    problems = _skipped(others, root) + tuple(
+        Problem(shown_path(other.parent, root), None, f"another benchmark's folder, not read (give that folder to "
+                                                      f"read it): {shown_path(questions.parent, root)} is read")
+        for other, _ in found[1:] if other.parent.parent == root)
+    return FolderLayout(_question_kind(questions), answers, tuple((path, path.stem) for path in files), questions,
+                        problems)
 
 
 def find_folder_layout(root: Path) -> FolderLayout:
@@ -172,10 +232,11 @@ def find_folder_layout(root: Path) -> FolderLayout:
         raise DatasetError(f"cannot read the folder ({exc.strerror or exc})", path=root) from None
     if not entries:
         raise DatasetError(f"empty folder. {EXPECTED_FOLDER_LAYOUTS}", path=root)
-    layout = _mtbench(root)
+    layout = _benchmark(root)
     if layout is not None:
         if not layout.files:
-            raise DatasetError(f"MT-bench folder without model answers: {shown_path(layout.outputs_dir, root)} "
+            name = "MT-bench" if layout.kind == "mtbench" else "Arena-Hard"
+            raise DatasetError(f"{name} folder without model answers: {shown_path(layout.outputs_dir, root)} "
                                "has no <model>.jsonl files", path=root)
         return layout
     for folder in (root / "outputs", root):
@@ -200,85 +261,12 @@ def find_folder_layout(root: Path) -> FolderLayout:
                        path=root)
 
 
-# -- MT-bench ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Question:
-    """An MT-bench question: its first turn, category and reference answer."""
-
-    text: str
-    category: str | None
-    reference: str | None
-
-
-def _first_turn(f: FieldReader, container: Mapping[str, Any], where: str) -> str | None:
-    """turns[0] of a question, or of an answer's first choice, noting in `f` what is wrong."""
-    turns = container.get("turns")
-    if not isinstance(turns, list) or not turns:
-        found = "nothing" if turns is None else json_kind(turns)
-        f.errors.append(f"{where} must be a non-empty list of texts (found {found})")
-        return None
-    turn = FieldReader({f"{where}[0]": turns[0]})
-    text = turn.text(f"{where}[0]", required=True)
-    f.errors.extend(turn.errors)
-    f.notes.extend(turn.notes)
-    return text
-
-
-def read_questions(path: Path, shown: str) -> tuple[dict[str, Question], list[Problem], FileRecords]:
-    """MT-bench's questions by question_id; problems for the ones that cannot be used."""
-    read = read_records(path, shown)
-    questions: dict[str, Question] = {}
-    first: dict[str, int] = {}
-    problems = list(read.problems)
-    for record in read.records:
-        f = FieldReader(record.fields)
-        qid = f.ident("question_id")
-        if qid is None and not f.errors:
-            f.errors.append("missing field 'question_id'")
-        text = _first_turn(f, record.fields, "turns")
-        reference = record.fields.get("reference")
-        ref_text = reference[0] if isinstance(reference, list) and reference and isinstance(reference[0], str) \
-            else None
-        if qid is not None and qid in first and not f.errors:
-            f.errors.append(f"duplicate question_id {qid!r} (first at line {first[qid]})")
-        if text is not None and not text.strip():
-            f.errors.append("empty turns[0]")
-        if f.errors or qid is None or text is None:
-            problems.append(Problem(shown, record.line, "; ".join(f.errors) + "; question skipped", qid))
-            continue
-        first[qid] = record.line
-        questions[qid] = Question(text, f.name("category"), ref_text)
-        if f.notes:
-            problems.append(Problem(shown, record.line, "; ".join(f.notes), qid))
-    return questions, problems, read
-
-
 # -- model files ------------------------------------------------------------------------------------------------
 
 
-def _answer_fields(f: FieldReader, record: Record, shown: str, questions: dict[str, Question] | None,
-                   ) -> tuple[str | None, Answer | None]:
-    """The record's id and its answer; the answer is None when the record cannot be used (f.errors says why)."""
-    if questions is not None:
-        qid = f.ident("question_id")
-        if qid is None and not f.errors:
-            f.errors.append("missing field 'question_id'")
-        choices = f.fields.get("choices")
-        output = None
-        if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
-            output = _first_turn(f, choices[0], "choices[0].turns")
-        else:
-            found = "nothing" if choices is None else json_kind(choices)
-            f.errors.append(f"field 'choices' must be a list of objects with 'turns' (found {found})")
-        question = questions.get(qid) if qid is not None else None
-        if qid is not None and question is None:
-            f.errors.append(f"question_id {qid} is not in question.jsonl")
-        if f.errors or question is None or output is None:
-            return qid, None
-        return qid, Answer(qid, question.text, "", output, question.category, question.reference, shown,
-                           record.line)
+def _answer_fields(f: FieldReader, record: Record, shown: str) -> tuple[str | None, Answer | None]:
+    """A plain or AlpacaEval record's id and its answer; the answer is None when the record cannot be used
+    (f.errors says why)."""
     record_id = f.ident("id")
     instruction = f.text("instruction", required=True)
     input_text = f.text("input", required=False) or ""
@@ -287,6 +275,8 @@ def _answer_fields(f: FieldReader, record: Record, shown: str, questions: dict[s
     reference = f.text("reference", required=False)
     if instruction is not None and not instruction.strip() and not input_text.strip():
         f.errors.append("empty 'instruction' and 'input'")
+    if output is not None and not output.strip() and not f.errors:
+        f.errors.append("empty output")
     if f.errors or instruction is None or output is None:
         return record_id, None
     return record_id, Answer(record_id, instruction, input_text, output, category, reference, shown, record.line)
@@ -307,18 +297,18 @@ def _item_keys(record: Record, record_id: str | None) -> set[str]:
     return keys
 
 
-def read_model_answers(path: Path, shown: str, fallback_name: str, questions: dict[str, Question] | None,
-                       ) -> ModelAnswers:
+def read_model_answers(path: Path, shown: str, fallback_name: str, bank: QuestionBank | None) -> ModelAnswers:
     """One model's answers, or (not `recognised`) why the file is not a model's outputs.
 
-    Empty outputs are skipped with a problem: an empty output in a folder of generations is a failed run,
-    not an answer to judge.
+    bank: the benchmark's questions when the folder is one (MT-bench, Arena-Hard); None for plain and AlpacaEval
+        outputs. Empty outputs are skipped with a problem: an empty output in a folder of generations is a failed
+        run, not an answer to judge.
     """
     read = read_records(path, shown)
     if read.skipped is not None:
         return ModelAnswers(fallback_name, fallback_name, shown, read.unit, (), frozenset(), read.problems,
                             alpaca=False, recognised=False)
-    if questions is None and not any("output" in record.fields for record in read.records):
+    if bank is None and not any("output" in record.fields for record in read.records):
         found = (f"the first has {', '.join(repr(name) for name in list(read.records[0].fields)[:12]) or 'none'}"
                  if read.records else "no record could be read")
         problem = Problem(shown, None, f"not a model's outputs: no record has an 'output' field ({found}); "
@@ -331,19 +321,23 @@ def read_model_answers(path: Path, shown: str, fallback_name: str, questions: di
     generators: dict[str, None] = {}
     for record in read.records:
         f = FieldReader(record.fields)
-        record_id, answer = _answer_fields(f, record, shown, questions)
-        generator = f.name("generator") if questions is None else None
-        if answer is not None and not answer.output.strip():
-            f.errors.append("empty output")
-        if f.errors or answer is None:
+        if bank is not None:
+            record_id, usable, skipped = bank.answers(f, shown, record.line)
+            generator = f.name(bank.model_field) if bank.model_field is not None else None
+        else:
+            record_id, answer = _answer_fields(f, record, shown)
+            usable = [answer] if answer is not None else []
+            skipped = set() if usable else _item_keys(record, record_id)
+            generator = f.name("generator")
+        attempted.update(skipped)
+        if not usable:
             problems.append(Problem(shown, record.line, "; ".join(f.errors) + "; skipped", record_id))
-            attempted.update(_item_keys(record, record_id))
             continue
         if f.notes:
             problems.append(Problem(shown, record.line, "; ".join(f.notes), record_id))
         if generator is not None:
             generators.setdefault(generator)
-        answers.append(answer)
+        answers.extend(usable)
     model = fallback_name
     if len(generators) == 1:
         model = next(iter(generators))
@@ -353,5 +347,5 @@ def read_model_answers(path: Path, shown: str, fallback_name: str, questions: di
                                              f"named after the file: {fallback_name!r}"))
     problems.sort(key=lambda problem: problem.line or 0)
     return ModelAnswers(model=model, fallback=fallback_name, shown=shown, unit=read.unit, answers=tuple(answers),
-                        attempted=frozenset(attempted),
-                        problems=tuple(problems), alpaca=bool(generators), recognised=True)
+                        attempted=frozenset(attempted), problems=tuple(problems),
+                        alpaca=bank is None and bool(generators), recognised=True)

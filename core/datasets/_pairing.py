@@ -48,7 +48,8 @@ def model_pairs(models: Sequence[str], baseline: str | None, pairing: Pairing) -
 
 
 def put_baseline_second(pair: PairTask, baseline: str) -> PairTask:
-    """The pair with the baseline as model_b: responses swapped and the human label mirrored if needed."""
+    """The pair with the baseline as model_b: responses (and earlier turns' answers) swapped and the human label
+    mirrored if needed."""
     if pair.model_a != baseline or pair.model_b == baseline:
         return pair
     item = pair.item
@@ -56,5 +57,6 @@ def put_baseline_second(pair: PairTask, baseline: str) -> PairTask:
     human = None if pair.human is None else _SWAPPED[pair.human]
     if "human" in metadata:
         metadata["human"] = human
-    swapped = replace(item, responses=tuple(reversed(item.responses)), metadata=metadata)
+    history = tuple(replace(turn, answers=tuple(reversed(turn.answers))) for turn in item.history)
+    swapped = replace(item, responses=tuple(reversed(item.responses)), metadata=metadata, history=history)
     return PairTask(item=swapped, model_a=pair.model_b, model_b=pair.model_a, human=human)

@@ -64,7 +64,7 @@ class Dataset:
 
     source: Path
     """The file or folder read."""
-    kind: Literal["pandalm", "autoj", "pairs", "alpacaeval", "mtbench", "outputs"]
+    kind: Literal["pandalm", "autoj", "pairs", "alpacaeval", "mtbench", "arenahard", "outputs"]
     """The layout detected: a pairs file (pandalm, autoj, pairs) or a folder of per-model outputs."""
     models: tuple[str, ...]
     """Model names, in a stable order (file order for folders)."""

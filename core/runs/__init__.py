@@ -1,7 +1,8 @@
 """Batch runs: a data set judged into a run folder, resumable, crash-safe and cancellable.
 
 The run folder holds `run.sqlite` (every judged order, committed at once, keyed by content) and the reports.
-The CLI's `judgedesk batch` and the desktop app's batch view both call `run_batch`.
+The CLI's `judgedesk batch` and the desktop app's batch view both call `run_batch`; `import_judgements` stores
+judgements made elsewhere (AlpacaEval, MT-bench, Arena-Hard, judgedesk's JSONL) as a run (`import-verdicts`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from ._runner import (
 )
 from ._store import DB_NAME, Override, RunInfo, RunStore, StoredTask, content_hash
 from ._terminal import TerminalProgress, format_duration
+from ._verdict_import import ImportedRun, import_judgements
 
 __all__ = [
     "DB_NAME",
     "BatchOptions",
     "BatchProgress",
     "BatchResult",
+    "ImportedRun",
     "JudgedOrder",
     "Override",
     "RunFolderLock",
@@ -36,6 +39,7 @@ __all__ = [
     "TerminalProgress",
     "content_hash",
     "format_duration",
+    "import_judgements",
     "prepare_folder",
     "run_batch",
     "run_key_for",

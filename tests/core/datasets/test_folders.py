@@ -101,13 +101,15 @@ def test_mtbench_golden(tmp_path: Path, where: str) -> None:
     assert data.kind == "mtbench"
     assert data.models == ("alpaca-13b", "vicuna-13b")  # FastChat names models after their files
     assert data.problems == ()
-    assert [p.item.id for p in data.pairs] == ["81|alpaca-13b|vicuna-13b", "111|alpaca-13b|vicuna-13b"]
-    first, second = data.pairs
+    # Every turn is an item; turn 1 keeps the question_id (tests/core/datasets/test_mtbench_turns.py: the rest).
+    assert [p.item.id for p in data.pairs] == ["81|alpaca-13b|vicuna-13b", "81:turn2|alpaca-13b|vicuna-13b",
+                                               "111|alpaca-13b|vicuna-13b", "111:turn2|alpaca-13b|vicuna-13b"]
+    first, _, second, _ = data.pairs
     assert first.item.instruction == "Write a haiku."
     assert first.item.responses == ("alpaca-13b turn 1 of 81", "vicuna-13b turn 1 of 81")
     assert first.item.category == "writing" and first.item.reference is None
     assert second.item.reference == "21"
-    assert len(data.grades) == 4
+    assert len(data.grades) == 8
 
 
 def test_mtbench_answer_problems(tmp_path: Path) -> None:
