@@ -20,6 +20,7 @@ from ..runs import (
     prepare_folder,
     run_batch,
 )
+from ..stats import AlpacaEvalRow, alpaca_eval_csv
 from ._commands import judge_from_args
 
 __all__ = ["run_batch_command", "run_import_verdicts", "run_report"]
@@ -92,7 +93,34 @@ def _headline(summary: dict[str, Any]) -> str:
     if agreement:
         lines.append(f"  agreement with humans: accuracy {agreement['accuracy']:.1%} ({agreement['correct']} of "
                      f"{agreement['n']}), macro F1 {agreement['f1']:.3f}")
-    return "\n".join(lines)
+    return "\n".join(lines + _protocol_lines(summary))
+
+
+def _protocol_lines(summary: dict[str, Any]) -> list[str]:
+    """The ecosystem's figures and the agreement with other judges, one line each."""
+    lines = []
+    for row in summary.get("leaderboard") or []:
+        lc = row["length_controlled_winrate"]
+        lines.append(f"  AlpacaEval vs {row['baseline']}: {row['model']} win rate {row['win_rate']:.2f} "
+                     f"± {row['standard_error'] or 0:.2f}, LC {'–' if lc is None else f'{lc:.2f}'}, "
+                     f"n = {row['n_total']}")
+    arena = summary.get("arena_hard") or {}
+    styled = {m["model"]: m for m in ((arena.get("style_controlled") or {}).get("scores") or [])}
+    for m in (arena.get("scores") or {}).get("scores") or []:
+        interval = "" if m["ci_low"] is None else f" [{m['ci_low']:.1f}, {m['ci_high']:.1f}]"
+        style = f", style-controlled {styled[m['model']]['score']:.1f}" if m["model"] in styled else ""
+        lines.append(f"  Arena-Hard vs {arena['baseline']}: {m['model']} {m['score']:.1f}{interval}{style}")
+    for m in (summary.get("mt_bench") or {}).get("scores") or []:
+        turns = ", ".join(f"turn {turn} {score:.2f}" for turn, score in sorted(m["turns"].items()))
+        average = "–" if m["average"] is None else f"{m['average']:.2f}"
+        lines.append(f"  MT-bench: {m['model']} {turns}, average {average}")
+    for peer in summary.get("peer_agreement") or []:
+        final = peer["final_decision"]
+        kappa = "–" if final["kappa"] is None else f"{final['kappa']:.3f}"
+        accuracy = "–" if final["accuracy"] is None else f"{final['accuracy']:.1%}"
+        lines.append(f"  agreement with {peer['label']}: final decision {accuracy} ({final['correct']} of "
+                     f"{final['n']}), Cohen's kappa {kappa}")
+    return lines
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -106,6 +134,12 @@ def run_report(args: argparse.Namespace) -> int:
         return 0
     files, summary = write_reports(args.folder, run_key=args.run, inconsistent_as_tie=args.inconsistent_as_tie,
                                    baseline=args.baseline, apply_overrides=args.apply_overrides)
+    if args.leaderboard:
+        if not summary.get("leaderboard"):
+            raise InputError("this run has no AlpacaEval leaderboard: it needs pairs against a baseline (give "
+                             "--baseline MODEL if the run pairs every model with every other)", path=args.folder)
+        sys.stdout.write(alpaca_eval_csv(AlpacaEvalRow(**row) for row in summary["leaderboard"]))
+        return 0
     print(_headline(summary))
     print(f"report: {files.report}")
     return 0
