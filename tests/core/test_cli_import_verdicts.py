@@ -4,6 +4,7 @@ grades."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from collections import Counter
@@ -18,6 +19,7 @@ from tests.core.datasets._ecosystem import (
     ALPACA_BASELINE,
     ALPACA_MODELS,
     ANNOTATOR,
+    ECOSYSTEM,
     SECOND_MODEL,
     alpaca_results,
     annotations,
@@ -141,3 +143,32 @@ def test_pairwise_judgements_beside_grades_are_refused(tmp_path: Path, capsys: p
     (settings,), tasks, records = _stored(tmp_path / "run")
     assert settings["mode"] == "single" and settings["protocol"] == "mtbench"
     assert tasks == [("101|gpt-4", "gpt-4", None)] and records[0]["score"] == 8
+
+
+def test_the_imported_annotations_reproduce_the_published_leaderboard_rows(alpaca: Path, tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 18's acceptance: AlpacaEval's columns as its leaderboard CSV has them, from its own annotations. The
+    annotations store each preference to ten digits, the leaderboard was computed before they were rounded: the
+    means agree to 1e-12 relative; counts, the discrete win rate and the mean length are exact."""
+    out = tmp_path / "run"
+    files = [str(annotations(alpaca, model)) for model in ALPACA_MODELS]
+    assert main(["import-verdicts", *files, "--data", str(alpaca), "--out", str(out)]) == 0
+    capsys.readouterr()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    leaderboard_csv = ECOSYSTEM / "alpaca_eval" / "weighted_alpaca_eval_gpt4_turbo_leaderboard.csv"
+    with leaderboard_csv.open(encoding="utf-8", newline="") as handle:
+        published = {row[""]: row for row in csv.DictReader(handle)}
+    rows = {row["model"]: row for row in summary["leaderboard"]}
+    assert set(rows) == set(ALPACA_MODELS)
+    for model, row in rows.items():
+        expected = published[model]
+        assert row["baseline"] == ALPACA_BASELINE
+        for column in ("win_rate", "standard_error"):
+            assert row[column] == pytest.approx(float(expected[column]), rel=1e-12), (model, column)
+        for column in ("n_wins", "n_wins_base", "n_draws", "n_total", "avg_length"):
+            assert row[column] == int(expected[column]), (model, column)
+        assert row["discrete_win_rate"] == float(expected["discrete_win_rate"])
+    assert main(["report", str(out), "--leaderboard"]) == 0
+    printed = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert {row[""]: int(row["n_total"]) for row in printed} == {model: 805 for model in ALPACA_MODELS}
+    assert float(printed[0]["win_rate"]) == rows[printed[0][""]]["win_rate"]
