@@ -87,7 +87,8 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
     summary["pairs"] = [p.to_dict() for p in pair_summary(outcomes, inconsistent_as_tie=inconsistent_as_tie,
                                                            rounds=rounds, seed=seed)]
     if len(models) >= 2:
-        anchor = baseline if baseline in models else None
+        # The baseline asked for, else the one an import recorded (AlpacaEval's generator_1, Arena-Hard's).
+        anchor = next((m for m in (baseline, info.settings.get("baseline")) if m in models), None)
         summary["ratings"] = bradley_terry(outcomes, baseline=anchor, inconsistent_as_tie=inconsistent_as_tie,
                                            rounds=rounds, seed=seed).to_dict()
         summary["win_rate_matrix"] = win_rate_matrix(outcomes, inconsistent_as_tie=inconsistent_as_tie).to_dict()
