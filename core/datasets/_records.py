@@ -7,7 +7,7 @@ the data is still read. `--strict` turns problems into a fatal error at the call
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -76,6 +76,18 @@ class Dataset:
     """Everything that was skipped, and why."""
     files: tuple[str, ...] = field(default=())
     """The files read (for the preview)."""
+
+    def without_conversations(self, why: str) -> Dataset:
+        """This data set without the later turns of its conversations (items with a history), and one problem
+        saying how many were left out and `why`; itself when it has none."""
+        pairs = tuple(task for task in self.pairs if not task.item.history)
+        grades = tuple(task for task in self.grades if not task.item.history)
+        left_out = len(self.pairs) - len(pairs) + len(self.grades) - len(grades)
+        if not left_out:
+            return self
+        problem = Problem(path=self.source.name, line=None,
+                          reason=f"{left_out} pair(s) or response(s) of later conversation turns left out: {why}")
+        return replace(self, pairs=pairs, grades=grades, problems=(*self.problems, problem))
 
     def summary(self) -> str:
         """One paragraph a user reads before anything runs."""

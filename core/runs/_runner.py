@@ -216,6 +216,10 @@ def run_batch(folder: str | Path, dataset: Dataset, judge: Judge, options: Batch
     """
     options = options or BatchOptions()
     folder = Path(folder)
+    if not judge.format.takes_conversation:
+        # Judged as single turns, a conversation's later turn would lose what it answers; its first turn is whole.
+        dataset = dataset.without_conversations(
+            f"format {judge.format.name!r} cannot show a conversation; judge them with a format that can (mtbench)")
     prepare_folder(folder)
     with RunFolderLock(folder), RunStore(folder) as store:
         run_key, settings = run_key_for(judge, options)
