@@ -141,9 +141,9 @@ def _item_from_data(args: argparse.Namespace, task: Task) -> EvalItem:
                          "at most", field="model")
     tasks: list[PairTask] | list[GradeTask]
     if task == "pairwise":
-        tasks = [p for p in dataset.pairs if p.item.id == args.id and wanted <= {p.model_a, p.model_b}]
+        tasks = [p for p in dataset.pairs if _has_id(p.item, args.id) and wanted <= {p.model_a, p.model_b}]
     else:
-        tasks = [g for g in dataset.grades if g.item.id == args.id and wanted <= {g.model}]
+        tasks = [g for g in dataset.grades if _has_id(g.item, args.id) and wanted <= {g.model}]
     if not tasks:
         raise InputError(_missing(dataset, args.id, task, wanted), path=args.data, item=args.id)
     chosen = tasks[0]
@@ -153,6 +153,12 @@ def _item_from_data(args: argparse.Namespace, task: Task) -> EvalItem:
     return chosen.item
 
 
+def _has_id(item: EvalItem, item_id: str) -> bool:
+    """Whether `item_id` names `item`: its own id, or the data set's id of the item it was paired or graded on (a
+    folder's pair is '81:turn2|model-a|model-b', its item '81:turn2')."""
+    return item_id in (item.id, item.metadata.get("item"))
+
+
 def _models(task: PairTask | GradeTask) -> str:
     return f"{task.model_a} (A) vs {task.model_b} (B)" if isinstance(task, PairTask) else task.model
 
@@ -160,12 +166,12 @@ def _models(task: PairTask | GradeTask) -> str:
 def _missing(dataset: Dataset, item_id: str, task: Task, wanted: set[str]) -> str:
     """Why no item was found, with what the data set does hold, so the analyst can correct the command."""
     found = dataset.pairs if task == "pairwise" else dataset.grades
-    if wanted and any(t.item.id == item_id for t in found):
+    if wanted and any(_has_id(t.item, item_id) for t in found):
         return f"no {'pair' if task == 'pairwise' else 'response'} of model(s) {', '.join(sorted(wanted))} has this id"
-    skipped = [str(p) for p in dataset.problems if p.item == item_id]
+    skipped = [str(p) for p in dataset.problems if p.item is not None and item_id in (p.item, p.item.split("|")[0])]
     if skipped:
         return "this item was not read: " + "; ".join(skipped[:3])
-    ids = list(dict.fromkeys(t.item.id for t in found))
+    ids = list(dict.fromkeys(str(t.item.metadata.get("item", t.item.id)) for t in found))
     if not ids:
         return f"the data set has no {'pairs' if task == 'pairwise' else 'responses'} at all"
     listed = ", ".join(repr(i) for i in ids[:_LISTED_IDS]) + (", ..." if len(ids) > _LISTED_IDS else "")

@@ -21,6 +21,9 @@ pytestmark = pytest.mark.real_model
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PAIRS = ROOT / "assets" / "demo" / "pairs.jsonl"
 RUNTIME = ("--threads", "1", "--ctx", "1024")
+MTBENCH_QUESTIONS = ROOT / "tests" / "data" / "ecosystem" / "fastchat" / "mt_bench" / "question.jsonl"
+MTBENCH_ANSWERS = {"alpha-7b": ("Aloha! My week on Oahu began at a luau.", "A week on Oahu began at a luau."),
+                   "beta-7b": ("Hawaii is nice.", "Always nice, Hawaii.")}
 CAPITAL = ("--instruction", "What is the capital of France?", "--a", "Paris.", "--b", "Berlin.")
 
 
@@ -114,6 +117,32 @@ def test_an_item_of_a_data_set_by_id_is_the_typed_item(capsys) -> None:
                               "--a", row["response_a"], "--b", row["response_b"], *RUNTIME)
     assert status == 0, err
     assert from_data == typed and row["response_b"] in from_data
+
+
+def _mtbench_folder(tmp_path: Path) -> Path:
+    """An MT-bench folder: FastChat's question 81 (two turns) and two models' answers to both turns."""
+    folder = tmp_path / "mt_bench"
+    (folder / "model_answer").mkdir(parents=True)
+    question = next(line for line in MTBENCH_QUESTIONS.read_text(encoding="utf-8").splitlines()
+                    if json.loads(line)["question_id"] == 81)
+    (folder / "question.jsonl").write_text(question + "\n", encoding="utf-8")
+    for model, turns in MTBENCH_ANSWERS.items():
+        row = {"question_id": 81, "model_id": model, "choices": [{"index": 0, "turns": list(turns)}]}
+        (folder / "model_answer" / f"{model}.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_an_item_of_an_outputs_folder_by_the_data_sets_own_id(capsys, tmp_path: Path) -> None:
+    data = str(_mtbench_folder(tmp_path))
+    status, out, err = _run(capsys, "prompt", "--format", "generic", "--data", data, "--id", "81", *RUNTIME)
+    assert status == 0, err
+    first, second = (turns[0] for turns in MTBENCH_ANSWERS.values())
+    assert "Compose an engaging travel blog post" in out and out.index(first) < out.index(second)
+
+    status, out, err = _run(capsys, "prompt", "--format", "generic", "--data", data, "--id", "81:turn2", *RUNTIME)
+    assert status == 1 and out == "" and "turn 2 of a conversation" in err
+    status, out, err = _run(capsys, "prompt", "--data", data, "--id", "82", *RUNTIME)
+    assert status == 1 and "no such item (2 item id(s): '81', '81:turn2')" in err
 
 
 def test_grading_prompt(capsys, evaluated, tokenizer) -> None:
