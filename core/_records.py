@@ -134,7 +134,7 @@ class Manifest:
     file_type: str
     """Quantization (Q4_K_M, F16, ...)."""
     format: str
-    """Judge format name (pandalm, autoj, prometheus, generic)."""
+    """Judge format name (pandalm, autoj, prometheus, mtbench, arenahard, generic)."""
     template_sha256: str
     """Hash of the format's prompt templates, grammar and (for chat formats) the model's chat template."""
     decoding: Mapping[str, Any]

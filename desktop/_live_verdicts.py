@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from judgedesk.core import Status
+from judgedesk.core import Status, winner_probabilities
 from judgedesk.core.runs import JudgedOrder
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
@@ -82,7 +82,8 @@ class LiveVerdictsModel(QAbstractTableModel):
                 return "—" if score is None else f"{score:g}"
             return record.get("winner") or "—"
         if column == 6:
-            probabilities = record.get("probabilities") or {}
+            # A five-level judge's probability of a winner is the sum of the verdicts naming it (A>>B and A>B).
+            probabilities = winner_probabilities(record.get("probabilities") or {})
             winner = record.get("winner")
             return f"{probabilities[winner]:.0%}" if winner in probabilities else ""
         return judged.status

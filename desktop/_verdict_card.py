@@ -10,8 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import get_args
 
-from judgedesk.core import BothOrdersResult, EvalItem, Manifest, PairwiseVerdict, Status, to_json
+from judgedesk.core import (
+    BothOrdersResult,
+    EvalItem,
+    Manifest,
+    PairwiseVerdict,
+    Status,
+    Strength,
+    strength_winner,
+    to_json,
+)
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QResizeEvent
 from PySide6.QtWidgets import (
@@ -39,6 +49,8 @@ DECISION_COLOURS = {"A": "#1565c0", "B": "#7b1fa2", "tie": "#546e7a", "inconsist
                     "unparsed": "#c62828"}
 """One colour per decision; A, B and tie also colour the probability bars."""
 _ORDER_TITLES = {"AB": "A shown first", "BA": "B shown first"}
+_FIVE_LEVELS: tuple[str, ...] = get_args(Strength)
+"""A five-level judge's verdicts (arenahard), from A much better to B much better."""
 _STALE_TEXT = "The texts or settings changed since this verdict; run again to update it."
 _PREVIOUS_TEXT = ("⚠ This verdict is from the previous run: the run after it was cancelled before it gave one. "
                   "The texts may have changed since.")
@@ -87,10 +99,18 @@ def manifest_summary(manifest: Manifest | None) -> str:
             f"format {manifest.format} · {mode} · seed {manifest.seed}")
 
 
+def _probability_labels(probabilities: Mapping[str, float] | None) -> tuple[str, ...]:
+    """The option labels to show, in reading order: a five-level judge's verdicts (A>>B ... B>>A) when it gave
+    them, else A, B and tie."""
+    if probabilities and any(level in probabilities for level in _FIVE_LEVELS):
+        return tuple(level for level in _FIVE_LEVELS if level in probabilities)
+    return tuple(label for label in ("A", "B", "tie") if probabilities and label in probabilities)
+
+
 def _probabilities_text(probabilities: Mapping[str, float] | None) -> str:
     if not probabilities:
         return "no option probabilities (verdict generated as text)"
-    return "  ".join(f"P({label})={probabilities[label]:.3f}" for label in ("A", "B", "tie") if label in probabilities)
+    return "  ".join(f"P({label})={probabilities[label]:.3f}" for label in _probability_labels(probabilities))
 
 
 FAST_VERDICT_NOTE = ("Fast verdict: the judge's choice was read from its next-token probabilities; no text was "
@@ -161,8 +181,8 @@ class ProbabilityBars(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_probabilities(self, probabilities: Mapping[str, float] | None) -> None:
-        order = ("A", "B", "tie")
-        self.probabilities = {k: float(probabilities[k]) for k in order if probabilities and k in probabilities}
+        labels = _probability_labels(probabilities)
+        self.probabilities = {k: float(probabilities[k]) for k in labels} if probabilities else {}
         self.setToolTip(_probabilities_text(probabilities))
         self.setVisible(bool(self.probabilities))
         self.updateGeometry()
@@ -178,7 +198,7 @@ class ProbabilityBars(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         metrics = QFontMetrics(self.font())
-        label_w = metrics.horizontalAdvance("tie") + 10
+        label_w = max(metrics.horizontalAdvance(label) for label in ("tie", *self.probabilities)) + 10
         value_w = metrics.horizontalAdvance("100.0%") + 8
         track_w = max(10, self.width() - label_w - value_w)
         text_colour = self.palette().windowText().color()
@@ -191,7 +211,8 @@ class ProbabilityBars(QWidget):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor("#e6e9ec"))
             painter.drawRoundedRect(track, 3, 3)
-            painter.setBrush(QColor(DECISION_COLOURS[label]))
+            # A five-level verdict takes the colour of the winner it names.
+            painter.setBrush(QColor(DECISION_COLOURS[strength_winner(label) if label in _FIVE_LEVELS else label]))
             painter.drawRoundedRect(QRectF(track.left(), track.top(), max(2.0, track_w * p), track.height()), 3, 3)
             painter.setPen(text_colour)
             painter.drawText(QRectF(label_w + track_w, top, value_w, self._ROW - 4),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import get_args
 
 from .._judges import DEMO_JUDGE, JudgeEntry
-from .._records import BothOrdersResult, Grade, PairwiseVerdict
+from .._records import BothOrdersResult, Grade, PairwiseVerdict, Strength, winner_probabilities
 
 __all__ = ["render_both_orders", "render_grade", "render_judges"]
+
+_FIVE_LEVELS: tuple[str, ...] = get_args(Strength)
 
 _DECISION_TEXT = {
     "A": "A is better",
@@ -29,8 +32,15 @@ def _judge_line(verdict: PairwiseVerdict | Grade) -> str:
 def _probabilities(verdict: PairwiseVerdict) -> str:
     if not verdict.probabilities:
         return ""
-    parts = [f"{label} {p:.0%}" for label, p in sorted(verdict.probabilities.items(), key=lambda kv: kv[0])]
-    return "  [" + ", ".join(parts) + "]"
+    probabilities = verdict.probabilities
+    winners = sorted(winner_probabilities(probabilities).items())
+    text = ", ".join(f"{label} {p:.0%}" for label, p in winners)
+    if any(level in probabilities for level in _FIVE_LEVELS):
+        # A five-level judge (arenahard): each verdict from A much better to B much better, then what each winner
+        # adds up to.
+        levels = ", ".join(f"{level} {probabilities[level]:.0%}" for level in _FIVE_LEVELS if level in probabilities)
+        text = f"{levels}; {text}"
+    return "  [" + text + "]"
 
 
 def _order_line(name: str, verdict: PairwiseVerdict) -> str:

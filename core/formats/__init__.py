@@ -1,4 +1,5 @@
-"""Judge formats: the published prompts, output grammars and parsers of PandaLM, Auto-J, Prometheus 2, and generic.
+"""Judge formats: the published prompts, output grammars and parsers of PandaLM, Auto-J, Prometheus 2, MT-bench
+(FastChat), Arena-Hard-Auto, and generic.
 
 Formats live in a registry by name; `get_format("pandalm")` returns one, `register_format` adds a new one.
 """
@@ -6,6 +7,7 @@ Formats live in a registry by name; `get_format("pandalm")` returns one, `regist
 from __future__ import annotations
 
 from .._errors import FormatError
+from ._arenahard import ArenaHardFormat
 from ._autoj import AutoJFormat
 from ._base import (
     JudgeFormat,
@@ -20,16 +22,19 @@ from ._base import (
 )
 from ._choice import choose_format, default_format_for
 from ._generic import DEFAULT_GENERIC_RUBRIC, GenericFormat
+from ._mtbench import MTBenchFormat
 from ._pandalm import PandaLMFormat, clean_pandalm_response
 from ._prometheus import DEFAULT_PROMETHEUS_RUBRIC, PrometheusFormat
 
 __all__ = [
     "DEFAULT_GENERIC_RUBRIC",
     "DEFAULT_PROMETHEUS_RUBRIC",
+    "ArenaHardFormat",
     "AutoJFormat",
     "GenericFormat",
     "JudgeFormat",
     "JudgePrompt",
+    "MTBenchFormat",
     "OutputSpec",
     "PandaLMFormat",
     "ParsedGrade",
@@ -78,5 +83,5 @@ def check_format(fmt: JudgeFormat, task: Task, lang: str) -> None:
         raise FormatError(f"format {fmt.name!r} has no {lang!r} prompt (languages: {', '.join(sorted(fmt.languages))})")
 
 
-for _fmt in (PandaLMFormat(), AutoJFormat(), PrometheusFormat(), GenericFormat()):
+for _fmt in (PandaLMFormat(), AutoJFormat(), PrometheusFormat(), GenericFormat(), MTBenchFormat(), ArenaHardFormat()):
     register_format(_fmt)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .._records import Status
+from .._records import Status, winner_probabilities
 from ._csv_cells import spreadsheet_safe
 from ._results import ResultRow, RunResults
 
@@ -70,14 +70,15 @@ def row_status(row: ResultRow, orders: tuple[str, ...]) -> Status:
 
 
 def row_confidence(row: ResultRow, orders: tuple[str, ...]) -> float | None:
-    """The mean over the judged orders of the probability the judge gave its own winner (None without any)."""
+    """The mean over the judged orders of the probability the judge gave its own winner (None without any); a
+    five-level judge's probability of a winner is the sum over the verdicts that name it (A>>B and A>B for A)."""
     values = []
     for side in orders:
         record = row.sides.get(side) or {}
-        probabilities = record.get("probabilities") or {}
+        probabilities = winner_probabilities(record.get("probabilities") or {})
         winner = record.get("winner")
         if winner in probabilities:
-            values.append(float(probabilities[winner]))
+            values.append(probabilities[winner])
     return sum(values) / len(values) if values else None
 
 

@@ -28,6 +28,8 @@ COMBOS = [
     for task in sorted(get_format(name).tasks)
     for lang in sorted(get_format(name).languages)
 ]
+# A five-level judge (arenahard) keys its options by the verdict as written, in shown positions.
+_FIVE_LEVELS = {"A>>B": "1", "A>B": "1", "A=B": "tie", "B>A": "2", "B>>A": "2"}
 _RULE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)\s*::=\s*(.*)$")
 _LITERALS = re.compile(r'"(?:[^"\\]|\\.)*"|\[(?:[^\]\\]|\\.)*\]')
 
@@ -82,6 +84,9 @@ def test_output_spec_is_consistent(name: str, task: str, lang: str) -> None:
     if task == "pairwise":
         assert spec.scale is None
         expected = {"1", "2", "tie"} if fmt.has_tie else {"1", "2"}
+        if set(spec.options) & set(_FIVE_LEVELS):
+            expected = set(_FIVE_LEVELS)
+            assert fmt.has_tie
         assert set(spec.options) == expected
         assert all(spec.options.values())
     else:
@@ -101,14 +106,22 @@ _PAIRWISE_RESTS = {
     "autoj": "",
     "prometheus": "",
     "generic": '", "reason": "It answers the question."}',
+    "mtbench": "",
+    "arenahard": "",
 }
 _SINGLE_RESTS: dict[str, list[tuple[str, float]]] = {
     "autoj": [(f"{n}]]", float(n)) for n in range(1, 11)] + [("5.5]]", 5.5), ("9.9]]", 9.9), ("1.0]]", 1.0)],
     "prometheus": [(f" {n}", float(n)) for n in range(1, 6)],
     "generic": [(f'{n}, "critique": "fine"}}', float(n)) for n in range(1, 11)],
+    "mtbench": [(f"{n}]]", float(n)) for n in range(1, 11)] + [("7.5]]", 7.5), ("1.0]]", 1.0)],
 }
 _TWO = PromptFields(instruction="Capital of France?", responses=("Paris", "Lyon"))
 _ONE = PromptFields(instruction="Capital of France?", responses=("Paris",))
+
+
+def _position(key: str) -> str:
+    """The shown position an option key names: itself, or the winner of a five-level verdict."""
+    return _FIVE_LEVELS.get(key, key)
 
 
 def _constrained_samples(name: str, task: str, lang: str) -> list[tuple[str, str, Any]]:
@@ -132,7 +145,8 @@ def test_every_option_the_grammar_allows_parses_to_itself(name: str, task: str, 
     for _, output, expected in _constrained_samples(name, task, lang):
         if task == "pairwise":
             verdict = fmt.parse_pairwise(output, lang)
-            assert (verdict.winner, verdict.problem) == (expected, None), output
+            assert (verdict.winner, verdict.problem) == (_position(expected), None), output
+            assert verdict.strength == (expected if expected in _FIVE_LEVELS else None), output
         else:
             grade = fmt.parse_grade(output, lang)
             assert (grade.score, grade.problem) == (expected, None), output
@@ -194,7 +208,7 @@ def test_the_grammar_holds_hot_sampling_on_the_demo_judge(demo_backend: Backend,
         output = prefill + lead + text
         if task == "pairwise":
             verdict = fmt.parse_pairwise(output, lang)
-            assert (verdict.winner, verdict.problem) == (chosen[0], None), output
+            assert (verdict.winner, verdict.problem) == (_position(chosen[0]), None), output
         else:
             grade = fmt.parse_grade(output, lang)
             assert grade.problem is None and spec.scale is not None, output
@@ -318,6 +332,9 @@ _REJECTED = {
     ("prometheus", "single", "en"): [" 0", " 6", "4"],
     ("generic", "pairwise", "en"): ['C", "reason": "x"}', 'A", "reason": "line\nbreak"}'],
     ("generic", "single", "en"): ['0, "critique": "x"}', '11, "critique": "x"}'],
+    ("mtbench", "pairwise", "en"): ["D]]", "A]", "a]]"],
+    ("mtbench", "single", "en"): ["0]]", "11]]", "7", "7.55]]"],
+    ("arenahard", "pairwise", "en"): ["A>>>B]]", "A]]", "A=B]", "a>b]]"],
 }
 
 

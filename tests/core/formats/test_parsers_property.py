@@ -204,6 +204,18 @@ FINAL_VERDICTS = {
         ('\n{"score": 3, "critique": "c"}', 3.0),
         ('\n{"score": 10, "critique": "c"}', 10.0),
     ],
+    ("mtbench", "pairwise", "en"): [("\n\n[[A]]", "1"), ("\n\nFinal verdict: [[B]]", "2"), ("\n\n[[C]]", "tie")],
+    ("mtbench", "single", "en"): [
+        ("\n\nRating: [[7]]", 7.0),
+        ("\n\nRating: [[10]]", 10.0),
+        ("\n\n[[1]]", 1.0),
+        ("\n\nRating: [[8.5]]", 8.5),
+    ],
+    ("arenahard", "pairwise", "en"): [
+        ("\n\nMy final verdict is: [[A>>B]]", "1"),
+        ("\n\nMy final verdict is tie: [[A=B]]", "tie"),
+        ("\n\n[[B>A]]", "2"),
+    ],
 }
 
 
