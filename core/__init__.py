@@ -1,7 +1,8 @@
 """judgedesk core: the judge engine.
 
-Judge formats with their exact published prompts (PandaLM, Auto-J, Prometheus 2, generic), constrained and
-parse-proof verdicts, both response orders, reproducible manifests, backends (llama.cpp, mock), and the CLI.
+Judge formats with their exact published prompts (PandaLM, Auto-J, Prometheus 2, MT-bench, Arena-Hard, generic),
+constrained and parse-proof verdicts, both response orders, reproducible manifests, backends (llama.cpp, mock),
+and the CLI.
 Importing this package puts the process offline: Hugging Face libraries are told so, and outbound connections
 are refused before any packet is sent.
 """

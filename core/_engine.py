@@ -5,8 +5,8 @@ Three decoding paths, chosen per format:
   verdict option; no text is generated unless an explanation is asked for, which is then generated after the
   chosen option.
 - verdict-first formats, generate mode: one grammar-constrained greedy generation, parsed.
-- verdict-last formats (autoj, prometheus): the critique is generated freely until the verdict phrase (or the
-  budget), then the verdict itself is constrained: option scoring for pairwise, a grammar for scores.
+- verdict-last formats (autoj, prometheus, mtbench, arenahard): the critique is generated freely until the verdict
+  phrase (or the budget), then the verdict itself is constrained: option scoring for pairwise, a grammar for scores.
 Every path ends in the format's parser, applied to the full raw output, so the same text always gives the same
 verdict however it was produced.
 """
