@@ -119,13 +119,16 @@ def test_an_item_of_a_data_set_by_id_is_the_typed_item(capsys) -> None:
     assert from_data == typed and row["response_b"] in from_data
 
 
+def _question_81() -> dict[str, Any]:
+    lines = MTBENCH_QUESTIONS.read_text(encoding="utf-8").splitlines()
+    return next(row for row in map(json.loads, lines) if row["question_id"] == 81)
+
+
 def _mtbench_folder(tmp_path: Path) -> Path:
     """An MT-bench folder: FastChat's question 81 (two turns) and two models' answers to both turns."""
     folder = tmp_path / "mt_bench"
     (folder / "model_answer").mkdir(parents=True)
-    question = next(line for line in MTBENCH_QUESTIONS.read_text(encoding="utf-8").splitlines()
-                    if json.loads(line)["question_id"] == 81)
-    (folder / "question.jsonl").write_text(question + "\n", encoding="utf-8")
+    (folder / "question.jsonl").write_text(json.dumps(_question_81()) + "\n", encoding="utf-8")
     for model, turns in MTBENCH_ANSWERS.items():
         row = {"question_id": 81, "model_id": model, "choices": [{"index": 0, "turns": list(turns)}]}
         (folder / "model_answer" / f"{model}.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
@@ -143,6 +146,25 @@ def test_an_item_of_an_outputs_folder_by_the_data_sets_own_id(capsys, tmp_path: 
     assert status == 1 and out == "" and "turn 2 of a conversation" in err
     status, out, err = _run(capsys, "prompt", "--data", data, "--id", "82", *RUNTIME)
     assert status == 1 and "no such item (2 item id(s): '81', '81:turn2')" in err
+
+
+def test_an_mtbench_turn_2_shows_the_whole_conversation_in_the_order_asked(capsys, tmp_path: Path,
+                                                                           tokenizer) -> None:
+    data = str(_mtbench_folder(tmp_path))
+    status, out, err = _run(capsys, "prompt", "--format", "mtbench", "--max-tokens", "8", "--data", data, "--id",
+                            "81:turn2", "--order", "BA", *RUNTIME, "--json")
+    assert status == 0, err
+    shown = json.loads(out)
+    text = shown["text"]
+
+    assert tokenizer.tokenize(text, special=True) == shown["tokens"] and shown["round_trips"] is True
+    questions = _question_81()["turns"]
+    assert text.count(questions[0]) == 2 and text.count(questions[1]) == 2  # each assistant's conversation
+    (alpha_1, alpha_2), (beta_1, beta_2) = MTBENCH_ANSWERS.values()
+    # Order BA: beta's conversation is shown first, both of its turns as Assistant A's.
+    a_part, b_part = text.split("<|The End of Assistant A's Conversation with User|>")
+    assert beta_1 in a_part and beta_2 in a_part and alpha_1 in b_part and alpha_2 in b_part
+    assert shown["options"] == {"B": "A]]", "A": "B]]", "tie": "C]]"} and shown["verdict_phrase"] == "[["
 
 
 def test_grading_prompt(capsys, evaluated, tokenizer) -> None:

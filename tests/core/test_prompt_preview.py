@@ -20,6 +20,7 @@ from judgedesk.core import (
     FormatError,
     InputError,
     Judge,
+    PriorTurn,
     PromptPreview,
     create_backend,
     demo_judge_path,
@@ -157,7 +158,7 @@ def test_bos_is_written_out_as_its_text() -> None:
 def test_the_errors_are_compares() -> None:
     judge, _ = _mock_judge("pandalm")
     conversation = EvalItem(id="conv", instruction="And in German?", responses=("Paris.", "Berlin."),
-                            history=(_turn(),))
+                            history=(PriorTurn("What is the capital of France?", ("Paris.", "Lyon.")),))
 
     with pytest.raises(InputError, match="unknown order 'ab'"):
         judge.prompt_preview(ITEM, order="ab")
@@ -187,12 +188,6 @@ def test_the_record_as_json_and_words() -> None:
     words = preview.describe()
     assert f"{len(preview.tokens):,} prompt tokens of a 4,096-token context" in words
     assert "nothing cut" in words and "no chat template" in words and "'final decision is'" in words
-
-
-def _turn() -> Any:
-    from judgedesk.core import PriorTurn
-
-    return PriorTurn("What is the capital of France?", ("Paris.", "Lyon."))
 
 
 # -- the demo judge: llama.cpp's tokenizer --------------------------------------------------------------------
@@ -250,6 +245,29 @@ def test_on_the_demo_judge_the_graded_prompt_is_what_grade_evaluates(demo_backen
 
     assert list(preview.tokens) == spy.prompts[0] and preview.round_trips
     assert preview.scale == (1, 5) and ITEM.responses[1] not in preview.text
+
+
+@pytest.mark.real_model
+def test_on_the_demo_judge_an_mtbench_turn_2_is_what_compare_evaluates(demo_backend) -> None:
+    turn_2 = EvalItem(id="81:turn2", instruction="Rewrite your previous response. Start every sentence with 'A'.",
+                      responses=("A luau opened my week.", "Always nice, Hawaii."), category="writing",
+                      history=(PriorTurn("Write a travel blog post about Hawaii.",
+                                         ("My week began at a luau.", "Hawaii is nice.")),))
+    spy = EvaluatedPrompts(demo_backend)
+    judge = Judge(spy, format="mtbench", decoding=DecodingSettings(max_tokens=8))  # type: ignore[arg-type]
+    for order in ("AB", "BA"):
+        spy.prompts.clear()
+        preview = judge.prompt_preview(turn_2, order=order)
+        judge.compare(turn_2, order=order)
+
+        assert list(preview.tokens) == spy.prompts[0] and preview.round_trips
+        assert demo_backend.tokenize(preview.text, special=True) == spy.prompts[0]
+        shown_first = 0 if order == "AB" else 1
+        first_conversation = preview.text.split("<|The End of Assistant A's Conversation with User|>")[0]
+        assert turn_2.history[0].question in first_conversation and turn_2.instruction in first_conversation
+        assert turn_2.history[0].answers[shown_first] in first_conversation  # the earlier turn follows the order
+        assert turn_2.responses[shown_first] in first_conversation
+        assert turn_2.responses[1 - shown_first] not in first_conversation
 
 
 @pytest.mark.real_model
