@@ -2,10 +2,13 @@
 
 Determinism: a verdict never depends on what was judged before it. On the CPU a call reuses the KV cache of the
 longest prefix it shares with the previous call (the two orders of a pair share the whole instruction), because
-llama.cpp's CPU kernels give bit-identical logits however a prompt is split into batches (tested on the real judge
-in tests/core/backends/test_llamacpp_prefix_reuse.py). With GPU layers the batch split can change the last bits,
-so there every call starts from an empty cache. Context, batch and thread counts are fixed at load and recorded in
-the manifest.
+llama.cpp's CPU kernels give bit-identical logits however a prompt is split into batches of two tokens or more
+(tested on the real judge in tests/core/backends/test_llamacpp_prefix_reuse.py). A batch of ONE token takes another
+path whose last bits differ once the context holds a few hundred tokens (0.16 in a logprob at 300 tokens on the
+demo judge), and its KV entry then differs for every later call that reuses it; so no prompt token is ever
+evaluated alone (`_batches`), and a reused prefix always leaves at least two tokens to evaluate. With GPU layers the
+batch split can change the last bits, so there every call starts from an empty cache. Context, batch and thread
+counts are fixed at load and recorded in the manifest.
 """
 
 from __future__ import annotations
@@ -33,6 +36,17 @@ __all__ = ["LlamaCppBackend"]
 
 _CANCEL_CHUNK = 128
 """Prompt tokens evaluated between two checks of a cancel flag during generation."""
+_MIN_BATCH = 2
+"""The fewest prompt tokens evaluated in one batch (see the module docstring)."""
+
+
+def _batches(count: int, size: int) -> list[int]:
+    """Batch lengths for `count` tokens: at most `size` each, and never a batch of one token when there are more
+    (a remainder of one makes the last two batches size - 1 and 2)."""
+    lengths = [size] * (count // size) + ([count % size] if count % size else [])
+    if len(lengths) >= 2 and lengths[-1] == 1 and size > _MIN_BATCH:
+        lengths[-2:] = [size - 1, _MIN_BATCH]
+    return lengths
 
 _NO_GPU_BUILD = ("{asked} GPU layers were asked for, but this llama-cpp-python build has no GPU support, so the "
                  "judge runs on the CPU (for NVIDIA GPUs: CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --force-reinstall "
@@ -149,12 +163,13 @@ class LlamaCppBackend:
     def _keep_shared_prefix(self, tokens: Sequence[int]) -> int:
         """Trim the context to the longest prefix of `tokens` it already holds (0 without reuse); return its length.
 
-        At least the last token is always evaluated again, so its logits come from a live decode.
+        At least the last two tokens are always evaluated again, so the last one's logits come from a live decode in
+        a batch of two or more (see the module docstring).
         """
         llm = self._llm
         kept = 0
         if self._reuse_prefix:
-            limit = min(llm.n_tokens, len(tokens) - 1)
+            limit = min(llm.n_tokens, len(tokens) - _MIN_BATCH)
             cached = llm.input_ids
             while kept < limit and cached[kept] == tokens[kept]:
                 kept += 1
@@ -167,7 +182,16 @@ class LlamaCppBackend:
     def _eval_prompt(self, tokens: Sequence[int]) -> None:
         check_fits(len(tokens), self.n_ctx)
         kept = self._keep_shared_prefix(tokens)
-        self._llm.eval(list(tokens[kept:]))
+        self._evaluate(list(tokens[kept:]), None)
+
+    def _evaluate(self, tokens: list[int], cancel: CancelFlag | None) -> None:
+        """Evaluate `tokens` after the cache in `_batches` (of n_batch tokens, or fewer between checks of `cancel`)."""
+        size = min(self._n_batch, _CANCEL_CHUNK) if cancel is not None else self._n_batch
+        start = 0
+        for length in _batches(len(tokens), size):
+            stop_if_cancelled(cancel)
+            self._llm.eval(tokens[start:start + length])
+            start += length
 
     def _last_logprobs(self) -> np.ndarray:
         pointer = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
@@ -248,17 +272,16 @@ class LlamaCppBackend:
         return Generation(text=text, n_tokens=len(produced), finish=finish, stopped_at=stopped_at)  # type: ignore[arg-type]
 
     def _eval_cancellably(self, tokens: list[int], cancel: CancelFlag | None) -> list[int]:
-        """Evaluate all but the last of `tokens` in chunks, checking `cancel` between them, so a cancel during a
-        long prompt stops within a chunk; return what is left for `generate`. On the CPU the split cannot change a
-        logit (see the module docstring); with GPU layers, or with nothing to cancel, the prompt goes whole."""
-        if cancel is None or self._n_gpu_layers or len(tokens) <= _CANCEL_CHUNK:
+        """Evaluate all but the last two of `tokens` in batches, checking `cancel` between them, so a cancel during a
+        long prompt stops within a batch; return what is left for `generate`, which evaluates it as one batch. On
+        the CPU the split cannot change a logit (see the module docstring); with GPU layers the prompt goes whole,
+        and with nothing to cancel it goes in n_batch batches, never a token alone."""
+        if self._n_gpu_layers or len(tokens) <= _CANCEL_CHUNK:
             return tokens
-        head, last = tokens[:-1], tokens[-1:]
-        for start in range(0, len(head), _CANCEL_CHUNK):
-            stop_if_cancelled(cancel)
-            self._llm.eval(head[start:start + _CANCEL_CHUNK])
+        head = len(tokens) - _MIN_BATCH
+        self._evaluate(tokens[:head], cancel)
         stop_if_cancelled(cancel)
-        return last
+        return tokens[head:]
 
     # -- description ----------------------------------------------------------------------------------------
 

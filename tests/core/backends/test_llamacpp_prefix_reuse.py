@@ -96,3 +96,46 @@ def test_the_second_order_reuses_the_shared_instruction(backends, monkeypatch):
         Judge(backend, format="pandalm", decoding=DecodingSettings(fast=True)).judge_both_orders(item)
     instruction_tokens = len(reusing.tokenize(item.instruction, special=False))
     assert evaluated["fresh"] - evaluated["reusing"] >= instruction_tokens
+
+
+def _long_prompt(backend, length: int) -> list[int]:
+    text = " ".join(f"token{i} goes here, and then {i * 7} more" for i in range(length // 4))
+    return backend.tokenize(text, special=False)[:length]
+
+
+@pytest.mark.parametrize("length", [300, 400, 513])
+def test_a_long_prompt_scored_again_gives_the_fresh_logits(backends, length):
+    """A second call with the same prompt reuses all of it but two tokens: never one token alone, whose batch-of-one
+    path gives other last bits past a few hundred tokens (0.16 in a logprob at 300, found with the MT-bench
+    prompts), and whose KV entry would then carry the difference into every later reuse."""
+    reusing, fresh = backends
+    prompt = _long_prompt(reusing, length)
+    options = [reusing.tokenize(text, special=False) for text in (" yes", " no", " maybe")]
+    first = reusing.score_options(prompt, options)
+    again = reusing.score_options(prompt, options)
+    longer = reusing.score_options(prompt + prompt[:7], options)
+    assert first == again == fresh.score_options(prompt, options)
+    assert longer == fresh.score_options(prompt + prompt[:7], options)
+
+
+def test_generation_is_the_same_with_and_without_a_cancel_flag(backends):
+    """With a cancel flag the prompt is evaluated in smaller batches between checks; the text must not change."""
+    import threading
+
+    from judgedesk.core import Sampling
+
+    _, fresh = backends
+    prompt = _long_prompt(fresh, 300)
+    plain = fresh.generate(prompt, max_tokens=16, sampling=Sampling())
+    cancellable = fresh.generate(prompt, max_tokens=16, sampling=Sampling(), cancel=threading.Event())
+    assert plain.text == cancellable.text and plain.n_tokens == cancellable.n_tokens
+
+
+@pytest.mark.parametrize(("count", "size", "expected"), [
+    (1, 512, [1]), (2, 512, [2]), (513, 512, [511, 2]), (1024, 512, [512, 512]), (257, 128, [128, 127, 2]),
+    (300, 128, [128, 128, 44]),
+])
+def test_no_token_is_evaluated_alone_when_there_are_more(count, size, expected):
+    from judgedesk.core.backends._llamacpp import _batches
+
+    assert _batches(count, size) == expected and sum(expected) == count
