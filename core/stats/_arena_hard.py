@@ -37,7 +37,7 @@ import numpy as np
 from .._errors import InputError
 from ._arena_hard_style import STYLE_FEATURES, AnswerStyle, style_differences
 from ._bootstrap import BootstrapInterval, bootstrap_interval
-from ._bradley_terry import PRIOR_WINS, _strongly_connected
+from ._bradley_terry import PRIOR_WINS, strongly_connected
 from ._logistic import fit_logistic, sigmoid
 from ._outcome import check_rounds, to_plain
 
@@ -221,7 +221,7 @@ class _Table:
         wins = np.zeros((self.models, self.models))
         np.add.at(wins, (a, b), w * y)
         np.add.at(wins, (b, a), w * (1.0 - y))
-        prior = 0.0 if _strongly_connected(wins[np.ix_(present, present)] > 0) else PRIOR_WINS
+        prior = 0.0 if strongly_connected(wins[np.ix_(present, present)] > 0) else PRIOR_WINS
         if prior:
             first, second = np.triu_indices(len(present), k=1)
             pairs = len(first)

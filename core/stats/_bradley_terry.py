@@ -27,7 +27,7 @@ from .._errors import InputError
 from ._bootstrap import BootstrapInterval, bootstrap_interval, item_clusters, item_draws
 from ._outcome import Outcome, check_rounds, model_order, score_of_a, to_plain
 
-__all__ = ["ModelRating", "Ratings", "UnratedModel", "bradley_terry"]
+__all__ = ["PRIOR_WINS", "ModelRating", "Ratings", "UnratedModel", "bradley_terry", "strongly_connected"]
 
 PRIOR_WINS = 0.01
 """Pseudo-wins added each way between every two models, only in fits that would otherwise diverge."""
@@ -185,7 +185,7 @@ def fit_log_strengths(wins: np.ndarray) -> tuple[np.ndarray, float]:
     if size <= 1:
         return np.zeros(size), 0.0
     prior = 0.0
-    if not _strongly_connected(wins > 0):
+    if not strongly_connected(wins > 0):
         prior = PRIOR_WINS
         wins = wins + prior * (1.0 - np.eye(size))
     return _newton(wins), prior
@@ -226,7 +226,7 @@ def _unrated_reason(n: int, inconsistent: int, unparsed: int) -> str:
     return f"no decisive games — {inconsistent} inconsistent and {unparsed} unparsed of {n}"
 
 
-def _strongly_connected(beat: np.ndarray) -> bool:
+def strongly_connected(beat: np.ndarray) -> bool:
     """Whether every model can be reached from the first along 'beat' edges, and the first from every model."""
     return _reaches_all(beat) and _reaches_all(beat.T)
 
