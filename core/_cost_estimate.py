@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._engine import Judge
-from ._prompt_assembly import fit_prompt
 from ._records import EvalItem
-from .formats import PromptFields, check_format
 
 __all__ = ["DEFAULT_WORK_TOKENS_PER_S", "GENERATED_TOKEN_WEIGHT", "CostEstimate", "estimate_comparison_cost"]
 
@@ -107,25 +105,17 @@ def estimate_comparison_cost(judge: Judge, item: EvalItem, *, both: bool = True,
     rendered and tokenized as the engine does (and cut the same way). `rate` is work tokens per second measured on
     this machine; None = a conservative default from the judge file's size (`DEFAULT_WORK_TOKENS_PER_S` for a
     judge without a file)."""
-    check_format(judge.format, "pairwise", judge.lang)
     backend = judge.backend
     spec = judge.format.output("pairwise", judge.lang)
     decoding = judge.decoding
     fast = decoding.fast and spec.verdict_first
-    budget = decoding.max_tokens or spec.max_tokens
-    option_tokens = [backend.tokenize(t, special=False) for t in spec.options.values()]
-    generated = 0 if fast and not decoding.explain else budget
-    reserve = max(len(t) for t in option_tokens) + generated
-    if not spec.verdict_first and spec.verdict_statement:
-        reserve += len(backend.tokenize(spec.verdict_statement, special=False)) + 8
-    fields = PromptFields(instruction=item.instruction, responses=tuple(item.responses), input=item.input,
-                          reference=item.reference, rubric=judge.rubric)
-    fitted = fit_prompt(backend, fields, lambda f: judge.format.prompt("pairwise", f, judge.lang),
-                        reserve=reserve, item_id=item.id)
-    prompt_tokens = len(fitted.tokens)
+    generated = 0 if fast and not decoding.explain else decoding.max_tokens or spec.max_tokens
+    # The engine's own assembly (conversation, category, the reserve, the cut), so the estimate is of what runs.
+    preview = judge.prompt_preview(item, task="pairwise", order="AB")
+    prompt_tokens = preview.token_count
     measured = bool(rate and rate > 0)
-    return CostEstimate(prompt_tokens=prompt_tokens, needed_tokens=prompt_tokens + fitted.cut_tokens,
-                        cut_tokens=fitted.cut_tokens, generated_tokens=generated, orders=2 if both else 1,
+    return CostEstimate(prompt_tokens=prompt_tokens, needed_tokens=prompt_tokens + preview.cut_tokens,
+                        cut_tokens=preview.cut_tokens, generated_tokens=generated, orders=2 if both else 1,
                         n_ctx=backend.n_ctx, rate=rate if rate and measured else _default_rate(judge),
                         rate_measured=measured)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .._owner_only import make_owner_only_folder, remove_stale_temporaries, write_owner_only
+from .._records import winner_probabilities
 from ._csv_cells import spreadsheet_safe
 from ._html import render_report
 from ._pairs_table import pairs_csv, pairs_table
@@ -155,7 +156,8 @@ def _verdicts_csv(results: RunResults) -> str:
 
 def _verdict_cells(row: ResultRow, side: str, record: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """(column, value) of one judged order: numbers stay numbers, absent values are empty cells."""
-    probabilities = record.get("probabilities") or {}
+    # Five-level verdicts (arenahard) keep their own probabilities in the record; the columns sum them per winner.
+    probabilities = winner_probabilities(record.get("probabilities") or {})
     yield from {
         "position": row.task.position, "item_id": row.task.item_id, "model_a": row.task.model_a,
         "model_b": row.task.model_b or "", "category": row.task.category or "", "human": row.task.human or "",
