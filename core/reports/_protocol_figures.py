@@ -42,15 +42,15 @@ _WINNER_VERDICT = {"A": "A>B", "B": "B>A", "tie": "A=B"}
 _FASTCHAT_WINNER = {"A": "model_1", "B": "model_2", "tie": "tie"}
 
 
-def run_baseline(results: RunResults, baseline: str | None = None) -> str | None:
-    """The run's baseline: `baseline` when it is one of its models, else the one the import recorded, else the
-    model every pair holds (a run paired against a baseline); None when there is none."""
+def run_baseline(results: RunResults, baseline: str | None = None, *, infer: bool = True) -> str | None:
+    """The run's baseline: `baseline` when it is one of its models, else the one the import recorded, else (with
+    `infer`) the model every pair holds (a run paired against a baseline); None when there is none."""
     pairs = [row.task for row in results.rows if row.task.model_b is not None]
     models = {m for task in pairs for m in (task.model_a, task.model_b)}
     for candidate in (baseline, results.info.settings.get("baseline")):
         if candidate in models:
             return candidate
-    if not pairs:
+    if not pairs or not infer:
         return None
     common = {pairs[0].model_a, pairs[0].model_b}
     for task in pairs[1:]:
@@ -73,7 +73,8 @@ def protocol_figures(results: RunResults, *, baseline: str | None = None, rounds
         if _grades_margin(results):
             figures["arena_hard"] = _arena_hard(results, anchor, seed=seed)
     if _is_mt_bench(results):
-        figures["mt_bench"] = _mt_bench(results, anchor)
+        # FastChat tables all pairs unless a baseline is named ("pairwise-baseline"): no guessing one here.
+        figures["mt_bench"] = _mt_bench(results, run_baseline(results, baseline, infer=False))
     return figures
 
 
