@@ -128,7 +128,7 @@ class ProtocolTables(QScrollArea):
         baseline = rows[0]["baseline"] if rows else ""
         self.leaderboard.fill(
             f"AlpacaEval leaderboard · against {baseline}",
-            f"AlpacaEval's columns: win rate = mean preference × 100 (preferences from "
+            f"AlpacaEval's columns: win rate = mean preference × 100 (preferences: "
             f"{summary.get('leaderboard_preference', '')}), wins, baseline wins, draws, n, the discrete win rate, "
             "the mean output length (characters) and the length-controlled win rate (AlpacaEval's GLM without "
             "its downloaded instruction-difficulty table).",

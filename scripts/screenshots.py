@@ -31,7 +31,8 @@ WAIT_S = 300.0
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for the PNG files (default docs/)")
-    parser.add_argument("--only", nargs="*", help="views to render (compare batch results judges settings)")
+    parser.add_argument("--only", nargs="*",
+                        help="views to render (compare batch results judges settings leaderboards)")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -74,7 +75,7 @@ class Shooter:
         self.wait_for(lambda: not preload.is_running, "the demo judge to load")
         steps: list[tuple[str, Callable[[], None]]] = [
             ("compare", self.compare), ("batch", self.batch), ("results", self.results), ("judges", self.judges),
-            ("settings", self.settings),
+            ("settings", self.settings), ("leaderboards", self.leaderboards),
         ]
         failed = []
         for name, step in steps:
@@ -156,6 +157,32 @@ class Shooter:
     def settings(self) -> None:
         self.show(self.window.settings_view)
         self.grab("settings")
+
+    def leaderboards(self) -> None:
+        """AlpacaEval's own GPT-4-turbo annotations of two models, imported: the Results view's Leaderboards tab
+        with AlpacaEval's columns, as its published leaderboard has them."""
+        import gzip
+
+        from judgedesk.core.cli import main as judgedesk
+
+        results = self.data.parent / "alpaca_eval" / "results"
+        packed = ROOT / "tests" / "data" / "ecosystem" / "alpaca_eval" / "results"
+        for source in packed.rglob("*.json.gz"):
+            target = results / source.relative_to(packed).with_suffix("")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(gzip.decompress(source.read_bytes()))
+        folder = self.data.parent / "runs" / "alpaca_eval"
+        annotations = sorted(str(p) for p in results.rglob("annotations.json"))
+        if judgedesk(["import-verdicts", *annotations, "--data", str(results), "--out", str(folder)]) != 0:
+            raise RuntimeError("the AlpacaEval annotations did not import")
+        view = self.window.results
+        summaries: list[object] = []
+        view.summary_did_update.connect(summaries.append)
+        self.context.open_results(folder, None)
+        self.wait_for(lambda: bool(summaries) and not view.is_loading, "the imported run's results")
+        view.tabs.setCurrentWidget(view.protocol_tables)
+        self.pump(0.5)
+        self.grab("results-leaderboards")
 
     def close(self) -> None:
         """Close the window (which stops the services) and delete the Qt objects while Python is still whole."""

@@ -110,7 +110,7 @@ def _preference(row: ResultRow, orders: tuple[str, ...], model_side: str) -> tup
         return None, ""
     published = [r["preference"] for r in records if r.get("preference") is not None]
     if published:
-        return float(published[0]), "the annotator's preference"
+        return float(published[0]), "the annotator's published preferences"
     probabilities = [r.get("probabilities") for r in records]
     if all(probabilities):
         shares = []
