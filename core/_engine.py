@@ -306,14 +306,14 @@ class Judge:
         option_tokens = [self.backend.tokenize(t, special=False) for t in spec.options.values()]
         # Room for the output: the longest option, the generation budget unless the verdict is read from logits
         # alone, and a verdict-last judge's verdict statement.
-        reserve = max(len(t) for t in option_tokens)
-        if not fast or self.decoding.explain:
-            reserve += budget
+        fixed = max(len(t) for t in option_tokens)
         if not spec.verdict_first:
-            reserve += self._statement_tokens(spec.verdict_statement)
+            fixed += self._statement_tokens(spec.verdict_statement)
+        generates = not fast or self.decoding.explain
+        reserve = fixed + (self._reserved_generation(budget, fixed) if generates else 0)
         fitted = fit_prompt(self.backend, fields, lambda f: self.format.prompt("pairwise", f, self.lang),
                             reserve=reserve, item_id=item.id)
-        return _Assembly(spec, fitted, budget, reserve, fast, option_tokens)
+        return _Assembly(spec, fitted, self._room(budget, fitted, fixed), reserve, fast, option_tokens)
 
     def _assemble_single(self, item: EvalItem, response_index: int) -> _Assembly:
         """The prompt `grade` sends for `item`'s response `response_index`, fitted with room for the output."""
@@ -327,10 +327,11 @@ class Judge:
         spec = self.format.output("single", self.lang)
         fields = self._fields(item, (response,), answer_index=response_index)
         budget = self._budget(spec.max_tokens)
-        reserve = budget + _SCORE_TAIL_TOKENS + self._statement_tokens(spec.verdict_statement)
+        fixed = _SCORE_TAIL_TOKENS + self._statement_tokens(spec.verdict_statement)
+        reserve = fixed + self._reserved_generation(budget, fixed)
         fitted = fit_prompt(self.backend, fields, lambda f: self.format.prompt("single", f, self.lang),
                             reserve=reserve, item_id=item.id)
-        return _Assembly(spec, fitted, budget, reserve, False, [])
+        return _Assembly(spec, fitted, self._room(budget, fitted, fixed), reserve, False, [])
 
     def _fields(self, item: EvalItem, shown: tuple[str, ...], *, swapped: bool = False,
                 answer_index: int | None = None) -> PromptFields:
@@ -362,6 +363,17 @@ class Judge:
 
     def _budget(self, published: int) -> int:
         return self.decoding.max_tokens or published
+
+    def _reserved_generation(self, budget: int, fixed: int) -> int:
+        """The output budget the prompt makes room for: all of it, unless it and the verdict's own tokens would fill
+        the whole context (Arena-Hard's published 4096 on a 4096-token judge), which no prompt could then fit;
+        there half the context, and the critique stops where the context ends (`_room`)."""
+        return budget if budget + fixed < self.backend.n_ctx else self.backend.n_ctx // 2
+
+    def _room(self, budget: int, fitted: FittedPrompt, fixed: int) -> int:
+        """The generation budget that fits after the prompt with the verdict's own tokens: `budget` itself whenever
+        the prompt was fitted with room for all of it."""
+        return max(1, min(budget, self.backend.n_ctx - len(fitted.tokens) - fixed))
 
     def _option_probabilities(self, prompt: Sequence[int], options: list[list[int]]) -> list[float]:
         return constrained_option_probabilities(options, self.backend.score_options(prompt, options))
