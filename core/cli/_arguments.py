@@ -33,11 +33,13 @@ def read_text_argument(value: str | None, field: str) -> str | None:
     return value
 
 
-def _judge_options(parser: argparse.ArgumentParser, formats: list[str]) -> None:
+def _judge_options(parser: argparse.ArgumentParser, formats: list[str], *, several_judges: bool = False) -> None:
     group = parser.add_argument_group("judge")
-    group.add_argument("--judge", metavar="NAME|PATH", help="judge model: 'demo' (default), a library name, "
-                                                             "or a .gguf path; with --server, the local copy of the "
-                                                             "file the server serves (optional)")
+    group.add_argument("--judge", metavar="NAME|PATH", action="append" if several_judges else "store",
+                       help="judge model: 'demo' (default), a library name, or a .gguf path; with --server, the "
+                            "local copy of the file the server serves (optional)"
+                            + ("; give it several times for a jury, judged one after another" if several_judges
+                               else ""))
     group.add_argument("--format", choices=formats, help="judge format (default: the judge's own, else generic)")
     group.add_argument("--lang", choices=["en", "zh"], default="en", help="prompt language (zh: Auto-J only)")
     group.add_argument("--rubric", metavar="TEXT|@FILE", help="evaluation criteria (prometheus, generic)")
@@ -150,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--generate", action="store_true", help="generate verdict text instead of reading logits")
     batch.add_argument("--inconsistent-as-tie", action="store_true",
                        help="statistics count contradicting orders as ties (PandaLM's protocol)")
-    _judge_options(batch, formats)
+    _judge_options(batch, formats, several_judges=True)
+    from ._jury_command import add_jury_parser  # its own module, like `prompt`
+    add_jury_parser(commands, batch)
 
     report = commands.add_parser("report", help="rebuild a run folder's reports from its database",
                                  description="Rebuild report.html, verdicts.csv, pairs.csv, pairs.xlsx, summary.json "

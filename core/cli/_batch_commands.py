@@ -23,7 +23,7 @@ from ..runs import (
 from ..stats import AlpacaEvalRow, alpaca_eval_csv
 from ._commands import judge_from_args
 
-__all__ = ["run_batch_command", "run_import_verdicts", "run_report"]
+__all__ = ["headline", "run_batch_command", "run_import_verdicts", "run_report"]
 
 
 def _load(args: argparse.Namespace) -> Dataset:
@@ -44,6 +44,10 @@ def run_batch_command(args: argparse.Namespace) -> int:
         raise InputError(f"nothing to judge in {args.mode} mode", path=args.path)
     options = BatchOptions(mode=args.mode, both_orders=not args.one_order, retry_unparsed=args.retry_unparsed)
     prepare_folder(args.out)  # an unusable --out is an error now, not after the judge has loaded
+    if len(args.judge or ()) > 1 or args.jury:  # --judge given once per member of a jury
+        from ._jury_command import run_jury_batch  # imported here: that module imports this one
+        return run_jury_batch(args, dataset, options)
+    args.judge = (args.judge or [None])[0]
     bar = TerminalProgress(unit="pairs" if args.mode == "pairwise" else "responses")
     with judge_from_args(args, fast=not args.generate) as judge:
         try:
@@ -59,14 +63,15 @@ def run_batch_command(args: argparse.Namespace) -> int:
         print(f"resumed: {result.already_done} judgement(s) were already in {args.out}", file=sys.stderr)
     files, summary = write_reports(args.out, run_key=result.run_key, inconsistent_as_tie=args.inconsistent_as_tie,
                                    baseline=args.baseline)
-    print(_headline(summary))
+    print(headline(summary))
     print(f"report: {files.report}\nverdicts: {files.verdicts}\npairs: {files.pairs}\n"
           f"pairs workbook: {files.pairs_workbook}\nsummary: {files.summary}"
           + (f"\nbattles: {files.battles}" if files.battles else ""))
     return 0
 
 
-def _headline(summary: dict[str, Any]) -> str:
+def headline(summary: dict[str, Any]) -> str:
+    """A run's summary in a few lines for the terminal: progress, ratings, agreement, the ecosystem's figures."""
     progress = summary["progress"]
     lines = [f"{summary['run']['label']}: {progress['complete']}/{progress['tasks']} complete, "
              f"statuses {progress['statuses']}"]
@@ -140,7 +145,7 @@ def run_report(args: argparse.Namespace) -> int:
                              "--baseline MODEL if the run pairs every model with every other)", path=args.folder)
         sys.stdout.write(alpaca_eval_csv(AlpacaEvalRow(**row) for row in summary["leaderboard"]))
         return 0
-    print(_headline(summary))
+    print(headline(summary))
     print(f"report: {files.report}")
     return 0
 
@@ -187,6 +192,6 @@ def run_import_verdicts(args: argparse.Namespace) -> int:
           + (f" ({result.unparsed} without a verdict)" if result.unparsed else "")
           + (f"; {len(result.problems)} problem(s), see above" if result.problems else ""), file=sys.stderr)
     reports, summary = write_reports(args.out, run_key=result.run_key)
-    print(_headline(summary))
+    print(headline(summary))
     print(f"report: {reports.report}")
     return 1 if result.problems else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ._csv_cells import restore_csv_cell, spreadsheet_safe, starts_like_formula
 from ._html import render_report
+from ._jury_figures import jury_figures
 from ._pairs_table import (
     PairsTable,
     order_outcome,
@@ -28,6 +29,7 @@ __all__ = [
     "RunResults",
     "TableFiles",
     "build_summary",
+    "jury_figures",
     "load_peer_results",
     "load_results",
     "order_outcome",

@@ -7,6 +7,7 @@ judgements made elsewhere (AlpacaEval, MT-bench, Arena-Hard, judgedesk's JSONL) 
 
 from __future__ import annotations
 
+from ._jury import JURY_METHODS, JuryBallot, JuryMethod, JuryResult, build_jury, jury_run_key, jury_verdict
 from ._lock import RunFolderLock
 from ._runner import (
     BatchOptions,
@@ -25,11 +26,15 @@ from ._verdict_import import ImportedRun, import_judgements
 
 __all__ = [
     "DB_NAME",
+    "JURY_METHODS",
     "BatchOptions",
     "BatchProgress",
     "BatchResult",
     "ImportedRun",
     "JudgedOrder",
+    "JuryBallot",
+    "JuryMethod",
+    "JuryResult",
     "Override",
     "RunFolderLock",
     "RunInfo",
@@ -37,9 +42,12 @@ __all__ = [
     "RunStore",
     "StoredTask",
     "TerminalProgress",
+    "build_jury",
     "content_hash",
     "format_duration",
     "import_judgements",
+    "jury_run_key",
+    "jury_verdict",
     "prepare_folder",
     "run_batch",
     "run_key_for",

@@ -23,6 +23,7 @@ from ._arena_hard_style import AnswerStyle, answer_style
 from ._behaviour import JudgeBehaviour, judge_behaviour
 from ._bootstrap import MIN_GAMES_FOR_INTERVAL, BootstrapInterval, bootstrap_interval, too_few_games
 from ._bradley_terry import ModelRating, Ratings, UnratedModel, bradley_terry
+from ._fleiss import FleissKappa, fleiss_kappa
 from ._mt_bench import (
     MtBenchGrade,
     MtBenchModelScore,
@@ -47,6 +48,7 @@ __all__ = [
     "ArenaHardScore",
     "ArenaHardScores",
     "BootstrapInterval",
+    "FleissKappa",
     "JudgeBehaviour",
     "ModelRating",
     "MtBenchGrade",
@@ -69,6 +71,7 @@ __all__ = [
     "bootstrap_interval",
     "bradley_terry",
     "by_category",
+    "fleiss_kappa",
     "judge_behaviour",
     "mt_bench_scores",
     "mt_bench_win_rates",
