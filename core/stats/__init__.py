@@ -23,6 +23,16 @@ from ._arena_hard_style import AnswerStyle, answer_style
 from ._behaviour import JudgeBehaviour, judge_behaviour
 from ._bootstrap import MIN_GAMES_FOR_INTERVAL, BootstrapInterval, bootstrap_interval, too_few_games
 from ._bradley_terry import ModelRating, Ratings, UnratedModel, bradley_terry
+from ._calibrated_bradley_terry import CalibratedRating, CalibratedRatings, calibrated_bradley_terry
+from ._calibration import (
+    POPULATIONS,
+    CalibratedWinRate,
+    Population,
+    WinRateEstimate,
+    calibrated_pair_win_rate,
+    calibrated_win_rate,
+    judge_score,
+)
 from ._fleiss import FleissKappa, fleiss_kappa
 from ._mt_bench import (
     MtBenchGrade,
@@ -40,6 +50,7 @@ __all__ = [
     "ALPACA_EVAL_CSV_COLUMNS",
     "ARENA_HARD_VERDICTS",
     "MIN_GAMES_FOR_INTERVAL",
+    "POPULATIONS",
     "Agreement",
     "AlpacaEvalAnnotation",
     "AlpacaEvalRow",
@@ -48,6 +59,9 @@ __all__ = [
     "ArenaHardScore",
     "ArenaHardScores",
     "BootstrapInterval",
+    "CalibratedRating",
+    "CalibratedRatings",
+    "CalibratedWinRate",
     "FleissKappa",
     "JudgeBehaviour",
     "ModelRating",
@@ -59,8 +73,10 @@ __all__ = [
     "OrderAgreement",
     "Outcome",
     "PairSummary",
+    "Population",
     "Ratings",
     "UnratedModel",
+    "WinRateEstimate",
     "WinRateMatrix",
     "agreement",
     "alpaca_eval_csv",
@@ -71,8 +87,12 @@ __all__ = [
     "bootstrap_interval",
     "bradley_terry",
     "by_category",
+    "calibrated_bradley_terry",
+    "calibrated_pair_win_rate",
+    "calibrated_win_rate",
     "fleiss_kappa",
     "judge_behaviour",
+    "judge_score",
     "mt_bench_scores",
     "mt_bench_win_rates",
     "order_agreement",
