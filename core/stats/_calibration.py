@@ -124,7 +124,7 @@ class CalibratedWinRate:
     """Items left out because the judge gave no score (unparsed), labelled or not."""
     unparsed_labelled: int
     """Of those, items with a human label (their labels are not used)."""
-    agreement: float | None
+    correlation: float | None
     """Pearson correlation of judge score and label on the labelled items: how well the judge tracks the humans
     (the calibrated interval is narrower the larger its square); None with under 2 labels or no variation."""
     population: str
@@ -183,14 +183,14 @@ def calibrated_win_rate(predictions: Sequence[float | None], labels: Sequence[fl
     correlation = _correlation(y, f_labelled)
     judge = _judge_only(f)
     labels_only = _ppi("labels-only", y, f_labelled, f, 0.0, population)
-    tuned = _tuned_lambda(y, f_labelled, f) if lam is None else float(lam)
+    tuned = _tuned_lambda(y, f_labelled) if lam is None else float(lam)
     calibrated = _ppi("calibrated", y, f_labelled, f, tuned, population, fitted=1 if lam is None else 0)
     if calibrated.std_error and labels_only.std_error:
         gain = (labels_only.std_error / calibrated.std_error) ** 2
         calibrated = replace(calibrated, effective_n=gain * n, sample_size_gain=gain)
     return CalibratedWinRate(calibrated=calibrated, labels_only=labels_only, judge_only=judge, n=n, N=size,
                              unparsed=int((~parsed).sum()), unparsed_labelled=int((~parsed & labelled).sum()),
-                             agreement=correlation, population=population)
+                             correlation=correlation, population=population)
 
 
 def calibrated_pair_win_rate(outcomes: Iterable[Outcome], *, model_a: str | None = None, model_b: str | None = None,
@@ -243,7 +243,7 @@ def _scores(values: Sequence[float | None], field: str) -> np.ndarray:
     return array
 
 
-def _tuned_lambda(y: np.ndarray, f_labelled: np.ndarray, f: np.ndarray) -> float:
+def _tuned_lambda(y: np.ndarray, f_labelled: np.ndarray) -> float:
     """λ̂ = Cov_n(Y, f) / Var_n(f), clipped to [0, 1]: 1 (plain PPI) when it cannot be estimated (under 2 labels).
 
     PPI++ divides by Var_N(f) over all items instead; both tend to the same λ, but the pooled form, measured on

@@ -320,3 +320,20 @@ def test_calibrated_bradley_terry_guards() -> None:
         calibrated_bradley_terry(few, baseline="zeta")
     runaway = [Outcome(f"i{k}", "a", "b", "A", human="A") for k in range(20)]
     assert calibrated_bradley_terry(runaway).no_fit is not None
+
+
+def test_the_source_population_interval_covers_the_rate_the_items_were_drawn_from() -> None:
+    # Each draw is a fresh set of 600 items from a source whose human win rate is 0.6 (ties 20%), judged by an
+    # 80%-accurate judge, with 60 labelled: the "source" interval is about that 0.6, not about these items' rate.
+    rng = np.random.default_rng(23)
+    covered, wider = 0, 0
+    for draw in range(400):
+        truth = rng.choice(SCORES, size=600, p=[0.5, 0.3, 0.2])
+        predictions = synthetic_judge(truth, 0.8, 0.0, seed=draw)
+        labels = _labelled(truth, rng.choice(600, 60, replace=False))
+        source = calibrated_win_rate(predictions, labels, population="source").calibrated
+        items = calibrated_win_rate(predictions, labels).calibrated
+        covered += source.ci_low <= 0.6 <= source.ci_high  # type: ignore[operator]
+        wider += source.std_error > items.std_error  # type: ignore[operator]
+    assert covered / 400 >= 0.93
+    assert wider == 400
