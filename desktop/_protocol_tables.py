@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 __all__ = ["ProtocolTables", "has_protocol_figures"]
 
-_KEYS = ("leaderboard", "arena_hard", "mt_bench", "peer_agreement")
+_KEYS = ("leaderboard", "arena_hard", "mt_bench", "peer_agreement", "jury")
 
 
 def has_protocol_figures(summary: dict[str, Any]) -> bool:
@@ -100,6 +100,7 @@ class ProtocolTables(QScrollArea):
         self.mt_bench_scores = _Section("mtBenchScores", "MT-bench scores")
         self.mt_bench_win_rates = _Section("mtBenchWinRates", "MT-bench win rates")
         self.peer_agreement = _Section("peerAgreement", "Agreement with other judges")
+        self.jury = _Section("juryFigures", "Jury")
         body = QWidget()
         layout = QVBoxLayout(body)
         for section in self.sections:
@@ -113,7 +114,7 @@ class ProtocolTables(QScrollArea):
 
     @property
     def sections(self) -> tuple[_Section, ...]:
-        return (self.leaderboard, self.arena_hard, self.mt_bench_scores, self.mt_bench_win_rates,
+        return (self.jury, self.leaderboard, self.arena_hard, self.mt_bench_scores, self.mt_bench_win_rates,
                 self.peer_agreement)
 
     def show_summary(self, summary: dict[str, Any]) -> None:
@@ -122,6 +123,7 @@ class ProtocolTables(QScrollArea):
         self._arena_hard(summary.get("arena_hard") or {})
         self._mt_bench(summary.get("mt_bench") or {})
         self._peers(summary.get("peer_agreement") or [])
+        self._jury(summary.get("jury") or {})
 
     def _leaderboard(self, summary: dict[str, Any]) -> None:
         rows = summary.get("leaderboard") or []
@@ -171,6 +173,21 @@ class ProtocolTables(QScrollArea):
             ["turn", "model", "wins", "losses", "ties", "win rate", "loss rate", "adjusted"],
             [[name, m["model"], str(m["wins"]), str(m["losses"]), str(m["ties"]), _pct(m["win_rate"]),
               _pct(m["loss_rate"]), _pct(m["win_rate_adjusted"])] for name, rows in groups for m in rows])
+
+    def _jury(self, jury: dict[str, Any]) -> None:
+        fleiss = jury.get("fleiss") or {}
+        note = (f"Fleiss' κ {_num(fleiss.get('kappa'), 3)} over {fleiss.get('n_items', 0)} items with a decision "
+                f"from every judge: how far the judges agree with one another." if fleiss else "")
+        rows = []
+        for m in jury.get("members") or []:
+            with_jury, with_humans = m.get("agreement_with_jury") or {}, m.get("agreement_with_humans") or {}
+            rows.append([m["name"], _pct(with_jury.get("accuracy")), _num(with_jury.get("kappa"), 3),
+                         _pct(with_humans.get("accuracy")), _num(with_humans.get("kappa"), 3)])
+        if jury.get("jury_agreement_with_humans"):
+            own = jury["jury_agreement_with_humans"]
+            rows.append(["the jury", "–", "–", _pct(own.get("accuracy")), _num(own.get("kappa"), 3)])
+        self.jury.fill(f"Jury · {jury.get('method', '')} of {len(jury.get('members') or [])} judges", note,
+                       ["judge", "with the jury", "κ", "with humans", "κ"], rows)
 
     def _peers(self, peers: list[dict[str, Any]]) -> None:
         rows = []

@@ -50,6 +50,15 @@ _SECTIONS = _ENV.from_string("""
 </table>{% endif %}
 {% if t.no_win_rates %}<p class="warn">{{ t.no_win_rates }}.</p>{% endif %}
 {% endif %}
+{% if s.jury %}{% set j = s.jury %}
+<h2>Jury ({{ j.method }} of {{ j.members|length }} judges, {{ j["items"] }} items)</h2>
+<p class="muted">How far the judges agree with one another (Fleiss' κ over their final decisions{% if j.fleiss %}, {{ j.fleiss.n_items }} items with a decision from every judge{% if j.fleiss.left_out %}, {{ j.fleiss.left_out }} left out{% endif %}{% endif %}), each judge's agreement with the jury's decisions and with the human labels.</p>
+{% if j.fleiss %}<p>Fleiss' κ <b>{{ num(j.fleiss.kappa, 3) }}</b> (observed agreement {{ pct(j.fleiss.observed) }}, by chance {{ pct(j.fleiss.expected) }}).</p>{% endif %}
+<table><tr><th>judge</th><th>agreement with the jury</th><th>κ</th><th>agreement with humans</th><th>κ</th></tr>
+{% for m in j.members %}<tr><td>{{ m.name }}</td><td class="n">{{ pct(m.agreement_with_jury.accuracy) if m.agreement_with_jury else "–" }}</td><td class="n">{{ num(m.agreement_with_jury.kappa, 3) if m.agreement_with_jury else "–" }}</td><td class="n">{{ pct(m.agreement_with_humans.accuracy) if m.agreement_with_humans else "–" }}</td><td class="n">{{ num(m.agreement_with_humans.kappa, 3) if m.agreement_with_humans else "–" }}</td></tr>{% endfor %}
+{% if j.jury_agreement_with_humans %}<tr><td><b>the jury</b></td><td class="n">–</td><td class="n">–</td><td class="n">{{ pct(j.jury_agreement_with_humans.accuracy) }}</td><td class="n">{{ num(j.jury_agreement_with_humans.kappa, 3) }}</td></tr>{% endif %}
+</table>
+{% endif %}
 {% if s.peer_agreement %}
 <h2>Agreement with other judges on the same items</h2>
 <p class="muted">This run's verdicts against each other run of the same items in this folder (imported judgements, another judge), taken as the labels. Items the other judge left undecided (inconsistent, unparsed) count as unlabelled.</p>

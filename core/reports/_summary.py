@@ -34,6 +34,7 @@ from ..stats import (
     pair_summary,
     win_rate_matrix,
 )
+from ._jury_figures import jury_figures
 from ._peer_agreement import peer_agreement
 from ._protocol_figures import protocol_figures
 from ._results import RunResults
@@ -116,6 +117,9 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
     compared = peer_agreement(results, peers)
     if compared:
         summary["peer_agreement"] = compared
+    jury = jury_figures(results, peers, inconsistent_as_tie=inconsistent_as_tie)
+    if jury:
+        summary["jury"] = jury
     return summary
 
 

@@ -73,3 +73,21 @@ def test_the_leaderboards_tab_shows_only_for_runs_with_such_figures(view: Result
     rows = view.protocol_tables.peer_agreement.cells()
     assert [r[1] for r in rows] == ["first order", "second order", "final decision"]
     assert rows[-1][2:] == ["10", "80.0%", rows[-1][4], "0.600"]
+
+
+def test_a_jury_run_shows_its_judges_agreement(view: ResultsView, qtbot: object, tmp_path: Path) -> None:
+    from judgedesk.core.reports import load_results
+    from judgedesk.core.runs import build_jury
+
+    folder = tmp_path / "run"
+    keys = []
+    for wrong, seed in ((frozenset(), 1), (frozenset({0, 1}), 2), (frozenset({0}), 3)):
+        _run(folder, wrong, seed)
+        keys.append(load_results(folder).info.run_key)
+    jury = build_jury(folder, keys, method="majority")
+    with qtbot.waitSignal(view.summary_did_update, timeout=WAIT):  # type: ignore[attr-defined]
+        view.open_run(folder, jury.run_key)
+    assert view.tabs.isTabVisible(view.tabs.indexOf(view.protocol_tables))
+    rows = view.protocol_tables.jury.cells()
+    assert len(rows) == 4 and rows[-1][0] == "the jury" and rows[-1][3] == "90.0%"
+    assert "Fleiss' κ" in view.protocol_tables.jury.note.text()
