@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from ._context import AppContext
 from ._demo_judge_note import DemoJudgeNote
+from ._labelling_dialog import LabellingDialog
 from ._messages import report_task_errors
 from ._protocol_tables import ProtocolTables, has_protocol_figures
 from ._result_detail import ResultDetailPane
@@ -141,6 +142,13 @@ class ResultsView(QWidget):
         self.export_elsewhere.clicked.connect(self._ask_export_folder)
         self.open_export_folder.clicked.connect(self.open_exported_folder)
         self._export_folder: Path | None = None
+        self.label_sample = QPushButton("Label a sample…")
+        self.label_sample.setObjectName("labelSample")
+        self.label_sample.setToolTip("Label a uniform random sample of this run's pairs yourself, one at a time "
+                                     "(saved as overrides): the human labels calibrated figures need")
+        self.label_sample.setEnabled(False)
+        self.label_sample.clicked.connect(self.open_labelling)
+        self.labelling_dialog: LabellingDialog | None = None
 
         # Two rows, so the view still fits a 1024-pixel-wide screen beside the navigation.
         top = QHBoxLayout()
@@ -148,6 +156,7 @@ class ResultsView(QWidget):
         top.addWidget(QLabel("Run:"))
         top.addWidget(self.run_picker, 1)
         top.addWidget(self.refresh_button)
+        top.addWidget(self.label_sample)  # the export row is full at 1024 pixels
         exports = QHBoxLayout()
         exports.addWidget(self.inconsistent_as_tie)
         exports.addWidget(self.apply_overrides)
@@ -322,6 +331,7 @@ class ResultsView(QWidget):
         self._set_export_folder(self.folder)
         self.run_picker.setEnabled(self.run_picker.count() > 1)
         self.export_battles.setEnabled(info.mode == "pairwise")
+        self.label_sample.setEnabled(info.mode == "pairwise")  # grading runs: `judgedesk label-plan --export`
         single = info.mode == "single"
         for column in (2, 4, 5, 7):  # model B, both orders' winners, confidence: pairwise only
             self.table.setColumnHidden(column, single)
@@ -560,6 +570,19 @@ class ResultsView(QWidget):
         self._row_did_change()
         self.override_did_change.emit(content)
         self.reload()  # agreement with the overrides, and the figures when they are applied
+
+    # -- labelling a sample ---------------------------------------------------------------------------------
+
+    def open_labelling(self) -> LabellingDialog | None:
+        """Open the "Label a sample" dialog on the open run; its labels are overrides, so the view reloads."""
+        if self.folder is None or self.run_key is None:
+            return None
+        dialog = self.labelling_dialog = LabellingDialog(self.folder, self.run_key, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.label_did_change.connect(self.override_did_change)
+        dialog.finished.connect(lambda _result: self.reload())
+        dialog.open()
+        return dialog
 
     # -- export ---------------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from ._arguments import build_parser
 from ._batch_commands import run_batch_command, run_import_verdicts, run_report
 from ._commands import run_compare, run_doctor, run_grade, run_models, run_parse
 from ._jury_command import run_jury
+from ._label_commands import run_label_plan
 from ._prompt_command import run_prompt
 from ._quantize_commands import run_quantize
 
@@ -23,7 +24,7 @@ __all__ = ["main"]
 _COMMANDS = {
     "compare": run_compare, "grade": run_grade, "prompt": run_prompt, "parse": run_parse, "models": run_models,
     "batch": run_batch_command, "jury": run_jury, "report": run_report, "import-verdicts": run_import_verdicts,
-    "quantize": run_quantize, "doctor": run_doctor,
+    "quantize": run_quantize, "doctor": run_doctor, "label-plan": run_label_plan,
 }
 
 

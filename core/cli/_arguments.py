@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--format", choices=formats, help="parse 'output' texts of JSONL files with this format")
     imported.add_argument("--lang", choices=["en", "zh"], default="en")
 
+    from ._label_commands import add_label_plan_parser  # its own module, like `prompt`
+    add_label_plan_parser(commands)
+
     _quantize_commands(commands, formats)
 
     models = commands.add_parser("models", help="list, import or remove the judge models known on this machine",

@@ -8,6 +8,19 @@ judgements made elsewhere (AlpacaEval, MT-bench, Arena-Hard, judgedesk's JSONL) 
 from __future__ import annotations
 
 from ._jury import JURY_METHODS, JuryBallot, JuryMethod, JuryResult, build_jury, jury_run_key, jury_verdict
+from ._label_csv import LABEL_CSV_COLUMNS, LabelImport, LabelImportError, export_label_plan, import_labels
+from ._label_plan import (
+    LABEL_PLAN_NOTE,
+    LabelledSample,
+    LabelPlan,
+    LabelPlanExistsError,
+    PlannedItem,
+    draw_label_plan,
+    label_planned_task,
+    label_population,
+    load_label_plan,
+    resolve_run,
+)
 from ._lock import RunFolderLock
 from ._runner import (
     BatchOptions,
@@ -20,13 +33,15 @@ from ._runner import (
     run_key_for,
     task_rows,
 )
-from ._store import DB_NAME, Override, RunInfo, RunStore, StoredTask, content_hash
+from ._store import DB_NAME, LabelDraw, Override, RunInfo, RunStore, StoredTask, content_hash
 from ._terminal import TerminalProgress, format_duration
 from ._verdict_import import ImportedRun, import_judgements
 
 __all__ = [
     "DB_NAME",
     "JURY_METHODS",
+    "LABEL_CSV_COLUMNS",
+    "LABEL_PLAN_NOTE",
     "BatchOptions",
     "BatchProgress",
     "BatchResult",
@@ -35,6 +50,13 @@ __all__ = [
     "JuryBallot",
     "JuryMethod",
     "JuryResult",
+    "LabelDraw",
+    "LabelImport",
+    "LabelImportError",
+    "LabelPlan",
+    "LabelPlanExistsError",
+    "LabelledSample",
+    "PlannedItem",
     "Override",
     "RunFolderLock",
     "RunInfo",
@@ -44,11 +66,18 @@ __all__ = [
     "TerminalProgress",
     "build_jury",
     "content_hash",
+    "draw_label_plan",
+    "export_label_plan",
     "format_duration",
     "import_judgements",
+    "import_labels",
     "jury_run_key",
     "jury_verdict",
+    "label_planned_task",
+    "label_population",
+    "load_label_plan",
     "prepare_folder",
+    "resolve_run",
     "run_batch",
     "run_key_for",
     "task_rows",

@@ -10,6 +10,9 @@ An analyst's overrides (a corrected verdict or grade, with a note) live in their
 content) like the verdicts, so they survive a resumed or extended run and never touch the judge's own records.
 They are written without the folder lock: a write is one short SQLite transaction, which WAL lets interleave with
 a batch that is still running in the same folder.
+
+A label plan (the uniform random sample of tasks an analyst labels, `_label_plan`) is stored as its draws, one row
+each, appended and never replaced: the seed, the drawn contents in order, and when.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from .._errors import InputError
 from .._owner_only import open_owner_only, tighten_owner_only
 from .._records import Status
 
-__all__ = ["DB_NAME", "Override", "RunInfo", "RunStore", "StoredTask", "StoredVerdict", "content_hash"]
+__all__ = ["DB_NAME", "LabelDraw", "Override", "RunInfo", "RunStore", "StoredTask", "StoredVerdict",
+           "content_hash"]
 
 DB_NAME = "run.sqlite"
 _SCHEMA = """
@@ -79,6 +83,16 @@ CREATE TABLE IF NOT EXISTS overrides (
     note TEXT,
     created TEXT NOT NULL,
     PRIMARY KEY (run_key, content)
+);
+CREATE TABLE IF NOT EXISTS label_plans (
+    run_key TEXT NOT NULL,
+    draw INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    population INTEGER NOT NULL,
+    population_hash TEXT NOT NULL,
+    contents TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (run_key, draw)
 );
 """
 _LABELS = ("A", "B", "tie")
@@ -156,6 +170,22 @@ class Override:
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "score": self.score, "note": self.note, "created": self.created}
+
+
+@dataclass(frozen=True)
+class LabelDraw:
+    """One draw of a run's label plan (judgedesk.core.runs._label_plan); a plan is its draws in order."""
+
+    seed: int
+    """The seed of numpy's default_rng that made this draw."""
+    population: int
+    """How many tasks the draw chose from (the run's tasks not already planned)."""
+    population_hash: str
+    """content_hash over the whole run's task contents at the time, in stored order (detects a changed run)."""
+    contents: tuple[str, ...]
+    """The drawn tasks' content hashes, in the order drawn."""
+    created: str
+    """When it was drawn: ISO 8601, UTC, to the second."""
 
 
 class RunStore:
@@ -301,6 +331,25 @@ class RunStore:
         rows = self._db.execute("SELECT content, label, score, note, created FROM overrides WHERE run_key = ?",
                                 (run_key,))
         return {r[0]: Override(r[1], r[2], r[3], r[4]) for r in rows}
+
+    # -- label plans ----------------------------------------------------------------------------------------
+
+    def add_label_draw(self, run_key: str, draw: LabelDraw) -> int:
+        """Append a draw to the run's label plan (never replacing one); returns its index, 0 for the first."""
+        self._mode(run_key)  # an unknown run key is an error, not an orphan plan
+        with self._transaction():
+            index = int(self._db.execute("SELECT COALESCE(MAX(draw), -1) + 1 FROM label_plans WHERE run_key = ?",
+                                         (run_key,)).fetchone()[0])
+            self._db.execute("INSERT INTO label_plans VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (run_key, index, draw.seed, draw.population, draw.population_hash,
+                              json.dumps(list(draw.contents)), draw.created))
+        return index
+
+    def label_draws(self, run_key: str) -> list[LabelDraw]:
+        """The draws of the run's label plan, first first; empty when it has none."""
+        rows = self._db.execute("SELECT seed, population, population_hash, contents, created FROM label_plans "
+                                "WHERE run_key = ? ORDER BY draw", (run_key,))
+        return [LabelDraw(r[0], r[1], r[2], tuple(json.loads(r[3])), r[4]) for r in rows]
 
     def _mode(self, run_key: str) -> str:
         row = self._db.execute("SELECT mode FROM runs WHERE run_key = ?", (run_key,)).fetchone()
