@@ -24,6 +24,7 @@ when λ was tuned).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -198,6 +199,13 @@ def _scored(outcomes: Iterable[Outcome], soft_scores: Mapping[str, float] | None
             ) -> tuple[list[tuple[Outcome, float]], int]:
     """The outcomes between two different models that have a judge score, with it; and how many were unparsed."""
     kept, unparsed = [], 0
+    outcomes = list(outcomes)
+    if soft_scores:
+        counts = Counter(outcome.item_id for outcome in outcomes if outcome.model_a != outcome.model_b)
+        crowded = next((item for item in soft_scores if counts[item] > 1), None)
+        if crowded is not None:
+            raise InputError("a soft score is given per item, but the item holds several pairs: soft scores need one "
+                             "outcome per item", item=crowded, field="soft_scores")
     for outcome in outcomes:
         if outcome.model_a == outcome.model_b:
             continue

@@ -337,3 +337,26 @@ def test_the_source_population_interval_covers_the_rate_the_items_were_drawn_fro
         wider += source.std_error > items.std_error  # type: ignore[operator]
     assert covered / 400 >= 0.93
     assert wider == 400
+
+
+def test_calibrated_bradley_terry_samples_items_holding_several_pairs() -> None:
+    # Every item holds all three pairs of three models (as a batch run judges them): the item is the unit labelled,
+    # and its pairs' gradients are summed before their spread is measured.
+    rng = np.random.default_rng(31)
+    label = {1.0: "A", 0.0: "B", 0.5: "tie"}
+    strength = {"x": 0.0, "y": 0.8, "z": -0.5}
+    outcomes = []
+    chosen = set(rng.choice(300, 60, replace=False).tolist())
+    for item in range(300):
+        for a, b in (("x", "y"), ("x", "z"), ("y", "z")):
+            y = float(rng.random() < 1.0 / (1.0 + math.exp(strength[b] - strength[a])))
+            said = label[y] if rng.random() < 0.75 else ("A" if rng.random() < 0.7 else "B")
+            outcomes.append(Outcome(f"i{item}", a, b, said, human=label[y] if item in chosen else None))  # type: ignore[arg-type]
+    result = calibrated_bradley_terry(outcomes, baseline="x")
+    assert (result.n, result.N) == (60, 300)
+    assert [entry.model for entry in result.models] == ["y", "x", "z"]
+    y_rating = result.rating("y")
+    assert y_rating.games == 600 and y_rating.labelled_games == 120
+    assert y_rating.ci_low is not None and y_rating.ci_low < y_rating.rating < y_rating.ci_high  # type: ignore[operator]
+    with pytest.raises(InputError, match="one outcome per item"):
+        calibrated_bradley_terry(outcomes, soft_scores={"i0": 0.5})
