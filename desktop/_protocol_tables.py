@@ -1,5 +1,6 @@
-"""The Results view's "Leaderboards" tab: a run's figures as AlpacaEval, Arena-Hard and MT-bench compute them, and
-the judge's agreement with other judges' runs of the same items, one table each (only those the run has)."""
+"""The Results view's "Leaderboards and calibration" tab: calibrated win rates, a jury's figures, the figures as
+AlpacaEval, Arena-Hard and MT-bench compute them, and the judge's agreement with other judges' runs of the same
+items, one table each (only those the run has)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
 
 __all__ = ["ProtocolTables", "has_protocol_figures"]
 
-_KEYS = ("leaderboard", "arena_hard", "mt_bench", "peer_agreement", "jury")
+_KEYS = ("calibration", "leaderboard", "arena_hard", "mt_bench", "peer_agreement", "jury")
 
 
 def has_protocol_figures(summary: dict[str, Any]) -> bool:
@@ -33,6 +34,15 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
+
+
+def _estimate(entry: dict[str, Any]) -> str:
+    """'62.0% [55.1, 68.9]', or the estimate with the reason it has no interval."""
+    if entry.get("estimate") is None:
+        return entry.get("no_interval") or "–"
+    if entry.get("ci_low") is None:
+        return f"{entry['estimate']:.1%} ({entry.get('no_interval') or 'no interval'})"
+    return f"{entry['estimate']:.1%} [{entry['ci_low']:.1%}, {entry['ci_high']:.1%}]"
 
 
 def _interval(entry: dict[str, Any] | None) -> str:
@@ -101,6 +111,7 @@ class ProtocolTables(QScrollArea):
         self.mt_bench_win_rates = _Section("mtBenchWinRates", "MT-bench win rates")
         self.peer_agreement = _Section("peerAgreement", "Agreement with other judges")
         self.jury = _Section("juryFigures", "Jury")
+        self.calibration = _Section("calibratedWinRates", "Calibrated win rates")
         body = QWidget()
         layout = QVBoxLayout(body)
         for section in self.sections:
@@ -114,8 +125,8 @@ class ProtocolTables(QScrollArea):
 
     @property
     def sections(self) -> tuple[_Section, ...]:
-        return (self.jury, self.leaderboard, self.arena_hard, self.mt_bench_scores, self.mt_bench_win_rates,
-                self.peer_agreement)
+        return (self.calibration, self.jury, self.leaderboard, self.arena_hard, self.mt_bench_scores,
+                self.mt_bench_win_rates, self.peer_agreement)
 
     def show_summary(self, summary: dict[str, Any]) -> None:
         """Fill the sections the summary has figures for; hide the others."""
@@ -124,6 +135,7 @@ class ProtocolTables(QScrollArea):
         self._mt_bench(summary.get("mt_bench") or {})
         self._peers(summary.get("peer_agreement") or [])
         self._jury(summary.get("jury") or {})
+        self._calibration(summary.get("calibration") or {})
 
     def _leaderboard(self, summary: dict[str, Any]) -> None:
         rows = summary.get("leaderboard") or []
@@ -173,6 +185,20 @@ class ProtocolTables(QScrollArea):
             ["turn", "model", "wins", "losses", "ties", "win rate", "loss rate", "adjusted"],
             [[name, m["model"], str(m["wins"]), str(m["losses"]), str(m["ties"]), _pct(m["win_rate"]),
               _pct(m["loss_rate"]), _pct(m["win_rate_adjusted"])] for name, rows in groups for m in rows])
+
+    def _calibration(self, calibration: dict[str, Any]) -> None:
+        note = ("What the analysts would have found had they labelled every pair: the judge's verdicts on all N "
+                "pairs corrected by the human labels on n of them (PPI++). Judge only describes the judge's noise, "
+                "not its bias; labels only is valid but wide; calibrated is valid whatever the judge's bias. "
+                f"Labels: {calibration.get('label_source', '')}.")
+        if calibration.get("assumption"):
+            note += f" Note: {calibration['assumption']}."
+        self.calibration.fill(
+            f"Calibrated win rates · judge + {calibration.get('labelled', 0)} human labels", note,
+            ["model A", "model B", "judge only (N)", "labels only (n)", "calibrated", "effective n"],
+            [[p["model_a"], p["model_b"], f"{_estimate(p['judge_only'])} (N = {p['N']})",
+              f"{_estimate(p['labels_only'])} (n = {p['n']})", _estimate(p["calibrated"]),
+              _num(p["calibrated"].get("effective_n"), 0)] for p in calibration.get("pairs") or []])
 
     def _jury(self, jury: dict[str, Any]) -> None:
         fleiss = jury.get("fleiss") or {}

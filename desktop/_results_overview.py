@@ -64,6 +64,16 @@ def _rating_note(entry: dict[str, Any], games_key: str) -> str:
     return note
 
 
+def _calibrated_text(pair: dict[str, Any]) -> str:
+    """'62.0% [55.1%, 68.9%] (n = 50)', or the estimate with the reason it has no interval."""
+    estimate = pair["calibrated"]
+    if estimate.get("estimate") is None:
+        return estimate.get("no_interval") or "–"
+    if estimate.get("ci_low") is None:
+        return f"{estimate['estimate']:.1%} · {_short_reason(estimate.get('no_interval') or '')} (n = {pair['n']})"
+    return f"{estimate['estimate']:.1%} [{estimate['ci_low']:.1%}, {estimate['ci_high']:.1%}] (n = {pair['n']})"
+
+
 class ResultsOverview(QScrollArea):
     """The charts and tables of one run's summary, in a scroll area."""
 
@@ -152,12 +162,20 @@ class ResultsOverview(QScrollArea):
             self.behaviour_chart.set_rows(self._behaviour_rows(summary.get("judge_behaviour")))
             rows = [["(all)", p] for p in summary.get("pairs") or []]
             rows += [[name, p] for name, pairs in (summary.get("categories") or {}).items() for p in pairs]
-            self._fill_table(["category", "model A", "model B", "pairs", "A wins", "B wins", "ties", "inconsistent",
-                              "A's win rate (n games)", "95% interval"],
-                             [[name, p["model_a"], p["model_b"], str(p["n"]), str(p.get("wins", "")),
-                               str(p.get("losses", "")), str(p.get("ties", "")), str(p.get("inconsistent", "")),
-                               _win_rate_text(p), _interval_text(p)]
-                              for name, p in rows])
+            headers = ["category", "model A", "model B", "pairs", "A wins", "B wins", "ties", "inconsistent",
+                       "A's win rate (n games)", "95% interval"]
+            table = [[name, p["model_a"], p["model_b"], str(p["n"]), str(p.get("wins", "")),
+                      str(p.get("losses", "")), str(p.get("ties", "")), str(p.get("inconsistent", "")),
+                      _win_rate_text(p), _interval_text(p)] for name, p in rows]
+            calibration = summary.get("calibration") or {}
+            if calibration:
+                # Beside the judge's own interval: the humans' win rate, calibrated by the labelled sample.
+                calibrated = {(c["model_a"], c["model_b"]): c for c in calibration.get("pairs") or []}
+                headers.append("calibrated by labels (n)")
+                for (name, p), cells in zip(rows, table, strict=True):
+                    c = calibrated.get((p["model_a"], p["model_b"])) if name == "(all)" else None
+                    cells.append(_calibrated_text(c) if c else "")
+            self._fill_table(headers, table)
         self.agreement_chart.set_rows(self._agreement_rows(summary.get("agreement") or {}, single)
                                       + self._peer_rows(summary.get("peer_agreement") or []))
 

@@ -187,7 +187,7 @@ class ResultsView(QWidget):
         self.tabs.addTab(self._build_verdicts(), "Verdicts")
         # AlpacaEval, Arena-Hard and MT-bench figures, and agreement with other judges: only for runs that have them.
         self.protocol_tables = ProtocolTables()
-        self._protocol_tab = self.tabs.addTab(self.protocol_tables, "Leaderboards")
+        self._protocol_tab = self.tabs.addTab(self.protocol_tables, "Leaderboards and calibration")
         self.tabs.setTabVisible(self._protocol_tab, False)
 
         layout = QVBoxLayout(self)

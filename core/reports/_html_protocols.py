@@ -50,6 +50,13 @@ _SECTIONS = _ENV.from_string("""
 </table>{% endif %}
 {% if t.no_win_rates %}<p class="warn">{{ t.no_win_rates }}.</p>{% endif %}
 {% endif %}
+{% if s.calibration %}{% set c = s.calibration %}
+<h2>Calibrated win rates (judge + {{ c.labelled }} human labels)</h2>
+<p class="muted">What the analysts would have found had they labelled every pair: the judge's verdicts on all N pairs, corrected by human labels on n of them (prediction-powered inference, PPI++). Labels: {{ c.label_source }}.{% if c.assumption %} Note: {{ c.assumption }}.{% endif %} <b>Judge only</b> describes the judge's own noise, not its bias, and can miss; <b>labels only</b> is valid but wide; <b>calibrated</b> is valid whatever the judge's bias, and narrower than the labels alone when the judge tracks the humans (effective sample size).</p>
+<table><tr><th>model A</th><th>model B</th><th>judge only (N)</th><th>labels only (n)</th><th>calibrated</th><th>effective n</th></tr>
+{% for p in c.pairs %}<tr><td>{{ p.model_a }}</td><td>{{ p.model_b }}</td><td class="n">{{ estimate(p.judge_only) }} <span class="muted">(N = {{ p.N }})</span></td><td class="n">{{ estimate(p.labels_only) }} <span class="muted">(n = {{ p.n }})</span></td><td class="n"><b>{{ estimate(p.calibrated) }}</b></td><td class="n">{{ num(p.calibrated.effective_n, 0) if p.calibrated.effective_n else "–" }}</td></tr>{% endfor %}
+</table>
+{% endif %}
 {% if s.jury %}{% set j = s.jury %}
 <h2>Jury ({{ j.method }} of {{ j.members|length }} judges, {{ j["items"] }} items)</h2>
 <p class="muted">How far the judges agree with one another (Fleiss' κ over their final decisions{% if j.fleiss %}, {{ j.fleiss.n_items }} items with a decision from every judge{% if j.fleiss.left_out %}, {{ j.fleiss.left_out }} left out{% endif %}{% endif %}), each judge's agreement with the jury's decisions and with the human labels.</p>
@@ -70,6 +77,15 @@ _SECTIONS = _ENV.from_string("""
 """)
 
 
+def _estimate(entry: dict[str, Any]) -> str:
+    """'62.0% [55.1, 68.9]', or the estimate with the reason it has no interval."""
+    if entry.get("estimate") is None:
+        return entry.get("no_interval") or "–"
+    if entry.get("ci_low") is None:
+        return f"{entry['estimate']:.1%} ({entry.get('no_interval') or 'no interval'})"
+    return f"{entry['estimate']:.1%} [{entry['ci_low']:.1%}, {entry['ci_high']:.1%}]"
+
+
 def _span(entry: dict[str, Any]) -> str:
     if entry.get("ci_low") is None:
         return entry.get("no_interval") or "–"
@@ -82,4 +98,5 @@ def render_protocol_sections(summary: dict[str, Any]) -> Markup:
     styled = {m["model"]: m for m in ((arena.get("style_controlled") or {}).get("scores") or [])}
     scores = (summary.get("mt_bench") or {}).get("scores") or []
     turns = sorted({int(turn) for m in scores for turn in m["turns"]})
-    return Markup(_SECTIONS.render(s=summary, pct=_pct, num=_num, span=_span, styled=styled, turns=turns))
+    return Markup(_SECTIONS.render(s=summary, pct=_pct, num=_num, span=_span, styled=styled, turns=turns,
+                                   estimate=_estimate))

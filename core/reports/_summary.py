@@ -34,6 +34,7 @@ from ..stats import (
     pair_summary,
     win_rate_matrix,
 )
+from ._calibration_figures import calibration_figures
 from ._jury_figures import jury_figures
 from ._peer_agreement import peer_agreement
 from ._protocol_figures import protocol_figures
@@ -117,6 +118,9 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
     compared = peer_agreement(results, peers)
     if compared:
         summary["peer_agreement"] = compared
+    calibration = calibration_figures(results, baseline=baseline)
+    if calibration:
+        summary["calibration"] = calibration
     jury = jury_figures(results, peers, inconsistent_as_tie=inconsistent_as_tie)
     if jury:
         summary["jury"] = jury

@@ -91,3 +91,19 @@ def test_a_jury_run_shows_its_judges_agreement(view: ResultsView, qtbot: object,
     rows = view.protocol_tables.jury.cells()
     assert len(rows) == 4 and rows[-1][0] == "the jury" and rows[-1][3] == "90.0%"
     assert "Fleiss' κ" in view.protocol_tables.jury.note.text()
+
+
+def test_the_calibrated_win_rate_sits_beside_the_judges_own_interval(view: ResultsView, qtbot: object,
+                                                                      tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    _run(folder, frozenset({0, 1}), seed=1)  # every pair carries a human label
+    with qtbot.waitSignal(view.summary_did_update, timeout=WAIT):  # type: ignore[attr-defined]
+        view.open_run(folder)
+    table = view.category_table
+    headers = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())]
+    assert headers[-2:] == ["95% interval", "calibrated by labels (n)"]
+    # Every pair labelled: the calibrated estimate is the humans' own win rate (5 of 10 A), exactly.
+    assert table.item(0, len(headers) - 1).text().startswith("50.0%") and "(n = 10)" in table.item(0, 10).text()
+    [row] = view.protocol_tables.calibration.cells()
+    assert row[:2] == ["alpha", "beta"] and row[2].endswith("(N = 10)") and row[3].endswith("(n = 10)")
+    assert "random sample" in view.protocol_tables.calibration.note.text()
