@@ -121,7 +121,8 @@ def simulate(predictions: np.ndarray, truth: np.ndarray, n: int, draws: int, see
 
 def print_table(title: str, predictions: np.ndarray, truth: np.ndarray, draws: int, seed: int) -> None:
     agree = float(np.mean(np.abs(predictions - truth) < 0.25))  # the judge's score rounds to the human's label
-    correlation = float(np.corrcoef(predictions, truth)[0, 1])
+    # A judge that scores every item alike (the demo judge: every pair inconsistent) has no correlation at all.
+    correlation = float(np.corrcoef(predictions, truth)[0, 1]) if np.std(predictions) > 0 else float("nan")
     print(f"\n{title}: N = {len(truth)}, human win rate {truth.mean():.3f}, judge's {predictions.mean():.3f}, "
           f"agreement with humans {agree:.1%}, correlation {correlation:.2f}")
     print(f"  {'n':>4s}  {'estimator':12s} {'coverage':>9s} {'mean width':>11s} {'width / labels-only':>20s}"
@@ -131,6 +132,9 @@ def print_table(title: str, predictions: np.ndarray, truth: np.ndarray, draws: i
         base = rows["labels-only"][1]
         for name, values in rows.items():
             extra = f"  {values[3]:7.2f} {values[4]:6.2f}" if name == "calibrated" else ""
+            if not values[2]:
+                print(f"  {n:4d}  {name:12s} {'no interval in any draw (the scores do not vary)':>41s}{extra}")
+                continue
             note = "" if values[2] == draws else f"  ({int(values[2])} of {draws} draws had an interval)"
             print(f"  {n:4d}  {name:12s} {values[0]:9.1%} {values[1]:11.3f} {values[1] / base:20.2f}{extra}{note}")
 
