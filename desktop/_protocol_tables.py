@@ -45,6 +45,15 @@ def _estimate(entry: dict[str, Any]) -> str:
     return f"{entry['estimate']:.1%} [{entry['ci_low']:.1%}, {entry['ci_high']:.1%}]"
 
 
+def _rating(entry: dict[str, Any] | None) -> str:
+    """'1043 [1012, 1074]', or the rating with the reason it has no interval."""
+    if not entry:
+        return "–"
+    if entry.get("ci_low") is None:
+        return f"{entry['rating']:.0f} ({entry.get('no_interval') or 'no interval'})"
+    return f"{entry['rating']:.0f} [{entry['ci_low']:.0f}, {entry['ci_high']:.0f}]"
+
+
 def _interval(entry: dict[str, Any] | None) -> str:
     if not entry:
         return "–"
@@ -112,6 +121,7 @@ class ProtocolTables(QScrollArea):
         self.peer_agreement = _Section("peerAgreement", "Agreement with other judges")
         self.jury = _Section("juryFigures", "Jury")
         self.calibration = _Section("calibratedWinRates", "Calibrated win rates")
+        self.calibrated_ratings = _Section("calibratedRatings", "Calibrated ratings")
         body = QWidget()
         layout = QVBoxLayout(body)
         for section in self.sections:
@@ -125,8 +135,8 @@ class ProtocolTables(QScrollArea):
 
     @property
     def sections(self) -> tuple[_Section, ...]:
-        return (self.calibration, self.jury, self.leaderboard, self.arena_hard, self.mt_bench_scores,
-                self.mt_bench_win_rates, self.peer_agreement)
+        return (self.calibration, self.calibrated_ratings, self.jury, self.leaderboard, self.arena_hard,
+                self.mt_bench_scores, self.mt_bench_win_rates, self.peer_agreement)
 
     def show_summary(self, summary: dict[str, Any]) -> None:
         """Fill the sections the summary has figures for; hide the others."""
@@ -136,6 +146,7 @@ class ProtocolTables(QScrollArea):
         self._peers(summary.get("peer_agreement") or [])
         self._jury(summary.get("jury") or {})
         self._calibration(summary.get("calibration") or {})
+        self._calibrated_ratings(summary)
 
     def _leaderboard(self, summary: dict[str, Any]) -> None:
         rows = summary.get("leaderboard") or []
@@ -199,6 +210,20 @@ class ProtocolTables(QScrollArea):
             [[p["model_a"], p["model_b"], f"{_estimate(p['judge_only'])} (N = {p['N']})",
               f"{_estimate(p['labels_only'])} (n = {p['n']})", _estimate(p["calibrated"]),
               _num(p["calibrated"].get("effective_n"), 0)] for p in calibration.get("pairs") or []])
+
+    def _calibrated_ratings(self, summary: dict[str, Any]) -> None:
+        calibration = summary.get("calibration") or {}
+        ratings = calibration.get("ratings") or {}
+        judge = {m["model"]: m for m in (summary.get("ratings") or {}).get("models") or []}
+        labels = {m["model"]: m for m in (calibration.get("ratings_labels_only") or {}).get("models") or []}
+        self.calibrated_ratings.fill(
+            f"Calibrated ratings · Bradley–Terry, anchored at {ratings.get('anchor')} = 1000",
+            ratings.get("no_fit") or "The judge's own ratings, the labelled pairs' alone, and calibrated (PPI++).",
+            ["model", "judge only", "labels only", "calibrated", "labelled games"],
+            [[m["model"], _rating(judge.get(m["model"])), _rating(labels.get(m["model"])), _rating(m),
+              str(m["labelled_games"])] for m in ratings.get("models") or []])
+        if ratings.get("no_fit"):
+            self.calibrated_ratings.show()
 
     def _jury(self, jury: dict[str, Any]) -> None:
         fleiss = jury.get("fleiss") or {}

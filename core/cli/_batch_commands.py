@@ -119,6 +119,12 @@ def _protocol_lines(summary: dict[str, Any]) -> list[str]:
         turns = ", ".join(f"turn {turn} {score:.2f}" for turn, score in sorted(m["turns"].items()))
         average = "–" if m["average"] is None else f"{m['average']:.2f}"
         lines.append(f"  MT-bench: {m['model']} {turns}, average {average}")
+    calibration = summary.get("calibration") or {}
+    for pair in calibration.get("pairs") or []:
+        parts = [f"{name} {_estimate_text(pair[key])}" for name, key in
+                 (("calibrated", "calibrated"), ("labels only", "labels_only"), ("judge only", "judge_only"))]
+        lines.append(f"  calibrated by {pair['n']} labels of {pair['N']}: {pair['model_a']} over {pair['model_b']} "
+                     + " · ".join(parts))
     for peer in summary.get("peer_agreement") or []:
         final = peer["final_decision"]
         kappa = "–" if final["kappa"] is None else f"{final['kappa']:.3f}"
@@ -126,6 +132,14 @@ def _protocol_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  agreement with {peer['label']}: final decision {accuracy} ({final['correct']} of "
                      f"{final['n']}), Cohen's kappa {kappa}")
     return lines
+
+
+def _estimate_text(estimate: dict[str, Any]) -> str:
+    if estimate.get("estimate") is None:
+        return "–"
+    if estimate.get("ci_low") is None:
+        return f"{estimate['estimate']:.1%}"
+    return f"{estimate['estimate']:.1%} [{estimate['ci_low']:.1%}, {estimate['ci_high']:.1%}]"
 
 
 def run_report(args: argparse.Namespace) -> int:

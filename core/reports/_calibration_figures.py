@@ -66,7 +66,10 @@ def calibration_figures(results: RunResults, *, baseline: str | None = None) -> 
         anchor = next((m for m in (baseline, results.info.settings.get("baseline")) if m in models), None)
         try:
             figures["ratings"] = calibrated_bradley_terry(outcomes, baseline=anchor).to_dict()
-        except InputError as exc:  # e.g. a model pair meeting twice on one task cannot happen; say it if it does
+            # λ = 0: the labelled pairs alone, the classical interval the calibrated one is measured against (the
+            # judge-only ratings are the summary's own `ratings`).
+            figures["ratings_labels_only"] = calibrated_bradley_terry(outcomes, baseline=anchor, lam=0.0).to_dict()
+        except InputError as exc:  # the labels cannot be fitted (e.g. a model pair meeting twice on one task)
             figures["ratings"] = {"no_fit": str(exc), "models": []}
     return figures
 

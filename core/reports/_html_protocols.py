@@ -56,6 +56,12 @@ _SECTIONS = _ENV.from_string("""
 <table><tr><th>model A</th><th>model B</th><th>judge only (N)</th><th>labels only (n)</th><th>calibrated</th><th>effective n</th></tr>
 {% for p in c.pairs %}<tr><td>{{ p.model_a }}</td><td>{{ p.model_b }}</td><td class="n">{{ estimate(p.judge_only) }} <span class="muted">(N = {{ p.N }})</span></td><td class="n">{{ estimate(p.labels_only) }} <span class="muted">(n = {{ p.n }})</span></td><td class="n"><b>{{ estimate(p.calibrated) }}</b></td><td class="n">{{ num(p.calibrated.effective_n, 0) if p.calibrated.effective_n else "–" }}</td></tr>{% endfor %}
 </table>
+{% if c.ratings and c.ratings.models %}
+<p class="muted">Bradley–Terry ratings (Elo scale, anchored at {{ c.ratings.anchor }} = 1000) on the same labels: the judge's own (its verdicts alone), the labelled pairs alone, and calibrated (PPI++ M-estimation, λ = {{ num(c.ratings.lam, 2) }}).</p>
+<table><tr><th>model</th><th>judge only</th><th>labels only</th><th>calibrated</th><th>labelled games</th></tr>
+{% for m in c.ratings.models %}{% set j = judge_ratings.get(m.model) %}{% set l = label_ratings.get(m.model) %}<tr><td>{{ m.model }}</td><td class="n">{{ rating(j) if j else "–" }}</td><td class="n">{{ rating(l) if l else "–" }}</td><td class="n"><b>{{ rating(m) }}</b></td><td class="n">{{ m.labelled_games }}</td></tr>{% endfor %}
+</table>
+{% elif c.ratings and c.ratings.no_fit %}<p class="warn">No calibrated ratings: {{ c.ratings.no_fit }}.</p>{% endif %}
 {% endif %}
 {% if s.jury %}{% set j = s.jury %}
 <h2>Jury ({{ j.method }} of {{ j.members|length }} judges, {{ j["items"] }} items)</h2>
@@ -86,6 +92,13 @@ def _estimate(entry: dict[str, Any]) -> str:
     return f"{entry['estimate']:.1%} [{entry['ci_low']:.1%}, {entry['ci_high']:.1%}]"
 
 
+def _rating(entry: dict[str, Any]) -> str:
+    """'1043 [1012, 1074]', or the rating with the reason it has no interval."""
+    if entry.get("ci_low") is None:
+        return f"{entry['rating']:.0f} ({entry.get('no_interval') or 'no interval'})"
+    return f"{entry['rating']:.0f} [{entry['ci_low']:.0f}, {entry['ci_high']:.0f}]"
+
+
 def _span(entry: dict[str, Any]) -> str:
     if entry.get("ci_low") is None:
         return entry.get("no_interval") or "–"
@@ -98,5 +111,9 @@ def render_protocol_sections(summary: dict[str, Any]) -> Markup:
     styled = {m["model"]: m for m in ((arena.get("style_controlled") or {}).get("scores") or [])}
     scores = (summary.get("mt_bench") or {}).get("scores") or []
     turns = sorted({int(turn) for m in scores for turn in m["turns"]})
+    calibration = summary.get("calibration") or {}
+    judge_ratings = {m["model"]: m for m in (summary.get("ratings") or {}).get("models") or []}
+    label_ratings = {m["model"]: m for m in (calibration.get("ratings_labels_only") or {}).get("models") or []}
     return Markup(_SECTIONS.render(s=summary, pct=_pct, num=_num, span=_span, styled=styled, turns=turns,
-                                   estimate=_estimate))
+                                   estimate=_estimate, rating=_rating, judge_ratings=judge_ratings,
+                                   label_ratings=label_ratings))

@@ -107,3 +107,5 @@ def test_the_calibrated_win_rate_sits_beside_the_judges_own_interval(view: Resul
     [row] = view.protocol_tables.calibration.cells()
     assert row[:2] == ["alpha", "beta"] and row[2].endswith("(N = 10)") and row[3].endswith("(n = 10)")
     assert "random sample" in view.protocol_tables.calibration.note.text()
+    ratings = view.protocol_tables.calibrated_ratings.cells()
+    assert [r[0] for r in ratings] == ["alpha", "beta"] or [r[0] for r in ratings] == ["beta", "alpha"]

@@ -70,7 +70,15 @@ def test_a_label_plans_labels_calibrate_the_judges_win_rate(tmp_path: Path) -> N
     assert pair["calibrated"]["estimate"] == pytest.approx(direct.calibrated.estimate, abs=1e-3)
     assert pair["labels_only"]["ci_low"] == pytest.approx(direct.labels_only.ci_low, abs=1e-9)
     assert pair["judge_only"]["estimate"] == pytest.approx(sum(predictions) / COUNT, abs=1e-3)
-    assert calibration["ratings"]["n"] == 12
+    assert calibration["ratings"]["n"] == 12 and calibration["ratings_labels_only"]["lam"] == 0.0
+    labels_only = {m["model"]: m for m in calibration["ratings_labels_only"]["models"]}
+    calibrated = {m["model"]: m for m in calibration["ratings"]["models"]}
+    assert calibrated["beta"]["ci_low"] is not None and labels_only["beta"]["ci_low"] is not None
+    # The judge tracks the humans well above chance: calibrated is narrower than the labelled pairs alone.
+    def width(ratings: dict) -> float:
+        return ratings["beta"]["ci_high"] - ratings["beta"]["ci_low"]
+
+    assert width(calibrated) < width(labels_only)
 
 
 def test_the_data_sets_human_labels_are_used_with_their_assumption_said(tmp_path: Path) -> None:
@@ -86,6 +94,7 @@ def test_the_data_sets_human_labels_are_used_with_their_assumption_said(tmp_path
     assert pair["calibrated"]["estimate"] == pytest.approx(truth) and pair["n"] == COUNT
     html = files.report.read_text(encoding="utf-8")
     assert "Calibrated win rates (judge + 30 human labels)" in html and "random sample" in html
+    assert "Bradley–Terry ratings (Elo scale, anchored at alpha = 1000) on the same labels" in html
 
 
 def test_a_grading_run_has_no_calibration(tmp_path: Path) -> None:
