@@ -4,6 +4,8 @@
     ├── InputError                 bad user input: a text, a file, a field, an option
     │   ├── ContextOverflowError   the prompt cannot fit the context even with the responses cut
     │   ├── DatasetError           a data file or folder unusable as a whole (judgedesk.core.datasets)
+    │   ├── LabelPlanExistsError   a run already has a label plan: it is never replaced (judgedesk.core.runs)
+    │   ├── LabelImportError       a labels file with bad rows, each named by line; nothing stored (core.runs)
     │   └── CheckpointError        a Hugging Face folder that cannot be converted (judgedesk.quantize)
     ├── ModelFileError             a judge file that is missing, not GGUF, empty or truncated
     ├── ModelLoadError             llama.cpp (or another backend) refused a file that looked valid

@@ -60,15 +60,6 @@ def test_random_tables_match_a_count_of_agreeing_pairs(seed: int) -> None:
         assert result.kappa == pytest.approx(_brute_force(ratings, categories), abs=1e-12)
 
 
-def test_matches_statsmodels_when_installed() -> None:
-    inter_rater = pytest.importorskip("statsmodels.stats.inter_rater")
-    rng = random.Random(7)
-    for _ in range(10):
-        ratings = [rng.choices(_CATEGORIES, weights=(5, 3, 1), k=4) for _ in range(30)]
-        table = [[row.count(c) for c in _CATEGORIES] for row in ratings]
-        assert fleiss_kappa(ratings, _CATEGORIES).kappa == pytest.approx(inter_rater.fleiss_kappa(table), abs=1e-12)
-
-
 def test_perfect_agreement_and_agreement_below_chance() -> None:
     assert fleiss_kappa([["A", "A"], ["B", "B"], ["tie", "tie"]], _CATEGORIES).kappa == pytest.approx(1.0)
     assert fleiss_kappa([["A", "B"], ["B", "A"]], _CATEGORIES).kappa == pytest.approx(-1.0)
