@@ -8,9 +8,10 @@ the pairs (the summary says so: `assumption`). Overrides outside a plan are neve
 by hand, and a hand-picked sample can bias the correction whichever way it leans.
 
 The unit of the sample is the task (the pair as judged, keyed by its content), as the plan draws it, so a data set
-with several pairs per instruction is handled pair by pair. Per model pair: the calibrated, labels-only and
-judge-only win rates side by side; over all models: calibrated Bradley–Terry ratings. The judge's score of a pair
-is its probability-weighted preference when every order carries option probabilities, else its decision.
+with several pairs per instruction is handled pair by pair, and tasks with the very same texts count once. Per
+model pair: the calibrated, labels-only and judge-only win rates side by side; over all models: calibrated
+Bradley–Terry ratings. The judge's score of a pair is its probability-weighted preference when every order carries
+option probabilities, else its decision.
 """
 
 from __future__ import annotations
@@ -41,11 +42,14 @@ def calibration_figures(results: RunResults, *, baseline: str | None = None) -> 
         return {}
     outcomes, soft = [], {}
     orders = results.info.orders
+    seen: set[str] = set()
     for row in results.rows:
         decision = row.decision(orders)
-        if decision is None or row.task.model_b is None or row.task.model_a == row.task.model_b:
-            continue
         content = row.task.content
+        # Tasks with the very same texts (two ids) share one judgement and are one unit of the label plan's draw.
+        if decision is None or row.task.model_b is None or row.task.model_a == row.task.model_b or content in seen:
+            continue
+        seen.add(content)
         outcomes.append(Outcome(item_id=content, model_a=row.task.model_a, model_b=row.task.model_b,
                                 decision=decision, human=labels.get(content)))  # type: ignore[arg-type]
         score = judge_score(decision, probabilities=[row.sides[side].get("probabilities") for side in orders])
