@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from judgedesk.core.reports import estimate_text, rating_text
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,24 +35,6 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
-
-
-def _estimate(entry: dict[str, Any]) -> str:
-    """'62.0% [55.1, 68.9]', or the estimate with the reason it has no interval."""
-    if entry.get("estimate") is None:
-        return entry.get("no_interval") or "–"
-    if entry.get("ci_low") is None:
-        return f"{entry['estimate']:.1%} ({entry.get('no_interval') or 'no interval'})"
-    return f"{entry['estimate']:.1%} [{entry['ci_low']:.1%}, {entry['ci_high']:.1%}]"
-
-
-def _rating(entry: dict[str, Any] | None) -> str:
-    """'1043 [1012, 1074]', or the rating with the reason it has no interval."""
-    if not entry:
-        return "–"
-    if entry.get("ci_low") is None:
-        return f"{entry['rating']:.0f} ({entry.get('no_interval') or 'no interval'})"
-    return f"{entry['rating']:.0f} [{entry['ci_low']:.0f}, {entry['ci_high']:.0f}]"
 
 
 def _interval(entry: dict[str, Any] | None) -> str:
@@ -207,8 +190,8 @@ class ProtocolTables(QScrollArea):
         self.calibration.fill(
             f"Calibrated win rates · judge + {calibration.get('labelled', 0)} human labels", note,
             ["model A", "model B", "judge only (N)", "labels only (n)", "calibrated", "effective n"],
-            [[p["model_a"], p["model_b"], f"{_estimate(p['judge_only'])} (N = {p['N']})",
-              f"{_estimate(p['labels_only'])} (n = {p['n']})", _estimate(p["calibrated"]),
+            [[p["model_a"], p["model_b"], f"{estimate_text(p['judge_only'])} (N = {p['N']})",
+              f"{estimate_text(p['labels_only'])} (n = {p['n']})", estimate_text(p["calibrated"]),
               _num(p["calibrated"].get("effective_n"), 0)] for p in calibration.get("pairs") or []])
 
     def _calibrated_ratings(self, summary: dict[str, Any]) -> None:
@@ -220,7 +203,7 @@ class ProtocolTables(QScrollArea):
             f"Calibrated ratings · Bradley–Terry, anchored at {ratings.get('anchor')} = 1000",
             ratings.get("no_fit") or "The judge's own ratings, the labelled pairs' alone, and calibrated (PPI++).",
             ["model", "judge only", "labels only", "calibrated", "labelled games"],
-            [[m["model"], _rating(judge.get(m["model"])), _rating(labels.get(m["model"])), _rating(m),
+            [[m["model"], rating_text(judge.get(m["model"])), rating_text(labels.get(m["model"])), rating_text(m),
               str(m["labelled_games"])] for m in ratings.get("models") or []])
         if ratings.get("no_fit"):
             self.calibrated_ratings.show()

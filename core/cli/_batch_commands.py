@@ -10,7 +10,7 @@ from typing import Any
 from .._errors import InputError, ServerUnavailableError
 from ..datasets import Dataset, JudgementFile, load_dataset, raise_if_problems, read_judgement_file
 from ..formats import get_format
-from ..reports import write_reports
+from ..reports import estimate_text, write_reports
 from ..runs import (
     BatchOptions,
     RunInterrupted,
@@ -121,7 +121,7 @@ def _protocol_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  MT-bench: {m['model']} {turns}, average {average}")
     calibration = summary.get("calibration") or {}
     for pair in calibration.get("pairs") or []:
-        parts = [f"{name} {_estimate_text(pair[key])}" for name, key in
+        parts = [f"{name} {estimate_text(pair[key])}" for name, key in
                  (("calibrated", "calibrated"), ("labels only", "labels_only"), ("judge only", "judge_only"))]
         lines.append(f"  calibrated by {pair['n']} labels of {pair['N']}: {pair['model_a']} over {pair['model_b']} "
                      + " · ".join(parts))
@@ -132,14 +132,6 @@ def _protocol_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"  agreement with {peer['label']}: final decision {accuracy} ({final['correct']} of "
                      f"{final['n']}), Cohen's kappa {kappa}")
     return lines
-
-
-def _estimate_text(estimate: dict[str, Any]) -> str:
-    if estimate.get("estimate") is None:
-        return "–"
-    if estimate.get("ci_low") is None:
-        return f"{estimate['estimate']:.1%}"
-    return f"{estimate['estimate']:.1%} [{estimate['ci_low']:.1%}, {estimate['ci_high']:.1%}]"
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ pairs.xlsx (one row per task, as the app's Verdicts tab), summary.json, battles.
 from __future__ import annotations
 
 from ._csv_cells import restore_csv_cell, spreadsheet_safe, starts_like_formula
+from ._figure_text import estimate_text, rating_text
 from ._html import render_report
 from ._jury_figures import jury_figures
 from ._pairs_table import (
@@ -29,6 +30,7 @@ __all__ = [
     "RunResults",
     "TableFiles",
     "build_summary",
+    "estimate_text",
     "jury_figures",
     "load_peer_results",
     "load_results",
@@ -37,6 +39,7 @@ __all__ = [
     "pairs_table",
     "pairs_workbook",
     "protocol_figures",
+    "rating_text",
     "render_report",
     "restore_csv_cell",
     "row_confidence",

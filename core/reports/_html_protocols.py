@@ -9,6 +9,8 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
+from ._figure_text import estimate_text, rating_text
+
 __all__ = ["render_protocol_sections"]
 
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
@@ -83,22 +85,6 @@ _SECTIONS = _ENV.from_string("""
 """)
 
 
-def _estimate(entry: dict[str, Any]) -> str:
-    """'62.0% [55.1, 68.9]', or the estimate with the reason it has no interval."""
-    if entry.get("estimate") is None:
-        return entry.get("no_interval") or "–"
-    if entry.get("ci_low") is None:
-        return f"{entry['estimate']:.1%} ({entry.get('no_interval') or 'no interval'})"
-    return f"{entry['estimate']:.1%} [{entry['ci_low']:.1%}, {entry['ci_high']:.1%}]"
-
-
-def _rating(entry: dict[str, Any]) -> str:
-    """'1043 [1012, 1074]', or the rating with the reason it has no interval."""
-    if entry.get("ci_low") is None:
-        return f"{entry['rating']:.0f} ({entry.get('no_interval') or 'no interval'})"
-    return f"{entry['rating']:.0f} [{entry['ci_low']:.0f}, {entry['ci_high']:.0f}]"
-
-
 def _span(entry: dict[str, Any]) -> str:
     if entry.get("ci_low") is None:
         return entry.get("no_interval") or "–"
@@ -115,5 +101,5 @@ def render_protocol_sections(summary: dict[str, Any]) -> Markup:
     judge_ratings = {m["model"]: m for m in (summary.get("ratings") or {}).get("models") or []}
     label_ratings = {m["model"]: m for m in (calibration.get("ratings_labels_only") or {}).get("models") or []}
     return Markup(_SECTIONS.render(s=summary, pct=_pct, num=_num, span=_span, styled=styled, turns=turns,
-                                   estimate=_estimate, rating=_rating, judge_ratings=judge_ratings,
+                                   estimate=estimate_text, rating=rating_text, judge_ratings=judge_ratings,
                                    label_ratings=label_ratings))
