@@ -7,17 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from judgedesk.core.reports import estimate_text, rating_text
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QLabel,
     QScrollArea,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from ._widgets import fill_table
 
 __all__ = ["ProtocolTables", "has_protocol_figures"]
 
@@ -70,20 +70,7 @@ class _Section(QWidget):
         self.title.setText(title)
         self.note.setText(note)
         self.note.setVisible(bool(note))
-        table = self.table
-        table.clear()
-        table.setColumnCount(len(headers))
-        table.setHorizontalHeaderLabels(headers)
-        table.setRowCount(len(rows))
-        for r, values in enumerate(rows):
-            for c, value in enumerate(values):
-                item = QTableWidgetItem(value)
-                if c > 0:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                table.setItem(r, c, item)
-        table.resizeColumnsToContents()
-        height = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in range(len(rows))) + 6
-        table.setFixedHeight(min(max(height, 50), 360))
+        fill_table(self.table, headers, rows, right_from=1, height=(50, 360))
         self.setVisible(bool(rows))
 
     def cells(self) -> list[list[str]]:

@@ -19,12 +19,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QScrollArea,
     QTableWidget,
-    QTableWidgetItem,
     QWidget,
 )
 
 from ._charts import BarRow, HeatMapChart, IntervalChart, IntervalRow, PercentBarChart
-from ._widgets import format_percent
+from ._widgets import fill_table, format_percent
 
 __all__ = ["ResultsOverview"]
 
@@ -235,18 +234,6 @@ class ResultsOverview(QScrollArea):
         return rows
 
     def _fill_table(self, headers: list[str], rows: list[list[str]]) -> None:
-        table = self.category_table
-        table.clear()
-        table.setColumnCount(len(headers))
-        table.setHorizontalHeaderLabels(headers)
-        table.setRowCount(len(rows))
-        for r, values in enumerate(rows):
-            for c, value in enumerate(values):
-                item = QTableWidgetItem(value)
-                if c >= 3 or (len(headers) == 3 and c == 2):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                table.setItem(r, c, item)
-        table.resizeColumnsToContents()
-        height = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in range(len(rows))) + 6
-        table.setFixedHeight(min(max(height, 60), 420))
+        # Numbers from the fourth column on (the third in the three-column grades table).
+        fill_table(self.category_table, headers, rows, right_from=2 if len(headers) == 3 else 3, height=(60, 420))
         self.category_title.setText("Model pairs and categories" if len(headers) > 3 else "Per category")
