@@ -40,7 +40,7 @@ from ._errors import (  # noqa: E402
     ServerUnavailableError,
     UnsupportedCpuError,
 )
-from ._gguf_file import JUDGEDESK_FORMAT_KEY, GGUFHeader, GGUFTensor, read_gguf_header  # noqa: E402
+from ._gguf_file import JUDGEDESK_FORMAT_KEY, JUDGEDESK_SYNTHETIC_KEY, GGUFHeader, GGUFTensor, read_gguf_header  # noqa: E402
 from ._judges import (  # noqa: E402
     DEMO_JUDGE,
     JudgeEntry,
@@ -106,6 +106,7 @@ from .formats import JudgeFormat, choose_format, default_format_for, format_name
 __all__ = [
     "DEMO_JUDGE",
     "JUDGEDESK_FORMAT_KEY",
+    "JUDGEDESK_SYNTHETIC_KEY",
     "Backend",
     "BackendCapabilities",
     "BackendError",

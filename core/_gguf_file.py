@@ -35,10 +35,12 @@ from gguf.constants import (
 from ._errors import ModelFileError
 from ._gguf_checks import check_hyperparameters
 
-__all__ = ["JUDGEDESK_FORMAT_KEY", "GGUFHeader", "GGUFTensor", "read_gguf_header"]
+__all__ = ["JUDGEDESK_FORMAT_KEY", "JUDGEDESK_SYNTHETIC_KEY", "GGUFHeader", "GGUFTensor", "read_gguf_header"]
 
 # Where judgedesk's converter records the judge format a model was trained on (so the right prompt is automatic).
 JUDGEDESK_FORMAT_KEY = "judgedesk.format"
+# Set (bool true) in shape-only judges with random weights, written for measuring speed and memory.
+JUDGEDESK_SYNTHETIC_KEY = "judgedesk.synthetic"
 
 _SCALARS: dict[GGUFValueType, str] = {
     GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b", GGUFValueType.UINT16: "<H", GGUFValueType.INT16: "<h",
@@ -123,6 +125,12 @@ class GGUFHeader:
     def judge_format(self) -> str | None:
         value = self.metadata.get(JUDGEDESK_FORMAT_KEY)
         return value if isinstance(value, str) else None
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the file is a shape-only judge with random weights (`judgedesk quantize synthetic`): right for
+        measuring speed and memory, meaningless as a judge."""
+        return self.metadata.get(JUDGEDESK_SYNTHETIC_KEY) is True
 
 
 class _Cursor:

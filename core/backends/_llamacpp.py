@@ -144,7 +144,7 @@ class LlamaCppBackend:
             bos_id=bos_id if bos_id >= 0 else None,
             add_bos=bool(model.add_bos_token()),
             context_length=trained,
-            judge_format=header.judge_format,
+            judge_format=header.judge_format, synthetic=header.synthetic,
             path=path,
         )
 

@@ -62,6 +62,9 @@ class ModelInfo:
     """The judge format recorded in the file's metadata, when known."""
     path: Path | None = None
     """Where the model file lies (not part of any record)."""
+    synthetic: bool = False
+    """A shape-only file with random weights (GGUF metadata judgedesk.synthetic): for measuring speed and memory,
+    never a judge."""
 
 
 @dataclass(frozen=True)

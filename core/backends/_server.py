@@ -136,7 +136,7 @@ class ServerBackend:
             sha256=file_sha256(path), name=header.name, file_name=path.name, architecture=header.architecture,
             file_type=header.file_type, chat_template=header.chat_template, bos_token=vocab.bos_token,
             eos_token=vocab.eos_token, bos_id=vocab.bos_id, add_bos=vocab.add_bos, context_length=trained,
-            judge_format=header.judge_format, path=path,
+            judge_format=header.judge_format, synthetic=header.synthetic, path=path,
         )
 
     def _describe_from_server(self, n_ctx: int) -> None:
