@@ -274,6 +274,7 @@ class Judge:
                 architecture=info.architecture, file_type=info.file_type, format=self.format.name,
                 template_sha256=hash_texts(*templates), decoding=decoding, seed=sampling.seed,
                 versions={"judgedesk": __version__, **self.backend.versions()}, backend=self.backend.name,
+                synthetic=info.synthetic,
             )
         return self._manifests[key]
 

@@ -145,6 +145,10 @@ class Manifest:
     """judgedesk, llama.cpp binding and backend versions."""
     backend: str
     """Backend name (llama.cpp, mock, ...)."""
+    synthetic: bool = False
+    """The judge file is shape-only with random weights (`judgedesk quantize synthetic`): its verdicts measure speed
+    and memory and mean nothing. Written into a record's JSON only when true, so every real judge's record stays as
+    it always was."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,9 @@ def decide_winners(winners: Sequence[Label | None], *, inconsistent_as_tie: bool
 
 def _plain(record: Any) -> dict[str, Any]:
     out = asdict(record)
+    manifest = out.get("manifest")
+    if isinstance(manifest, dict) and not manifest.get("synthetic"):
+        manifest.pop("synthetic", None)  # see Manifest.synthetic
     for f in fields(record):
         value = out[f.name]
         if isinstance(value, tuple):
