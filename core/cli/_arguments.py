@@ -153,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--inconsistent-as-tie", action="store_true",
                        help="statistics count contradicting orders as ties (PandaLM's protocol)")
     _judge_options(batch, formats, several_judges=True)
+    batch.add_argument_group("runtime").add_argument(
+        "--sequences", default="auto", metavar="N|auto",
+        help="orders judged together in one forward pass, each in its own sequence of llama.cpp's KV cache, with the "
+             "same verdicts as one at a time (fast verdicts only). auto (default): 1 on the CPU, where it does not "
+             "pay; with GPU layers, as many as the memory plan fits, up to 8")
     from ._jury_command import add_jury_parser  # its own module, like `prompt`
     add_jury_parser(commands, batch)
 
