@@ -14,6 +14,7 @@ from ._gptq import GPTQ_BITS, import_autogptq, quantize_gptq
 from ._kquant import QUANT_TYPES, QuantizeProgress, quantize_gguf, read_imatrix
 from ._kquant_worker import run_kquant_worker
 from ._plan import BUDGET_PRESETS, MemoryPlan, PlanRow, plan_memory
+from ._synthetic import SYNTHETIC_SHAPES, SyntheticResult, synthetic_shape, write_synthetic_gguf
 from ._system_memory import GpuMemory, SystemMemory, detect_memory
 from ._verify import FidelityReport, FlippedVerdict, verify_fidelity
 
@@ -23,6 +24,7 @@ __all__ = [
     "OUTTYPES",
     "QUANT_TYPES",
     "SUPPORTED_ARCHITECTURES",
+    "SYNTHETIC_SHAPES",
     "Checkpoint",
     "CheckpointError",
     "ConvertResult",
@@ -35,6 +37,7 @@ __all__ = [
     "QuantizeCancelled",
     "QuantizeError",
     "QuantizeProgress",
+    "SyntheticResult",
     "SystemMemory",
     "calibration_prompts",
     "convert_to_gguf",
@@ -47,5 +50,7 @@ __all__ = [
     "read_imatrix",
     "read_model_config",
     "run_kquant_worker",
+    "synthetic_shape",
     "verify_fidelity",
+    "write_synthetic_gguf",
 ]

@@ -18,7 +18,8 @@ from judgedesk.core import ModelFileError, read_gguf_header
 
 from ._errors import CheckpointError
 
-__all__ = ["ModelShape", "ModelTensor", "model_shape_from_config", "model_shape_from_gguf"]
+__all__ = ["ModelShape", "ModelTensor", "model_shape_from_config", "model_shape_from_gguf",
+           "model_shape_from_hf_config"]
 
 T = GGMLQuantizationType
 _LAYER = re.compile(r"blk\.(\d+)\.")
@@ -83,6 +84,15 @@ def model_shape_from_config(folder: Path) -> ModelShape:
         raise CheckpointError(f"unreadable config.json: {exc}", path=config_path) from None
     if not isinstance(config, dict):
         raise CheckpointError("config.json is not a JSON object", path=config_path)
+    return model_shape_from_hf_config(config, name=folder.name, source=config_path)
+
+
+def model_shape_from_hf_config(config: dict[str, Any], *, name: str, source: Path) -> ModelShape:
+    """Describe the standard decoder layout from a config.json's contents; `source` is named in errors.
+
+    Shared by config.json files and the published configurations of the synthetic (shape-only) judges.
+    """
+    config_path = source
     if "hidden_size" not in config and isinstance(config.get("text_config"), dict):
         config = {**config, **config["text_config"]}  # multimodal wrappers keep the language model in text_config
 
@@ -144,7 +154,7 @@ def model_shape_from_config(folder: Path) -> ModelShape:
             tensors.append(ModelTensor(blk + "ffn_down.weight", (ffn, hidden), weight_type))
     trained = config.get("max_position_embeddings")
     return ModelShape(
-        name=folder.name, architecture=model_type, n_layers=n_layers, n_heads=n_heads, n_kv_heads=(n_kv,) * n_layers,
+        name=name, architecture=model_type, n_layers=n_layers, n_heads=n_heads, n_kv_heads=(n_kv,) * n_layers,
         head_dim_k=head_dim, head_dim_v=head_dim, hidden=hidden, ffn=ffn, vocab=vocab, n_experts=n_experts,
         trained_context=trained if isinstance(trained, int) and trained > 0 else None, tensors=tuple(tensors),
     )

@@ -232,10 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The same as judgedesk.quantize.QUANT_TYPES (tested); listed here so that building the parser imports nothing heavy.
 QUANT_TYPES = ["F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K"]
+# The same as judgedesk.quantize.SYNTHETIC_SHAPES' names (tested), for the same reason.
+SYNTHETIC_SHAPES = ["llama-7b", "llama2-13b", "mistral-7b", "test-tiny"]
 
 
 def _quantize_commands(commands: argparse._SubParsersAction, formats: list[str]) -> None:
-    """`judgedesk quantize convert|gguf|gptq|import-gptq|plan|verify`: the quantize pipeline."""
+    """`judgedesk quantize convert|gguf|gptq|import-gptq|plan|verify|synthetic`: the quantize pipeline."""
     quantize = commands.add_parser(
         "quantize", help="convert a Hugging Face judge to GGUF or GPTQ, plan its memory, check its verdicts",
         description="Turn a trained judge's Hugging Face weights into files that fit a 24 GB GPU or run on the CPU, "
@@ -297,6 +299,22 @@ def _quantize_commands(commands: argparse._SubParsersAction, formats: list[str])
     plan.add_argument("--cache-type", choices=["f16", "q8_0"], default="f16", help="KV cache type (f16)")
     plan.add_argument("--cpu", action="store_true", help="plan RAM for running on the CPU")
     plan.add_argument("--json", action="store_true", help="print JSON")
+
+    synthetic = steps.add_parser(
+        "synthetic", help="write a shape-only judge (real layout, random weights) to measure speed and memory",
+        description="Write a GGUF with the tensor names, shapes and types of a real judge's base model (llama-7b: "
+                    "PandaLM-7B; mistral-7b: Prometheus-2-7B; llama2-13b: Auto-J-13B; test-tiny: 2 layers, for "
+                    "tests) at a llama.cpp file type, with random weights and the demo judge's tokenizer. Its "
+                    "verdicts mean nothing: the file is marked judgedesk.synthetic, and judgedesk labels it and "
+                    "its results as synthetic everywhere. Written tensor by tensor (little memory); the output "
+                    "appears only when complete.")
+    synthetic.add_argument("--shape", required=True, choices=SYNTHETIC_SHAPES)
+    synthetic.add_argument("--type", dest="qtype", default="Q4_K_M", type=str.upper, choices=QUANT_TYPES,
+                           metavar="TYPE", help=f"one of {', '.join(QUANT_TYPES)} (Q4_K_M)")
+    synthetic.add_argument("--context", type=int, metavar="N",
+                           help="training context recorded in the file (default: the base model's published one)")
+    synthetic.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the random weights (0)")
+    synthetic.add_argument("--out", type=Path, required=True, metavar="FILE.gguf")
 
     verify = steps.add_parser("verify", help="does the quantized judge decide like the original?",
                               description="Judge the same pairs (both orders) with REF and QUANT: verdict "

@@ -92,6 +92,18 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synthetic(args: argparse.Namespace) -> int:
+    from judgedesk.quantize import write_synthetic_gguf
+
+    result = write_synthetic_gguf(args.shape, args.out, qtype=args.qtype, context_length=args.context,
+                                  seed=args.seed, progress=StepProgress(f"writing synthetic {args.shape}"))
+    print(f"wrote {result.path} ({_size(result.path)}, {result.qtype}, {result.tensor_count} tensors, "
+          f"context {result.context_length})")
+    print(f"warning: {result.path.name} is a SYNTHETIC judge with random weights, for measuring speed and memory "
+          "only; its verdicts mean nothing", file=sys.stderr)
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
     from judgedesk.quantize import verify_fidelity
 
@@ -111,4 +123,4 @@ def _size(path) -> str:
 
 
 _STEPS = {"convert": _convert, "gguf": _gguf, "gptq": _gptq, "import-gptq": _import_gptq, "plan": _plan,
-          "verify": _verify}
+          "synthetic": _synthetic, "verify": _verify}
