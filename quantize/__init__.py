@@ -13,7 +13,7 @@ from ._errors import CheckpointError, QuantizeCancelled, QuantizeError
 from ._gptq import GPTQ_BITS, import_autogptq, quantize_gptq
 from ._kquant import QUANT_TYPES, QuantizeProgress, quantize_gguf, read_imatrix
 from ._kquant_worker import run_kquant_worker
-from ._plan import BUDGET_PRESETS, MemoryPlan, PlanRow, plan_memory
+from ._plan import BUDGET_PRESETS, MemoryPlan, PlanRow, plan_memory, sequences_that_fit
 from ._synthetic import SYNTHETIC_SHAPES, SyntheticResult, synthetic_shape, write_synthetic_gguf
 from ._system_memory import GpuMemory, SystemMemory, detect_memory
 from ._verify import FidelityReport, FlippedVerdict, verify_fidelity
@@ -50,6 +50,7 @@ __all__ = [
     "read_imatrix",
     "read_model_config",
     "run_kquant_worker",
+    "sequences_that_fit",
     "synthetic_shape",
     "verify_fidelity",
     "write_synthetic_gguf",

@@ -8,6 +8,13 @@ instead of a flat bits-per-weight guess.
 
 The source is either a Hugging Face folder, of which config.json alone is enough (plan before copying weights), or
 a GGUF file, whose real tensor shapes and size are used (quantize/_model_shape.py).
+
+The KV cache and compute buffer follow what llama.cpp (as vendored by llama-cpp-python 0.3.36) allocates for a
+context made as judgedesk's backend makes it (n_batch = n_ubatch = 512, no flash attention): each sequence's cache
+is its context rounded up to 256 cells, and several sequences judged in one batch (kv_unified off) each get their
+own stream, so the cache grows with their number while the compute buffer, sized per stream, does not. The figures
+are held against llama.cpp's own reported buffers within 5% (tests/quantize/test_plan_vs_llama.py,
+bench/judge_memory.py). `sequences_that_fit` uses them to choose how many sequences a GPU's free memory holds.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from judgedesk.core import InputError
 from ._model_shape import ModelShape, model_shape_from_config, model_shape_from_gguf
 from ._tensor_type_rules import FILE_TYPES, tensor_bytes, tensor_types
 
-__all__ = ["BUDGET_PRESETS", "MemoryPlan", "PlanRow", "plan_memory"]
+__all__ = ["BUDGET_PRESETS", "MemoryPlan", "PlanRow", "plan_memory", "sequences_that_fit"]
 
 T = GGMLQuantizationType
 GIB = 1 << 30
@@ -44,7 +51,9 @@ _CACHE_TYPES: dict[str, GGMLQuantizationType] = {
     "f32": T.F32, "f16": T.F16, "bf16": T.BF16, "q8_0": T.Q8_0, "q5_1": T.Q5_1, "q5_0": T.Q5_0, "q4_1": T.Q4_1,
     "q4_0": T.Q4_0,
 }
-_N_UBATCH = 512  # llama.cpp's default micro-batch, which sizes the compute buffer
+_N_UBATCH = 512  # judgedesk's micro-batch (llama.cpp's default too), which sizes the compute buffer
+_KV_PAD = 256  # llama.cpp rounds each sequence's KV cache up to a multiple of this many cells
+_F32 = 4
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,8 @@ class PlanRow:
     kv_cache_bytes: int
     """The KV cache at the plan's context length and cache type."""
     compute_bytes: int
-    """Estimated compute buffer (activations, attention scores, logits of one micro-batch)."""
+    """llama.cpp's compute buffer (attention scores, activations, logits of one micro-batch) and its output
+    buffer (the logits of each sequence's last token)."""
     total_bytes: int
     """Weights + KV cache + compute buffer."""
     fits: bool
@@ -92,7 +102,7 @@ class MemoryPlan:
     parameters: int
     """Number of weights in the model."""
     n_ctx: int
-    """Context length the KV cache is sized for."""
+    """Context length the KV cache is sized for (per sequence)."""
     cache_type: str
     """KV cache element type (f16, q8_0, ...)."""
     kv_bytes_per_token: int
@@ -107,6 +117,8 @@ class MemoryPlan:
     """The GGUF source's own type; None for a Hugging Face folder."""
     notes: tuple[str, ...] = field(default=())
     """Assumptions and adjustments the user should know about."""
+    sequences: int = 1
+    """Sequences judged together, each with its own KV cache of n_ctx tokens (llama.cpp n_seq_max, kv_unified off)."""
 
     def row(self, qtype: str) -> PlanRow:
         """The row for `qtype` (KeyError if the plan has none)."""
@@ -157,18 +169,20 @@ class MemoryPlan:
         return "\n".join(lines)
 
 
-def plan_memory(source: str | Path, *, budget_gib: float = 24.0, n_ctx: int = 4096, cache_type: str = "f16",
-                device: str = "gpu") -> MemoryPlan:
+def plan_memory(source: str | Path | ModelShape, *, budget_gib: float = 24.0, n_ctx: int = 4096,
+                cache_type: str = "f16", device: str = "gpu", sequences: int = 1) -> MemoryPlan:
     """Plan the memory a judge needs at each quantization type.
 
     Args:
-        source: a Hugging Face model folder (config.json is enough) or its config.json, or a GGUF file.
+        source: a Hugging Face model folder (config.json is enough) or its config.json, a GGUF file, or a model
+            shape (e.g. `synthetic_shape('llama2-13b', vocab_size=32000)`).
         budget_gib: memory available, in GiB (2^30 bytes): GPU memory for device='gpu', RAM for 'cpu'.
-        n_ctx: context length the KV cache is sized for (capped at the model's trained context).
+        n_ctx: context length of each sequence, which the KV cache is sized for (capped at the model's trained
+            context).
         cache_type: KV cache element type, as llama.cpp names it: f16 (default), q8_0, q4_0, f32, bf16, ...
         device: 'gpu' (layers that do not fit stay in CPU RAM) or 'cpu'.
+        sequences: sequences judged together in one batch, each with its own KV cache of n_ctx tokens.
     """
-    source = Path(source)
     if device not in ("gpu", "cpu"):
         raise InputError(f"unknown device {device!r}; use 'gpu' or 'cpu'", field="device")
     if cache_type.lower() not in _CACHE_TYPES:
@@ -178,10 +192,14 @@ def plan_memory(source: str | Path, *, budget_gib: float = 24.0, n_ctx: int = 40
         raise InputError(f"the memory budget must be positive, not {budget_gib}", field="budget")
     if n_ctx <= 0:
         raise InputError(f"the context length must be positive, not {n_ctx}", field="n_ctx")
+    if sequences <= 0:
+        raise InputError(f"the number of sequences must be positive, not {sequences}", field="sequences")
     cache_type = cache_type.lower()
     file_type: str | None = None
     file_bytes: int | None = None
-    if source.is_file() and source.name == "config.json":
+    if isinstance(source, ModelShape):
+        model, source = source, Path(source.name)
+    elif (source := Path(source)).is_file() and source.name == "config.json":
         model = model_shape_from_config(source.parent)
     elif source.is_dir() or not source.exists():
         model = model_shape_from_config(source)
@@ -192,14 +210,14 @@ def plan_memory(source: str | Path, *, budget_gib: float = 24.0, n_ctx: int = 40
     if model.trained_context and n_ctx > model.trained_context:
         notes.append(f"context capped at the model's trained {model.trained_context} tokens (asked {n_ctx})")
         n_ctx = model.trained_context
+    kv_per_layer = _kv_cache(model, n_ctx, cache_type, sequences)
     block, type_size = GGML_QUANT_SIZES[_CACHE_TYPES[cache_type]]
-    kv_layer_tokens = [n_kv * (model.head_dim_k + model.head_dim_v) for n_kv in model.n_kv_heads]
-    kv_per_layer = [(-(-elements * n_ctx // block)) * type_size for elements in kv_layer_tokens]
-    kv_per_token = sum(kv_layer_tokens) * type_size // block
-    compute = _compute_buffer(model, n_ctx)
+    kv_per_token = sum(n_kv * (model.head_dim_k + model.head_dim_v) for n_kv in model.n_kv_heads) * type_size // block
+    compute = _compute_buffer(model, n_ctx, sequences)
     if model.n_experts:
         notes.append("mixture of experts: all experts are counted, as llama.cpp loads them all")
-    notes.append("compute buffer is an estimate (without flash attention); GPU drivers add a few hundred MiB")
+    notes.append("compute buffer as llama.cpp sizes it on the CPU without flash attention; on a GPU the driver and "
+                 "CUDA add a few hundred MiB")
 
     budget = int(budget_gib * GIB)
     qtypes = list(_PLAN_TYPES)
@@ -219,20 +237,74 @@ def plan_memory(source: str | Path, *, budget_gib: float = 24.0, n_ctx: int = 40
         n_heads=model.n_heads, n_kv_heads=n_kv_max, parameters=sum(t.elements for t in model.tensors), n_ctx=n_ctx,
         cache_type=cache_type, kv_bytes_per_token=kv_per_token, device=device, budget_bytes=budget,
         budget_label=("system RAM" if device == "cpu" else BUDGET_PRESETS.get(float(budget_gib), "")),
-        rows=tuple(rows), file_type=file_type, notes=tuple(notes),
+        rows=tuple(rows), file_type=file_type, notes=tuple(notes), sequences=sequences,
     )
 
 
-def _compute_buffer(model: ModelShape, n_ctx: int) -> int:
-    """llama.cpp's compute buffer for one micro-batch: attention scores, FFN activations and the logits, in f32.
+def sequences_that_fit(path: str | Path | ModelShape, *, n_ctx: int, free_bytes: int, cache_type: str = "f16",
+                       max_sequences: int = 8) -> int:
+    """How many sequences of `n_ctx` tokens each (separate KV streams) fit in `free_bytes` of GPU memory with every
+    layer of the model offloaded: the largest n from 1 to `max_sequences` whose weights + n KV caches + compute
+    buffer fit, and 1 when even one does not (the caller then sees llama.cpp's own out-of-memory error).
 
-    Without flash attention the attention scores (micro-batch x context x heads) dominate at long contexts.
+    path: a GGUF file (its own tensor types are counted) or a model shape (its tensors at their source types).
+    The token embeddings are left out, as llama.cpp keeps them in CPU RAM; n_ctx is capped at the model's trained
+    context as judgedesk's backend caps it. Used by the llama.cpp backend to choose how many pairs to judge per
+    forward pass; it leaves headroom for the CUDA context to the caller (free_bytes is what may be used).
     """
-    n_ubatch = min(_N_UBATCH, n_ctx)
-    scores = n_ubatch * n_ctx * model.n_heads * 4
-    ffn = 2 * n_ubatch * max(model.ffn, model.hidden) * 4
-    logits = n_ubatch * model.vocab * 4
-    return scores + ffn + logits
+    if cache_type.lower() not in _CACHE_TYPES:
+        raise InputError(f"unknown KV cache type {cache_type!r}; known: {', '.join(_CACHE_TYPES)}",
+                         field="cache_type")
+    if n_ctx <= 0:
+        raise InputError(f"the context length must be positive, not {n_ctx}", field="n_ctx")
+    if max_sequences < 1:
+        raise InputError(f"max_sequences must be at least 1, not {max_sequences}", field="max_sequences")
+    model = path if isinstance(path, ModelShape) else model_shape_from_gguf(Path(path))[0]
+    if model.trained_context:
+        n_ctx = min(n_ctx, model.trained_context)
+    on_gpu = sum(tensor_bytes(t, t.source_type) for t in model.tensors if t.name != "token_embd.weight")
+    for n in range(max_sequences, 1, -1):
+        need = on_gpu + sum(_kv_cache(model, n_ctx, cache_type.lower(), n)) + _compute_buffer(model, n_ctx, n)
+        if need <= free_bytes:
+            return n
+    return 1
+
+
+def _kv_cache(model: ModelShape, n_ctx: int, cache_type: str, sequences: int) -> list[int]:
+    """The KV cache's bytes per layer: `sequences` streams of n_ctx tokens (rounded up as llama.cpp does)."""
+    block, type_size = GGML_QUANT_SIZES[_CACHE_TYPES[cache_type]]
+    cells = sequences * _padded(n_ctx)
+    return [-(-n_kv * (model.head_dim_k + model.head_dim_v) * cells // block) * type_size
+            for n_kv in model.n_kv_heads]
+
+
+def _padded(n_ctx: int) -> int:
+    """The KV cells llama.cpp gives a sequence of `n_ctx` tokens."""
+    return -(-n_ctx // _KV_PAD) * _KV_PAD
+
+
+def _compute_buffer(model: ModelShape, n_ctx: int, sequences: int = 1) -> int:
+    """llama.cpp's compute buffer for one micro-batch of U tokens, plus the output buffer, in bytes.
+
+    ggml's graph allocator reuses a tensor's memory once nothing reads it, so the buffer is the largest set of
+    tensors alive at once, in one of three places of the graph (all f32; measured against llama.cpp's reported
+    buffers on shapes where each dominates):
+    - attention without flash attention: the scores of every head (U x cells x heads), the mask (U x cells), and
+      the layer's input, normed input, query, output and residual plus its key and value (5 x U x hidden,
+      2 x U x kv width);
+    - the feed-forward: gate, up and their product (3 x U x ffn) and three U x hidden activations;
+    - the output: the logits of all U tokens (U x vocab; llama.cpp reserves for every token being an output) and
+      three U x hidden activations.
+    The scores are per KV stream, so more sequences (each in its own stream) do not grow the buffer; the output
+    buffer holds one row of logits per sequence.
+    """
+    n_ubatch = min(_N_UBATCH, n_ctx * sequences)
+    cells = _padded(n_ctx)
+    n_kv = max(model.n_kv_heads) if model.n_kv_heads else model.n_heads
+    attention = n_ubatch * cells * (model.n_heads + 1) + n_ubatch * (5 * model.hidden + 2 * n_kv * model.head_dim_k)
+    ffn = 3 * n_ubatch * model.ffn + 3 * n_ubatch * model.hidden
+    output = n_ubatch * model.vocab + 3 * n_ubatch * model.hidden
+    return (max(attention, ffn, output) + sequences * model.vocab) * _F32
 
 
 def _row(model: ModelShape, qtype: str, kv_per_layer: Sequence[int], compute: int, budget: int, device: str, *,

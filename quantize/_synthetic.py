@@ -19,6 +19,7 @@ matrices are therefore as wide as its vocabulary (49,152 tokens) rather than the
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -115,16 +116,16 @@ def write_synthetic_gguf(shape: str, out: str | Path, *, qtype: str = "Q4_K_M", 
     if out.is_dir():
         raise QuantizeError(f"{out}: is a folder; give the GGUF file to write")
     context = context_length or int(SYNTHETIC_SHAPES[shape]["max_position_embeddings"])
-    tokenizer = GGUFReader(demo_judge_path())
-    vocab = len(tokenizer.fields["tokenizer.ggml.tokens"].data)
+    tokenizer = _demo_tokenizer()
+    vocab = next(len(value) for key, value, _, _ in tokenizer if key == "tokenizer.ggml.tokens")
     model = synthetic_shape(shape, vocab_size=vocab, context_length=context)
     types = tensor_types(model.tensors, qtype, architecture="llama", n_layers=model.n_layers,
                          n_heads=model.n_heads, n_kv_heads=max(model.n_kv_heads), n_experts=0)
 
     writer = GGUFWriter(path=None, arch="llama")
     _add_metadata(writer, shape, model, qtype)
-    _copy_tokenizer(tokenizer, writer)
-    del tokenizer  # its memory map is no longer needed
+    for key, value, vtype, sub_type in tokenizer:
+        writer.add_key_value(key, value, vtype, sub_type=sub_type)
     for tensor, ggml_type in zip(model.tensors, types, strict=True):
         writer.add_tensor_info(tensor.name, tuple(reversed(tensor.shape)), np.dtype(np.float32),
                                tensor_bytes(tensor, ggml_type), raw_dtype=ggml_type)
@@ -180,16 +181,17 @@ def _add_metadata(writer: GGUFWriter, shape: str, model: ModelShape, qtype: str)
     writer.add_vocab_size(model.vocab)
 
 
-def _copy_tokenizer(reader: GGUFReader, writer: GGUFWriter) -> None:
-    """Every tokenizer.* key of the demo judge, with its GGUF value type (token ids are uint32, flags bool...)."""
+@functools.cache
+def _demo_tokenizer() -> tuple[tuple[str, Any, GGUFValueType, GGUFValueType | None], ...]:
+    """Every tokenizer.* key of the demo judge with its GGUF value type (token ids uint32, flags bool...), read once
+    per process: gguf-py's reader takes seconds over 49,152 tokens and as many merges."""
+    reader = GGUFReader(demo_judge_path())
+    keys = []
     for key, field in reader.fields.items():
-        if not key.startswith("tokenizer."):
-            continue
-        vtype = field.types[0]
-        if vtype == GGUFValueType.ARRAY:
-            writer.add_key_value(key, field.contents(), vtype, sub_type=field.types[-1])
-        else:
-            writer.add_key_value(key, field.contents(), vtype)
+        if key.startswith("tokenizer."):
+            vtype = field.types[0]
+            keys.append((key, field.contents(), vtype, field.types[-1] if vtype == GGUFValueType.ARRAY else None))
+    return tuple(keys)
 
 
 # Per block type: (offset of the f16 scale d, offset of the f16 min or None, the spread of one block's values in

@@ -42,6 +42,10 @@ def judge_from_args(args: argparse.Namespace, *, fast: bool) -> Judge:
         _say_what_the_server_changed(judge, decoding)
     elif note := judge.backend.capabilities.offload_note:
         print(f"note: {note}", file=sys.stderr)
+    if judge.backend.info.synthetic:
+        print(f"warning: {judge.backend.info.file_name} is a SYNTHETIC judge with random weights (`judgedesk "
+              "quantize synthetic`): its verdicts mean nothing; its figures measure speed and memory only",
+              file=sys.stderr)
     return judge
 
 

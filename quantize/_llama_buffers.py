@@ -1,0 +1,130 @@
+"""What llama.cpp itself allocates for a model and a context: the buffer sizes it reports in its log.
+
+The memory planner (quantize/_plan.py) is held against these figures: tests/quantize/test_plan_vs_llama.py on a
+small synthetic judge, bench/judge_memory.py on the 7B and 13B shapes. llama.cpp logs one line per buffer when it
+loads a model and creates a context:
+
+    load_tensors:   CPU_Mapped model buffer size =  3891.24 MiB
+    load_tensors:   CPU_REPACK model buffer size =  3204.00 MiB
+    llama_kv_cache:        CPU KV buffer size =  2048.00 MiB
+    llama_context:        CPU  output buffer size =     0.19 MiB
+    sched_reserve:        CPU compute buffer size =   296.01 MiB
+
+The context is created as judgedesk's llama.cpp backend creates it (n_batch = n_ubatch, no flash attention), with
+`n_seq` sequences in separate KV streams (kv_unified off) of `n_ctx` tokens each, as a batch judging several pairs
+per forward pass creates it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from judgedesk.core import ModelFileError
+
+__all__ = ["LlamaBuffers", "measure_llama_buffers"]
+
+_MIB = 1 << 20
+_BUFFER_LINE = re.compile(r"(\S+)\s+(model|KV|output|compute) buffer size =\s*([\d.]+) MiB")
+
+
+@dataclass(frozen=True)
+class LlamaBuffers:
+    """Buffer sizes in bytes, as llama.cpp reported them (rounded to its 0.01 MiB), summed over devices."""
+
+    model: int
+    """Model weights in buffers that hold the file's tensors (CPU_Mapped, CPU, CUDA0...)."""
+    repack: int
+    """Extra copies of weights llama.cpp rearranged for the CPU's vector units (CPU_REPACK; x86 with AVX2, ARM)."""
+    kv: int
+    compute: int
+    output: int
+    """The host buffer the logits are copied to."""
+    by_device: dict[str, int] = field(default_factory=dict)
+    """Every reported buffer as 'device kind' (e.g. 'CUDA0 model') -> bytes."""
+
+    @property
+    def total(self) -> int:
+        """Weights (once), KV cache, compute and output buffers: what the model needs, repacked copies aside."""
+        return self.model + self.kv + self.compute + self.output
+
+
+def measure_llama_buffers(path: str | Path, *, n_ctx: int, n_seq: int = 1, n_batch: int = 512, n_gpu_layers: int = 0,
+                          cache_type: str = "f16") -> LlamaBuffers:
+    """Load `path` in llama.cpp, create a context of `n_seq` sequences of `n_ctx` tokens, return its buffers.
+
+    Nothing is evaluated: the buffers are allocated when the context is created. Raises ModelFileError naming the
+    file if llama.cpp cannot load it.
+    """
+    import llama_cpp
+    from judgedesk.core._llama_log import llama_failure_reason
+
+    cache_types = {"f16": 1, "f32": 0, "q8_0": 8, "q4_0": 2}
+    path = Path(path)
+    model = context = None
+    with _whole_llama_log(llama_cpp) as lines:
+        try:
+            model_params = llama_cpp.llama_model_default_params()
+            model_params.n_gpu_layers = n_gpu_layers
+            model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
+            if model:
+                params = llama_cpp.llama_context_default_params()
+                params.n_ctx = n_ctx * n_seq
+                params.n_batch = params.n_ubatch = n_batch
+                params.n_seq_max = n_seq
+                params.kv_unified = False
+                params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+                params.type_k = params.type_v = cache_types[cache_type]
+                params.n_threads = params.n_threads_batch = 1
+                context = llama_cpp.llama_init_from_model(model, params)
+        finally:
+            if context:
+                llama_cpp.llama_free(context)
+            if model:
+                llama_cpp.llama_model_free(model)
+    if not model or not context:
+        reason = llama_failure_reason(lines) or "llama.cpp could not load it"
+        raise ModelFileError(path, reason)
+    return _parse(lines)
+
+
+@contextmanager
+def _whole_llama_log(llama_cpp: ModuleType) -> Iterator[list[str]]:
+    """llama.cpp's whole log while the block runs (a 7B load logs thousands of lines; the buffer sizes come late,
+    after core's bounded capture has dropped the first ones); llama-cpp-python's logger is restored after."""
+    pieces: list[str] = []
+
+    def collect(level: int, text: bytes, user_data: Any) -> None:
+        pieces.append(text.decode("utf-8", errors="replace"))
+
+    callback = llama_cpp.llama_log_callback(collect)  # kept referenced until restored: ctypes frees it otherwise
+    lines: list[str] = []
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    try:
+        yield lines
+    finally:
+        from llama_cpp import _logger
+
+        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+        lines.extend("".join(pieces).splitlines())
+
+
+def _parse(lines: list[str]) -> LlamaBuffers:
+    sizes = {"model": 0, "repack": 0, "KV": 0, "compute": 0, "output": 0}
+    by_device: dict[str, int] = {}
+    for line in lines:
+        match = _BUFFER_LINE.search(line)
+        if match is None:
+            continue
+        device, kind = match.group(1), match.group(2)
+        size = round(float(match.group(3)) * _MIB)
+        by_device[f"{device} {kind}"] = by_device.get(f"{device} {kind}", 0) + size
+        sizes["repack" if kind == "model" and device.endswith("REPACK") else kind] += size
+    return LlamaBuffers(model=sizes["model"], repack=sizes["repack"], kv=sizes["KV"], compute=sizes["compute"],
+                        output=sizes["output"], by_device=by_device)
