@@ -61,13 +61,14 @@ batch: setup ## evaluate the demo folder (3 models, all pairs, both orders) into
 test: lint ## lint and type-check, then the whole test suite (unit, real-model on the demo judge, slow)
 	$(BIN)/python -m pytest
 
-bench: setup ## benchmarks: fast verdicts vs generation; portable vs native llama.cpp; batch vs bare engine; converter peak memory; server vs in-process; calibrated vs labels-only vs judge-only intervals
+bench: setup ## benchmarks: fast verdicts vs generation; portable vs native llama.cpp; batch vs bare engine; converter peak memory; server vs in-process; calibrated vs labels-only vs judge-only intervals; memory planner vs llama.cpp on 7B/13B-shaped judges
 	$(BIN)/python bench/verdict_speed.py
 	$(BIN)/python bench/portable_speed.py
 	$(BIN)/python bench/batch_throughput.py
 	$(BIN)/python bench/convert_memory.py
 	$(BIN)/python bench/server_throughput.py
 	$(BIN)/python bench/calibration.py
+	$(BIN)/python bench/judge_memory.py
 
 lint: setup ## ruff over the tree, then mypy over core and quantize (make typecheck)
 	$(BIN)/ruff check core quantize desktop tests bench scripts

@@ -79,11 +79,16 @@ class LibraryRecord:
     """SHA-256 of the file in hex; None until computed (see `record_sha256`)."""
     default_format: str
     """The judge format used when none is asked for (generic, pandalm, autoj, prometheus)."""
+    synthetic: bool = False
+    """The file is a shape-only judge with random weights (`judgedesk quantize synthetic`): listed as such, for
+    measuring speed and memory, never a judge."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         # A copied file is named relative to the library folder, so the library survives the folder being moved.
         data["path"] = str(self.path) if self.referenced else self.path.name
+        if not self.synthetic:
+            del data["synthetic"]  # the libraries of real judges stay as they were
         return data
 
     @classmethod
@@ -92,7 +97,8 @@ class LibraryRecord:
         return cls(name=str(data["name"]), path=path if data["referenced"] else folder / path.name,
                    referenced=bool(data["referenced"]), source=str(data.get("source", "")),
                    imported_at=str(data.get("imported_at", "")), sha256=data.get("sha256"),
-                   default_format=str(data.get("default_format") or "generic"))
+                   default_format=str(data.get("default_format") or "generic"),
+                   synthetic=data.get("synthetic") is True)
 
 
 def library_file() -> Path:
@@ -202,7 +208,7 @@ def import_judge(path: str | Path, *, name: str | None = None, copy: bool = True
             raise InputError(f"this file is already in the library as {duplicate.name!r}", path=original)
     record = LibraryRecord(name=name, path=original, referenced=not copy, source=source or str(original),
                            imported_at=datetime.now(UTC).isoformat(timespec="seconds"), sha256=None,
-                           default_format=chosen_format)
+                           default_format=chosen_format, synthetic=header.synthetic)
     if copy:
         target = judges_dir() / f"{name}.gguf"
         if not (move and _moved(original, target)):

@@ -8,6 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from ._context import AppContext
+from ._synthetic_mark import SYNTHETIC_MARK
 
 __all__ = ["JudgePicker"]
 
@@ -90,7 +91,8 @@ class JudgePicker(QWidget):
         self.judge_box.blockSignals(True)
         self.judge_box.clear()
         for entry in self._entries.values():
-            label = entry.label if entry.problem is None else f"{entry.label} (unusable: {entry.problem})"
+            label = entry.label + (f" {SYNTHETIC_MARK}" if entry.header and entry.header.synthetic else "")
+            label = label if entry.problem is None else f"{label} (unusable: {entry.problem})"
             self.judge_box.addItem(label, entry.name)
         index = self.judge_box.findData(current)
         self.judge_box.setCurrentIndex(max(index, 0))

@@ -45,6 +45,7 @@ from ._context import AppContext
 from ._fidelity_panel import FidelityPanel
 from ._memory_plan_panel import MemoryPlanPanel
 from ._messages import report_task_errors
+from ._synthetic_mark import SYNTHETIC_MARK
 from ._tasks import Task, TaskState, WorkContext
 from ._widgets import SELECTABLE, format_size, named_button
 
@@ -208,7 +209,8 @@ class JudgesView(QWidget):
         for row, entry in enumerate(self._entries):
             header = entry.header
             sha = self._sha256(entry)
-            cells = (entry.label, header.architecture if header else "—", header.file_type if header else "—",
+            name = entry.label + (f" {SYNTHETIC_MARK}" if header and header.synthetic else "")
+            cells = (name, header.architecture if header else "—", header.file_type if header else "—",
                      format_size(entry.size_bytes), sha[:12] + "…" if sha else "not computed", entry.default_format,
                      _stored(entry), entry.source, entry.problem or "ok")
             for column, text in enumerate(cells):
@@ -246,6 +248,9 @@ class JudgesView(QWidget):
             self.details.setText("")
             return
         lines = [f"{entry.label}: {entry.path}"]
+        if entry.header and entry.header.synthetic:
+            lines.append("A SYNTHETIC judge: random weights with a real judge's shape (judgedesk quantize synthetic). "
+                         "Its verdicts mean nothing; use it to measure speed and memory only.")
         sha = self._sha256(entry)
         lines.append(f"SHA-256: {sha}" if sha else "SHA-256: not computed yet (Compute SHA-256)")
         where = {"built in": "built into judgedesk", "referenced": "referenced where it lies (deleting it here "

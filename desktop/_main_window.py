@@ -29,6 +29,7 @@ from ._judge_service import LoadedJudge
 from ._judges_view import JudgesView
 from ._results_view import ResultsView
 from ._settings_view import SettingsView
+from ._synthetic_mark import SYNTHETIC_MARK
 
 __all__ = ["MainWindow", "offline_indicator_text"]
 
@@ -140,7 +141,9 @@ class MainWindow(QMainWindow):
         info = loaded.info
         through = f" · through {loaded.endpoint}" if loaded.endpoint else ""
         on_cpu = " · on the CPU: this llama.cpp build has no GPU support" if loaded.offload_note else ""
-        self._judge_text = f"Judge: {info.file_name} ({info.file_type}), format {loaded.format}{through}{on_cpu}"
+        synthetic = f" {SYNTHETIC_MARK}" if info.synthetic else ""
+        self._judge_text = (f"Judge: {info.file_name}{synthetic} ({info.file_type}), format {loaded.format}{through}"
+                            f"{on_cpu}")
         self.judge_label.setToolTip(loaded.offload_note or "")
         self._busy_changed(self.context.service.busy)
 

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ._synthetic_mark import SYNTHETIC_MARK
 from ._widgets import SELECTABLE
 
 __all__ = ["DECISION_COLOURS", "DECISION_LABELS", "ProbabilityBars", "VerdictCard", "result_as_json", "result_as_text"]
@@ -95,8 +96,8 @@ def manifest_summary(manifest: Manifest | None) -> str:
     mode = str(manifest.decoding.get("mode", "?"))
     if manifest.decoding.get("explain") and mode == "logits":
         mode += " + explanation"
-    return (f"{manifest.judge_file} ({manifest.file_type}) · sha256 {manifest.judge_sha256[:12]} · "
-            f"format {manifest.format} · {mode} · seed {manifest.seed}")
+    return (f"{manifest.judge_file}{f' {SYNTHETIC_MARK}' if manifest.synthetic else ''} ({manifest.file_type}) · "
+            f"sha256 {manifest.judge_sha256[:12]} · format {manifest.format} · {mode} · seed {manifest.seed}")
 
 
 def _probability_labels(probabilities: Mapping[str, float] | None) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +28,10 @@ from typing import Any
 
 from judgedesk.core import ModelFileError
 
-__all__ = ["LlamaBuffers", "measure_llama_buffers"]
+__all__ = ["LlamaBuffers", "measure_llama_buffers", "measure_llama_contexts"]
 
 _MIB = 1 << 20
+_CACHE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8}  # ggml_type values llama.cpp takes for type_k / type_v
 _BUFFER_LINE = re.compile(r"(\S+)\s+(model|KV|output|compute) buffer size =\s*([\d.]+) MiB")
 
 
@@ -62,36 +63,54 @@ def measure_llama_buffers(path: str | Path, *, n_ctx: int, n_seq: int = 1, n_bat
     Nothing is evaluated: the buffers are allocated when the context is created. Raises ModelFileError naming the
     file if llama.cpp cannot load it.
     """
+    return measure_llama_contexts(path, n_ctx=n_ctx, n_seqs=(n_seq,), n_batch=n_batch, n_gpu_layers=n_gpu_layers,
+                                  cache_type=cache_type)[0]
+
+
+def measure_llama_contexts(path: str | Path, *, n_ctx: int, n_seqs: Sequence[int], n_batch: int = 512,
+                           n_gpu_layers: int = 0, cache_type: str = "f16",
+                           while_loaded: Callable[[int], None] | None = None) -> list[LlamaBuffers]:
+    """`measure_llama_buffers` for several sequence counts, loading the model once (a 13B takes a minute).
+
+    while_loaded(n_seq): called while each context exists (a benchmark reads the GPU's memory there).
+    """
     import llama_cpp
     from judgedesk.core._llama_log import llama_failure_reason
 
-    cache_types = {"f16": 1, "f32": 0, "q8_0": 8, "q4_0": 2}
     path = Path(path)
-    model = context = None
-    with _whole_llama_log(llama_cpp) as lines:
-        try:
-            model_params = llama_cpp.llama_model_default_params()
-            model_params.n_gpu_layers = n_gpu_layers
-            model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
-            if model:
+    with _whole_llama_log(llama_cpp) as load_lines:
+        model_params = llama_cpp.llama_model_default_params()
+        model_params.n_gpu_layers = n_gpu_layers
+        model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
+    if not model:
+        raise ModelFileError(path, llama_failure_reason(load_lines) or "llama.cpp could not load it")
+    results = []
+    try:
+        for n_seq in n_seqs:
+            with _whole_llama_log(llama_cpp) as lines:
                 params = llama_cpp.llama_context_default_params()
                 params.n_ctx = n_ctx * n_seq
                 params.n_batch = params.n_ubatch = n_batch
                 params.n_seq_max = n_seq
                 params.kv_unified = False
                 params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
-                params.type_k = params.type_v = cache_types[cache_type]
+                params.type_k = params.type_v = _CACHE_TYPES[cache_type]
                 params.n_threads = params.n_threads_batch = 1
                 context = llama_cpp.llama_init_from_model(model, params)
-        finally:
-            if context:
-                llama_cpp.llama_free(context)
-            if model:
-                llama_cpp.llama_model_free(model)
-    if not model or not context:
-        reason = llama_failure_reason(lines) or "llama.cpp could not load it"
-        raise ModelFileError(path, reason)
-    return _parse(lines)
+                if context and while_loaded is not None:
+                    try:
+                        while_loaded(n_seq)
+                    finally:
+                        llama_cpp.llama_free(context)
+                elif context:
+                    llama_cpp.llama_free(context)
+            if not context:
+                raise ModelFileError(path, llama_failure_reason(lines) or
+                                     f"llama.cpp could not create a context of {n_seq} x {n_ctx} tokens")
+            results.append(_parse([*load_lines, *lines]))
+    finally:
+        llama_cpp.llama_model_free(model)
+    return results
 
 
 @contextmanager

@@ -153,7 +153,7 @@ def run_models(args: argparse.Namespace) -> int:
             "architecture": e.header.architecture if e.header else None,
             "model_name": e.header.name if e.header else None, "default_format": e.default_format,
             "referenced": e.referenced, "source": e.source, "imported_at": e.imported_at, "sha256": e.sha256,
-            "problem": e.problem,
+            "problem": e.problem, "synthetic": bool(e.header and e.header.synthetic),
         } for e in entries]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -171,6 +171,9 @@ def _import_model(args: argparse.Namespace) -> int:
     record = import_judge(args.path, name=args.name, copy=not args.reference, format=args.format)
     where = f"referenced at {record.path}" if record.referenced else f"copied to {record.path}"
     print(f"imported {record.name} ({where}; format {record.default_format}; SHA-256 {record.sha256})")
+    if record.synthetic:
+        print(f"warning: {record.name} is a SYNTHETIC judge with random weights (`judgedesk quantize synthetic`): "
+              "for measuring speed and memory only", file=sys.stderr)
     return 0
 
 

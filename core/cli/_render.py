@@ -94,7 +94,8 @@ def render_judges(entries: Sequence[JudgeEntry]) -> str:
     rows = [("NAME", "QUANT", "ARCH", "SIZE", "FORMAT", "PATH")]
     for e in entries:
         h = e.header
-        rows.append((e.label if e.name == DEMO_JUDGE else e.name, h.file_type if h else "-",
+        name = e.label if e.name == DEMO_JUDGE else e.name
+        rows.append((name + (" [SYNTHETIC: random weights]" if h and h.synthetic else ""), h.file_type if h else "-",
                      h.architecture if h else "-", "-" if e.size_bytes is None else _size(e.size_bytes),
                      e.default_format,
                      str(e.path) + (f"  [unusable: {e.problem}]" if e.problem else "")))

@@ -39,7 +39,7 @@ from ._jury_figures import jury_figures
 from ._peer_agreement import peer_agreement
 from ._protocol_figures import protocol_figures
 from ._results import RunResults
-from ._warnings import run_warnings
+from ._warnings import run_warnings, synthetic_judge_warning
 
 __all__ = ["INCONSISTENT_AS_TIE_CHANGES", "build_summary"]
 
@@ -74,6 +74,9 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
                     "inconsistent_as_tie_changes": list(INCONSISTENT_AS_TIE_CHANGES)},
         "warnings": [],
     }
+    if _synthetic_judge(results):
+        summary["run"]["synthetic_judge"] = True  # absent for real judges, whose summaries stay as they were
+        summary["warnings"].append(synthetic_judge_warning(sum(statuses.values())).to_dict())
     if info.mode == "single":
         summary["grades"] = _grades(results, rounds=rounds, seed=seed, apply_overrides=apply_overrides)
         if results.overridden:
@@ -98,7 +101,7 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
     summary["categories"] = {name: [p.to_dict() for p in rows] for name, rows in sorted(categories.items())}
     behaviour = judge_behaviour(judged)
     summary["judge_behaviour"] = behaviour.to_dict()
-    summary["warnings"] = [w.to_dict() for w in run_warnings(behaviour, inconsistent_as_tie=inconsistent_as_tie)]
+    summary["warnings"] += [w.to_dict() for w in run_warnings(behaviour, inconsistent_as_tie=inconsistent_as_tie)]
     labelled = [o for o in judged if o.human is not None]
     if labelled:
         gold = [o.human for o in labelled]
@@ -125,6 +128,15 @@ def build_summary(results: RunResults, *, inconsistent_as_tie: bool = False, bas
     if jury:
         summary["jury"] = jury
     return summary
+
+
+def _synthetic_judge(results: RunResults) -> bool:
+    """Whether the run's judge is a shape-only file with random weights, as its settings or any of its records'
+    manifests say (the manifest carries `synthetic` only when true)."""
+    if results.info.settings.get("synthetic") is True:
+        return True
+    return any(isinstance(record.get("manifest"), dict) and record["manifest"].get("synthetic") is True
+               for row in results.rows for record in row.sides.values())
 
 
 def _label_agreement(results: RunResults) -> dict[str, Any]:

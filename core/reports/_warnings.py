@@ -1,4 +1,5 @@
-"""Warnings about a run as a whole: a judge that contradicts itself, or whose output cannot be read, on most pairs.
+"""Warnings about a run as a whole: a judge that contradicts itself, or whose output cannot be read, on most pairs;
+a synthetic judge (random weights), whose figures mean nothing but speed and memory.
 
 Built once, into the summary (`summary["warnings"]`), so the CLI, the HTML report and the app say the same thing.
 Each warning says what happened (with its counts), what it means, and what to do. They read the judge's own
@@ -12,7 +13,7 @@ from typing import Any
 
 from ..stats import JudgeBehaviour
 
-__all__ = ["MOSTLY_FAILED_SHARE", "RunWarning", "run_warnings"]
+__all__ = ["MOSTLY_FAILED_SHARE", "SYNTHETIC_JUDGE_TITLE", "RunWarning", "run_warnings", "synthetic_judge_warning"]
 
 MOSTLY_FAILED_SHARE = 0.5
 """A run gets a warning when the judge was inconsistent on more than this share of its decided pairs (pairs with a
@@ -28,7 +29,7 @@ class RunWarning:
     """One warning about a run."""
 
     code: str
-    """What kind: 'judge_inconsistent' or 'judge_unparsed'."""
+    """What kind: 'synthetic_judge', 'judge_inconsistent' or 'judge_unparsed'."""
     count: int
     """Pairs concerned."""
     of: int
@@ -80,6 +81,21 @@ def run_warnings(behaviour: JudgeBehaviour, *, inconsistent_as_tie: bool) -> lis
             advice="Check that the judge's prompt format (--format, or the Format choice) fits the model, and look "
                    f"at its raw output in the verdicts. {_STRONGER_JUDGE}"))
     return warnings
+
+
+SYNTHETIC_JUDGE_TITLE = "Synthetic judge: random weights, figures measure speed and memory only"
+"""The banner of a run judged by a shape-only file (`judgedesk quantize synthetic`)."""
+
+
+def synthetic_judge_warning(judgements: int) -> RunWarning:
+    """The warning of a run whose judge file says it is synthetic (its records' manifests carry `synthetic`)."""
+    return RunWarning(
+        code="synthetic_judge", count=judgements, of=judgements, share=1.0 if judgements else 0.0,
+        title=SYNTHETIC_JUDGE_TITLE,
+        meaning="The judge is a shape-only file with random weights (written by `judgedesk quantize synthetic`, "
+                "marked judgedesk.synthetic): its verdicts are noise, so the ranking, win rates and agreement say "
+                "nothing about the models. Its timings and memory are those of the real judge it imitates.",
+        advice=f"Use this run to measure speed and memory only. {_STRONGER_JUDGE}")
 
 
 def _pairs(count: int) -> str:
