@@ -17,10 +17,10 @@ DEBIAN_PACKAGES := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig
   libxcb-randr0 libxcb-xinerama0 libxcb-xkb1 xvfb xauth \
   qemu-user binutils
 
-.PHONY: help setup run demo batch test bench lint typecheck clean bundle screenshots
+.PHONY: help setup run demo batch test bench lint typecheck clean bundle screenshots llama-server
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml Makefile
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -58,7 +58,13 @@ demo: setup ## judge a demo pair in the terminal on the embedded (weak) demo jud
 batch: setup ## evaluate the demo folder (3 models, all pairs, both orders) into runs/demo, with report.html
 	$(BIN)/judgedesk batch assets/demo --out runs/demo --threads $(shell nproc 2>/dev/null || echo 2)
 
-test: lint ## lint and type-check, then the whole test suite (unit, real-model on the demo judge, slow)
+# llama.cpp's own C++ server from the same pinned source as the in-process library (native, no AMX, no network), cached
+# by the same kind of key; the server backend's real tests start it (tests/core/backends/test_llama_server_real.py).
+# CMAKE_ARGS="-DGGML_CUDA=on" make llama-server builds it with CUDA for a GPU node.
+llama-server: setup ## build llama.cpp's llama-server from the pinned source (cached; several minutes the first time)
+	@$(LLAMA_BUILD) server
+
+test: lint llama-server ## lint and type-check, build llama-server, then the whole test suite (unit, real-model on the demo judge, slow)
 	$(BIN)/python -m pytest
 
 bench: setup ## benchmarks: fast verdicts vs generation; portable vs native llama.cpp; batch vs bare engine; converter peak memory; server vs in-process; calibrated vs labels-only vs judge-only intervals; memory planner vs llama.cpp on 7B/13B-shaped judges

@@ -3,6 +3,15 @@
     python scripts/build_llama.py install                                  # native build into this environment
     python scripts/build_llama.py install --portable --target DIR          # portable build into a folder (bundles)
     python scripts/build_llama.py show [--portable]                        # the build this machine would make
+    python scripts/build_llama.py server                                   # llama-server from the same source
+
+`server` builds llama.cpp's own HTTP server (the C++ `llama-server`, the main target of judgedesk's server backend)
+from the llama.cpp that the pinned sdist vendors, so the server and the in-process library are the same llama.cpp:
+native, without AMX kernels, CPU only unless CMAKE_ARGS says otherwise (CMAKE_ARGS="-DGGML_CUDA=on" for a GPU node),
+with nothing that reaches the network (no HTTPS, no download of the web UI). Only the llama-server target and what
+it links are compiled; the binary (static llama.cpp libraries) is cached under cache_root()/server/<key> by the same
+kind of key as the wheels, and the command prints its path. cmake and ninja come from PyPI into the running
+environment when the machine has neither.
 
 Two builds of the pinned sdist (the same llama.cpp source, checked by SHA-256):
 
@@ -54,6 +63,9 @@ BUILD_RECORD = "judgedesk-build.json"
 """Written into llama_cpp/lib of an installed build: which build it is, and the hashes of its libraries."""
 
 _SCRIPT_REVISION = "1"  # bump when this script changes what it builds
+_SERVER_REVISION = "1"  # bump when this script changes how it builds llama-server
+
+SERVER_TARGET = "llama-server"
 
 # The portable build's CPU backend variants. llama.cpp's list (ggml/src/CMakeLists.txt) has 14 for x86-64; these are
 # the generic floor (x64: SSE2, runs anywhere, slowly) and every AVX2-and-later level, without the pre-AVX2 levels
@@ -163,6 +175,29 @@ def build_spec(portable: bool) -> dict[str, object]:
     return spec
 
 
+def server_cmake_args(user_args: str) -> list[str]:
+    """CMake arguments of llama-server, for llama.cpp's own CMake project (not llama-cpp-python's).
+
+    The native build's (GGML_NATIVE, the AMX switch, the user's CMAKE_ARGS last so they win) after the server's:
+    static libraries so the cached binary stands alone; no tests, examples or unified app; no OpenSSL (judgedesk
+    talks plain HTTP to 127.0.0.1 or a trusted node; HTTPS belongs to a proxy in front); no web UI, neither built
+    with npm nor its prebuilt assets downloaded at build time (the build must not reach the network).
+    """
+    server = ["-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_BUILD_TOOLS=ON",
+              "-DLLAMA_BUILD_SERVER=ON", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
+              "-DLLAMA_BUILD_APP=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_UI=OFF", "-DLLAMA_USE_PREBUILT_UI=OFF"]
+    # LLAVA_BUILD is llama-cpp-python's option; llama-server links llama.cpp's mtmd library whatever it says.
+    return server + [arg for arg in cmake_args(False, user_args) if arg != "-DLLAVA_BUILD=OFF"]
+
+
+def server_spec() -> dict[str, object]:
+    """Everything that decides the llama-server binary; like build_spec, less the Python it never loads."""
+    spec = build_spec(portable=False)
+    del spec["python"]
+    return spec | {"flavour": "server", "cmake_args": server_cmake_args(os.environ.get("CMAKE_ARGS", "")),
+                   "target": SERVER_TARGET, "server_revision": _SERVER_REVISION}
+
+
 def build_key(spec: dict[str, object]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -256,6 +291,63 @@ def build_wheel(spec: dict[str, object], key: str) -> Path:
     return folder / built[0].name
 
 
+def build_server(spec: dict[str, object], key: str) -> Path:
+    """The llama-server binary for `spec`, from the cache or built now (several minutes on two cores)."""
+    folder = cache_root() / "server" / key
+    binary = folder / SERVER_TARGET
+    if binary.is_file() and (folder / BUILD_RECORD).is_file():
+        return binary
+    source = sdist()
+    cmake, generator = _build_tools()
+    with tempfile.TemporaryDirectory(prefix="llama-server-build-") as tmp:
+        with tarfile.open(source) as archive:
+            archive.extractall(tmp, filter="data")
+        tree = Path(tmp) / f"{PACKAGE.replace('-', '_')}-{VERSION}" / "vendor" / "llama.cpp"
+        out = Path(tmp) / "build"
+        print(f"building {SERVER_TARGET} from {PACKAGE} {VERSION}'s llama.cpp "
+              f"({shlex.join(spec['cmake_args'])}): several minutes", flush=True)  # type: ignore[arg-type]
+        started = time.monotonic()
+        _run([cmake, "-S", str(tree), "-B", str(out), *generator, *spec["cmake_args"]],  # type: ignore[misc]
+             "configuring llama-server")
+        # --parallel without a number defers to CMAKE_BUILD_PARALLEL_LEVEL (the Makefile sets it to nproc).
+        _run([cmake, "--build", str(out), "--target", SERVER_TARGET, "--parallel"], "building llama-server")
+        built = out / "bin" / SERVER_TARGET
+        if not built.is_file():
+            raise BuildError(f"the build finished without {built}")
+        staging = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        shutil.copy2(built, staging / SERVER_TARGET)
+        record = spec | {"key": key, "build_seconds": round(time.monotonic() - started),
+                         "sha256": _sha256(staging / SERVER_TARGET)}
+        (staging / BUILD_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(staging, folder)
+    print(f"built in {record['build_seconds']} s, cached in {folder}", flush=True)
+    return binary
+
+
+def _build_tools() -> tuple[str, list[str]]:
+    """cmake, and the Ninja generator when ninja is there; both installed from PyPI when the machine lacks them."""
+    scripts = Path(sys.executable).parent  # the venv's bin/, where pip puts the cmake and ninja launchers
+    search = os.pathsep.join([str(scripts), os.environ.get("PATH", "")])
+    missing = [tool for tool in ("cmake", "ninja") if shutil.which(tool, path=search) is None]
+    if missing:
+        print(f"installing {' and '.join(missing)} from PyPI into {sys.prefix}", flush=True)
+        _run([sys.executable, "-m", "pip", "install", "--quiet", *missing], f"installing {' and '.join(missing)}")
+    cmake = shutil.which("cmake", path=search)
+    ninja = shutil.which("ninja", path=search)
+    if cmake is None:
+        raise BuildError("cmake is still not on PATH after pip install cmake")
+    return cmake, ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"] if ninja else []
+
+
+def server_binary() -> Path:
+    """This machine's llama-server, built now unless the cache has it."""
+    spec = server_spec()
+    return build_server(spec, build_key(spec))
+
+
 def _patch(path: Path, edits: list[tuple[str, str]]) -> None:
     text = path.read_text()
     for old, new in edits:
@@ -333,13 +425,16 @@ def _sha256(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("install", "show"))
+    parser.add_argument("action", choices=("install", "show", "server"),
+                        help="install llama-cpp-python; show the build; build llama-server and print its path")
     parser.add_argument("--portable", action="store_true",
                         help="the run-anywhere build (CPU variants loaded at run time)")
     parser.add_argument("--target", type=Path, help="install into this folder instead of the running environment")
     args = parser.parse_args(argv)
     try:
-        if args.action == "show":
+        if args.action == "server":
+            print(server_binary())
+        elif args.action == "show":
             spec = build_spec(args.portable)
             print(json.dumps(spec | {"key": build_key(spec), "cache": str(cache_root())}, indent=2))
         else:
