@@ -142,7 +142,8 @@ class MemoryPlan:
         label = f" ({self.budget_label})" if self.budget_label else ""
         lines = [
             f"{self.model_name}: {self.architecture}, {_count(self.parameters)} weights, {self.n_layers} layers{gqa}",
-            f"Context {self.n_ctx} tokens, KV cache {self.cache_type} "
+            f"Context {self.n_ctx} tokens"
+            + (f" x {self.sequences} sequences" if self.sequences > 1 else "") + f", KV cache {self.cache_type} "
             f"({_bytes(self.kv_bytes_per_token)} per token); budget {_gib(self.budget_bytes)} {where}{label}",
             "",
         ]

@@ -14,7 +14,8 @@ largest tensor (a few hundred MiB for the 13B shape's embeddings), and written u
 renamed only when complete.
 
 The tokenizer is the demo judge's (so every judge format's prompt runs on the file); the embedding and output
-matrices are therefore as wide as its vocabulary (49,152 tokens) rather than the real judges' 32,000.
+matrices are therefore as wide as its vocabulary (49,152 tokens) rather than the real judges' 32,000: at Q4_K_M
+that is 93 MiB more for the 7B shapes (2.3% of the file) and 116 MiB more for the 13B (1.5%).
 """
 
 from __future__ import annotations

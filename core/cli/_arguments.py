@@ -295,7 +295,9 @@ def _quantize_commands(commands: argparse._SubParsersAction, formats: list[str])
     plan.add_argument("path", type=Path, metavar="PATH")
     plan.add_argument("--budget", type=float, default=24.0, metavar="GIB",
                       help="GPU memory in GiB (24 = RTX 3090 / 4090; also 8, 12, 16, 48)")
-    plan.add_argument("--ctx", type=int, default=4096, metavar="N", help="context size (4096)")
+    plan.add_argument("--ctx", type=int, default=4096, metavar="N", help="context size per sequence (4096)")
+    plan.add_argument("--sequences", type=int, default=1, metavar="N",
+                      help="sequences judged together, each with its own KV cache of --ctx tokens (1)")
     plan.add_argument("--cache-type", choices=["f16", "q8_0"], default="f16", help="KV cache type (f16)")
     plan.add_argument("--cpu", action="store_true", help="plan RAM for running on the CPU")
     plan.add_argument("--json", action="store_true", help="print JSON")

@@ -84,7 +84,7 @@ def _plan(args: argparse.Namespace) -> int:
     from judgedesk.quantize import plan_memory
 
     plan = plan_memory(args.path, budget_gib=args.budget, n_ctx=args.ctx, cache_type=args.cache_type,
-                       device="cpu" if args.cpu else "gpu")
+                       device="cpu" if args.cpu else "gpu", sequences=args.sequences)
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -1,18 +1,20 @@
 """The memory planner against what llama.cpp itself allocates, and `sequences_that_fit`.
 
-A synthetic judge (the 2-layer test-tiny shape, and a 1-layer shape whose attention scores outweigh the logits, as
-a 7B's do at 4096 tokens) is loaded by llama.cpp at several contexts and sequence counts; the planner's weights,
-KV cache and compute buffer must be within 5% of the buffers llama.cpp reports (bench/judge_memory.py does the same
-for the 7B and 13B shapes).
+The demo judge and synthetic judges (the 2-layer test-tiny shape, and a 1-layer shape whose attention scores
+outweigh the logits, as a 7B's do at 4096 tokens) are loaded by llama.cpp at several contexts and sequence counts;
+the planner's weights, KV cache and compute buffer must be within 5% of the buffers llama.cpp reports
+(bench/judge_memory.py does the same for the 7B and 13B shapes).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from judgedesk.core import InputError, read_gguf_header
+from judgedesk.core.cli import main
 from judgedesk.quantize import _synthetic, plan_memory, sequences_that_fit, synthetic_shape, write_synthetic_gguf
 from judgedesk.quantize._llama_buffers import measure_llama_buffers
 from judgedesk.quantize._model_shape import ModelShape, ModelTensor
@@ -25,16 +27,17 @@ _WIDE = {"hidden_size": 1024, "num_hidden_layers": 1, "num_attention_heads": 16,
 
 
 @pytest.fixture(scope="module")
-def judges(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def judges(tmp_path_factory: pytest.TempPathFactory, demo_path: Path) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("plan-vs-llama")
-    out = {"test-tiny": write_synthetic_gguf("test-tiny", folder / "tiny.gguf", context_length=4096).path}
+    out = {"demo": demo_path,
+           "test-tiny": write_synthetic_gguf("test-tiny", folder / "tiny.gguf", context_length=4096).path}
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(_synthetic.SYNTHETIC_SHAPES, "wide-attention", _WIDE)
         out["wide-attention"] = write_synthetic_gguf("wide-attention", folder / "wide.gguf").path
     return out
 
 
-@pytest.mark.parametrize("shape", ["test-tiny", "wide-attention"])
+@pytest.mark.parametrize("shape", ["demo", "test-tiny", "wide-attention"])
 @pytest.mark.parametrize(("n_ctx", "sequences"), [(1024, 1), (4096, 1), (4096, 4), (1000, 2)])
 def test_planner_matches_llama_cpps_buffers_within_5_percent(judges: dict[str, Path], shape: str, n_ctx: int,
                                                               sequences: int) -> None:
@@ -120,3 +123,16 @@ def test_sequences_that_fit_refuses_bad_arguments(judges: dict[str, Path]) -> No
         sequences_that_fit(path, n_ctx=0, free_bytes=1 << 30)
     with pytest.raises(InputError, match="max_sequences"):
         sequences_that_fit(path, n_ctx=4096, free_bytes=1 << 30, max_sequences=0)
+
+
+def test_plan_on_the_command_line_takes_sequences(judges: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    rows = {}
+    for sequences in (1, 4):
+        assert main(["quantize", "plan", str(judges["test-tiny"]), "--cpu", "--ctx", "4096", "--sequences",
+                     str(sequences), "--json"]) == 0
+        plan = json.loads(capsys.readouterr().out)
+        assert plan["sequences"] == sequences
+        rows[sequences] = plan["rows"][0]
+    assert rows[4]["kv_cache_bytes"] == 4 * rows[1]["kv_cache_bytes"]
+    assert main(["quantize", "plan", str(judges["test-tiny"]), "--ctx", "4096", "--sequences", "4"]) == 0
+    assert "Context 4096 tokens x 4 sequences" in capsys.readouterr().out
