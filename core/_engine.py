@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import Cancelled, FormatError, InputError
+from ._errors import Cancelled, FormatError, InputError, JudgedeskError, ServerUnavailableError
 from ._progress import CancelFlag, Progress
 from ._prompt_assembly import FittedPrompt, fit_prompt
 from ._prompt_preview import PromptPreview, preview_prompt
@@ -36,6 +36,7 @@ from ._records import (
 )
 from ._version import __version__
 from .backends import Backend, Sampling
+from .backends._protocol import stop_if_cancelled
 from .formats import JudgeFormat, OutputSpec, PromptFields, Task, check_format, get_format, hash_texts
 
 __all__ = ["VERDICT_DECODING_KEYS", "DecodingSettings", "Judge", "constrained_option_probabilities"]
@@ -155,12 +156,12 @@ class Judge:
         probabilities: dict[str, float] | None = None
         if spec.verdict_first and fast:
             probs = self._option_probabilities(fitted.tokens, option_tokens)
+            if not self.decoding.explain:
+                return self._read_verdict(item, order, assembly, probs)
             chosen = max(range(len(probs)), key=probs.__getitem__)
-            raw = fitted.prompt.prefill + option_texts[chosen]
-            if self.decoding.explain:
-                rest = self._generate(list(fitted.tokens) + option_tokens[chosen],
-                                      budget - len(option_tokens[chosen]), spec.rest_only_grammar(), cancel)
-                raw += rest
+            rest = self._generate(list(fitted.tokens) + option_tokens[chosen], budget - len(option_tokens[chosen]),
+                                  spec.rest_only_grammar(), cancel)
+            raw = fitted.prompt.prefill + option_texts[chosen] + rest
             probabilities = dict(zip(spec.options, probs, strict=True))
         elif spec.verdict_first:
             raw = fitted.prompt.prefill + self._generate(fitted.tokens, budget, spec.grammar(), cancel)
@@ -173,6 +174,63 @@ class Judge:
             probabilities = dict(zip(spec.options, probs, strict=True))
         else:
             raw = self._generate(fitted.tokens, budget, None, cancel)
+        return self._verdict(item, order, assembly, raw, probabilities)
+
+    def compare_many(self, requests: Sequence[tuple[EvalItem, str]],
+                     cancel: CancelFlag | None = None) -> list[PairwiseVerdict | JudgedeskError]:
+        """`compare(item, order=order)` for each (item, order) of `requests`, in order; an item's own error (too
+        long for the context, ...) takes its place in the list instead of stopping the others.
+
+        Fast verdicts (verdict-first format, read from logits, no reasons) of a backend that evaluates several
+        prompts in one forward pass (`capabilities.max_sequences` > 1) are read that way, with the same verdicts
+        as one at a time; everything else is judged one at a time. `cancel` is checked between judgements.
+        """
+        results: list[PairwiseVerdict | JudgedeskError | None] = [None] * len(requests)
+        batched: list[tuple[int, _Assembly]] = []
+        for index, (item, order) in enumerate(requests):
+            try:
+                assembly = self._assemble_pairwise(item, order)
+            except JudgedeskError as exc:
+                results[index] = exc
+                continue
+            if self.batches_fast_verdicts and assembly.spec.verdict_first and assembly.fast:
+                batched.append((index, assembly))
+                continue
+            stop_if_cancelled(cancel)
+            try:
+                results[index] = self.compare(item, order=order, cancel=cancel)
+            except (Cancelled, ServerUnavailableError):
+                raise
+            except JudgedeskError as exc:
+                results[index] = exc
+        stop_if_cancelled(cancel)
+        if batched:
+            scores = self.backend.score_options_batch(  # type: ignore[attr-defined]
+                [(assembly.fitted.tokens, assembly.option_tokens) for _, assembly in batched])
+            for (index, assembly), logprobs in zip(batched, scores, strict=True):
+                item, order = requests[index]
+                probs = constrained_option_probabilities(assembly.option_tokens, logprobs)
+                results[index] = self._read_verdict(item, order, assembly, probs)
+        return [result for result in results if result is not None]
+
+    @property
+    def batches_fast_verdicts(self) -> bool:
+        """Whether `compare_many` reads fast verdicts several prompts per forward pass (a backend with
+        `capabilities.max_sequences` > 1, fast decoding without reasons)."""
+        return (self.backend.capabilities.max_sequences > 1 and self.decoding.fast and not self.decoding.explain
+                and hasattr(self.backend, "score_options_batch"))
+
+    def _read_verdict(self, item: EvalItem, order: str, assembly: _Assembly, probs: list[float]) -> PairwiseVerdict:
+        """The verdict read from the options' probabilities `probs` (fast, no reasons): the likeliest option."""
+        spec = assembly.spec
+        chosen = max(range(len(probs)), key=probs.__getitem__)
+        raw = assembly.fitted.prompt.prefill + list(spec.options.values())[chosen]
+        return self._verdict(item, order, assembly, raw, dict(zip(spec.options, probs, strict=True)))
+
+    def _verdict(self, item: EvalItem, order: str, assembly: _Assembly, raw: str,
+                 probabilities: dict[str, float] | None) -> PairwiseVerdict:
+        """The record of `raw` (the judge's output) for `item` shown in `order`."""
+        fitted, fast = assembly.fitted, assembly.fast
         parsed = self.format.parse_pairwise(raw, self.lang)
         labels = _POSITION_TO_LABEL[order]
         mapped: dict[str, float] | None = None

@@ -13,8 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ._engine import DecodingSettings, Judge
+from ._errors import InputError
 from ._interrupts import raise_if_interrupted
 from ._judges import recorded_format, resolve_judge
+from ._sequence_choice import Sequences, choose_sequences
 from .backends import Backend, create_backend
 from .formats import choose_format
 
@@ -47,12 +49,12 @@ class ServerOptions:
 def load_judge(judge: str | Path | None = None, *, format: str | None = None, lang: str = "en",
                rubric: str | None = None, decoding: DecodingSettings | None = None, n_ctx: int = 4096,
                n_threads: int | None = None, n_gpu_layers: int = 0, device: str = "cpu",
-               server: ServerOptions | None = None) -> Judge:
+               server: ServerOptions | None = None, sequences: Sequences = 1) -> Judge:
     """A `Judge` that owns its model: `judge` loaded by `open_judge_backend` (see there for what `judge`, `device`
     and `server` may be), used by `judge_with_backend` (the format's order, what a server cannot do)."""
     decoding = decoding or DecodingSettings()
     backend = open_judge_backend(judge, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers, device=device,
-                                 seed=decoding.sampling.seed, server=server)
+                                 seed=decoding.sampling.seed, server=server, sequences=sequences)
     try:
         return judge_with_backend(backend, judge=judge, format=format, lang=lang, rubric=rubric, decoding=decoding)
     except BaseException:
@@ -62,7 +64,7 @@ def load_judge(judge: str | Path | None = None, *, format: str | None = None, la
 
 def open_judge_backend(judge: str | Path | None = None, *, n_ctx: int = 4096, n_threads: int | None = None,
                        n_gpu_layers: int = 0, device: str = "cpu", seed: int = 2023,
-                       server: ServerOptions | None = None) -> Backend:
+                       server: ServerOptions | None = None, sequences: Sequences = 1) -> Backend:
     """The loaded model of `judge`, which the caller owns and closes.
 
     Args:
@@ -75,8 +77,14 @@ def open_judge_backend(judge: str | Path | None = None, *, n_ctx: int = 4096, n_
         device: where transformers runs a folder: "cpu", "cuda" or "auto".
         seed: llama.cpp's default sampler seed (every generation sets its own).
         server: judge through this inference server instead of loading the model here.
+        sequences: prompts a GGUF judge evaluates per forward pass in a batch run (`Judge.compare_many`), or
+            'auto' (`choose_sequences`: 1 on the CPU, what the memory plan fits on a GPU). A count above 1 is
+            refused for the other backends (a server's concurrency is its requests in flight).
     """
     backend: Backend
+    if sequences not in (1, "auto") and (server is not None or resolve_judge(str(judge) if judge else None).is_dir()):
+        raise InputError(f"{sequences} sequences per forward pass are for GGUF judges run here (llama.cpp); "
+                         "an inference server judges several at once with its requests in flight")
     if server is not None:
         path = resolve_judge(str(judge)) if judge else None
         backend = create_backend("server", url=server.url, model=server.model, judge_file=path, n_ctx=n_ctx,
@@ -88,8 +96,9 @@ def open_judge_backend(judge: str | Path | None = None, *, n_ctx: int = 4096, n_
         if path.is_dir():
             backend = create_backend("transformers", path=path, device=device, n_ctx=n_ctx, n_threads=n_threads)
         else:
+            n_seq = choose_sequences(sequences, path, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers)
             backend = create_backend("llama.cpp", path=path, n_ctx=n_ctx, n_threads=n_threads,
-                                     n_gpu_layers=n_gpu_layers, seed=seed)
+                                     n_gpu_layers=n_gpu_layers, seed=seed, n_seq=n_seq)
     try:
         raise_if_interrupted()  # a Ctrl-C that llama.cpp's log callback swallowed while the model loaded
     except BaseException:

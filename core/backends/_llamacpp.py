@@ -9,6 +9,11 @@ demo judge), and its KV entry then differs for every later call that reuses it; 
 evaluated alone (`_batches`), and a reused prefix always leaves at least two tokens to evaluate. With GPU layers the
 batch split can change the last bits, so there every call starts from an empty cache. Context, batch and thread
 counts are fixed at load and recorded in the manifest.
+
+With `n_seq` > 1 the context holds that many sequences, each in its own KV stream of `n_ctx` tokens, and
+`score_options_batch` evaluates up to `n_seq` prompts in one forward pass, cut as _sequences.py explains so that
+every prompt's logits are the ones it gets alone (tested bit for bit on the CPU). Sequence 0 is also the sequence of
+every single-prompt call.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from .._load_probe import check_first_load
 from .._progress import CancelFlag
 from ._gbnf import GrammarError
 from ._protocol import BackendCapabilities, Generation, ModelInfo, Sampling, check_fits, stop_if_cancelled
+from ._sequences import plan_rounds
 from ._stops import first_stop
 
 __all__ = ["LlamaCppBackend"]
@@ -77,7 +83,7 @@ class LlamaCppBackend:
     name = "llama.cpp"
 
     def __init__(self, path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None, n_batch: int = 512,
-                 n_gpu_layers: int = 0, seed: int = 2023, reuse_prefix: bool | None = None) -> None:
+                 n_gpu_layers: int = 0, seed: int = 2023, reuse_prefix: bool | None = None, n_seq: int = 1) -> None:
         """Load `path`.
 
         Args:
@@ -89,7 +95,11 @@ class LlamaCppBackend:
             n_gpu_layers: layers to offload to a GPU (0 = CPU only, -1 = all); 0 on a build without GPU support.
             seed: default sampler seed.
             reuse_prefix: keep the KV cache of a prefix shared with the previous call; default: on the CPU only.
+            n_seq: prompts `score_options_batch` evaluates in one forward pass, each in a sequence of its own with
+                `n_ctx` tokens of KV cache (so the cache is `n_seq` times as large).
         """
+        if n_seq < 1:
+            raise ValueError(f"n_seq must be 1 or more, not {n_seq}")
         path = Path(path)
         header = read_gguf_header(path)  # raises ModelFileError on anything llama.cpp is known to abort on
         trained = header.context_length
@@ -128,6 +138,11 @@ class LlamaCppBackend:
             raise ModelLoadError(path, f"llama.cpp refused it: {reason}" if reason else str(exc)) from exc
         if self._llm._is_recurrent or self._llm._is_hybrid:
             self._reuse_prefix = False  # their state cannot be trimmed back to a prefix
+            n_seq = 1  # nor kept in streams of their own
+        self._n_seq = n_seq
+        if n_seq > 1:
+            self._open_sequences(path, n_seq)
+            self.capabilities = BackendCapabilities(offload_note=offload_note, max_sequences=n_seq)
         model = self._llm._model
         bos_id = model.token_bos()
         eos_id = model.token_eos()
@@ -147,6 +162,29 @@ class LlamaCppBackend:
             judge_format=header.judge_format, synthetic=header.synthetic,
             path=path,
         )
+
+    def _open_sequences(self, path: Path, n_seq: int) -> None:
+        """Replace the one-sequence context Llama() made with one of `n_seq` sequences in streams of their own."""
+        llm, lib = self._llm, self._lib
+        params = lib.llama_context_default_params()
+        for name, _ in type(params)._fields_:
+            setattr(params, name, getattr(llm.context_params, name))
+        params.n_seq_max = n_seq
+        params.kv_unified = False  # a stream per sequence: each attends only to its own n_ctx cells
+        params.n_ctx = self.n_ctx * n_seq
+        llm._ctx.close()  # free its KV cache before n_seq times as much is allocated
+        try:
+            with captured_llama_log(lib) as log:
+                llm._ctx = lib._internals.LlamaContext(model=llm._model, params=params, verbose=False)
+        except ValueError as exc:
+            reason = llama_failure_reason(log)
+            self.close()
+            raise ModelLoadError(path, f"llama.cpp could not make a context of {n_seq} sequences of {self.n_ctx} "
+                                       f"tokens (try fewer sequences or a smaller context): "
+                                       f"{reason or exc}") from exc
+        llm.context_params = params
+        llm.n_tokens = 0
+        self._batch = lib.llama_batch_init(self._n_batch, 0, 1)
 
     # -- tokens ---------------------------------------------------------------------------------------------
 
@@ -194,7 +232,11 @@ class LlamaCppBackend:
             start += length
 
     def _last_logprobs(self) -> np.ndarray:
-        pointer = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        return self._logprobs_at(-1)
+
+    def _logprobs_at(self, row: int) -> np.ndarray:
+        """Log-probabilities after the batch row `row` of the last decode (-1: its last output)."""
+        pointer = self._lib.llama_get_logits_ith(self._llm._ctx.ctx, row)
         logits = np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)),
                                        shape=(self._n_vocab,)).astype(np.float64)
         shifted = logits - logits.max()
@@ -219,6 +261,66 @@ class LlamaCppBackend:
                 per_token.append(float(after_prefix[prefix][token]))
             scores.append(per_token)
         return scores
+
+    def score_options_batch(self, requests: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]
+                            ) -> list[list[list[float]]]:
+        """`score_options` for each (prompt, options) of `requests`, `n_seq` prompts per forward pass; the values
+        are bit-identical to `score_options` one request at a time (on the CPU)."""
+        if self._n_seq == 1:
+            return [self.score_options(prompt, options) for prompt, options in requests]
+        for prompt, options in requests:
+            check_fits(len(prompt) + max((len(o) for o in options), default=0), self.n_ctx)
+        scores: list[list[list[float]]] = []
+        for first in range(0, len(requests), self._n_seq):
+            scores += self._score_group(requests[first:first + self._n_seq])
+        return scores
+
+    def _score_group(self, group: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]) -> list[list[list[float]]]:
+        """Score up to `n_seq` requests, request i in sequence i: their prompts in rounds of one forward pass each,
+        then each option's earlier tokens in its own sequence, as `score_options` feeds them."""
+        ctx = self._llm._ctx
+        self._llm.n_tokens = 0  # sequence 0 no longer holds the last single-prompt call's tokens
+        for seq in range(len(group)):
+            ctx.kv_cache_seq_rm(seq, 0, -1)
+        after_prompt: dict[int, np.ndarray] = {}
+        for chunks in plan_rounds([len(prompt) for prompt, _ in group], self._n_batch):
+            rows = [(c.seq, c.start + k, group[c.seq][0][c.start + k]) for c in chunks for k in range(c.count)]
+            wanted = {c.seq: c.start + c.count - 1 for c in chunks if c.start + c.count == len(group[c.seq][0])}
+            outputs = self._decode(rows, wanted)
+            after_prompt.update(outputs)
+        results = []
+        for seq, (prompt, options) in enumerate(group):
+            after_prefix: dict[tuple[int, ...], np.ndarray] = {(): after_prompt[seq]}
+            per_option = []
+            for option in options:
+                per_token = []
+                for k, token in enumerate(option):
+                    prefix = tuple(option[:k])
+                    if prefix not in after_prefix:
+                        ctx.kv_cache_seq_rm(seq, len(prompt), -1)
+                        rows = [(seq, len(prompt) + j, t) for j, t in enumerate(prefix)]
+                        after_prefix[prefix] = self._decode(rows, {seq: len(prompt) + len(prefix) - 1})[seq]
+                    per_token.append(float(after_prefix[prefix][token]))
+                per_option.append(per_token)
+            results.append(per_option)
+        return results
+
+    def _decode(self, rows: Sequence[tuple[int, int, int]], wanted: Mapping[int, int]) -> dict[int, np.ndarray]:
+        """One llama_decode of `rows` (sequence, position, token); the log-probabilities after the token at
+        position `wanted[seq]` of each sequence in `wanted`."""
+        batch = self._batch
+        out_rows = {}
+        for i, (seq, position, token) in enumerate(rows):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
+            batch.seq_id[i][0] = seq
+            batch.logits[i] = wanted.get(seq) == position
+            if batch.logits[i]:
+                out_rows[seq] = i
+        batch.n_tokens = len(rows)
+        code = self._lib.llama_decode(self._llm._ctx.ctx, batch)
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code}")
+        return {seq: self._logprobs_at(i) for seq, i in out_rows.items()}
 
     def _parsed_grammar(self, grammar: str) -> Any:
         """`grammar` for llama-cpp-python's sampler, once llama.cpp has parsed it. LlamaGrammar parses nothing, and
@@ -286,13 +388,20 @@ class LlamaCppBackend:
     # -- description ----------------------------------------------------------------------------------------
 
     def settings(self) -> Mapping[str, Any]:
-        return {"n_ctx": self.n_ctx, "n_batch": self._n_batch, "n_threads": self._n_threads,
-                "n_gpu_layers": self._n_gpu_layers}
+        settings = {"n_ctx": self.n_ctx, "n_batch": self._n_batch, "n_threads": self._n_threads,
+                    "n_gpu_layers": self._n_gpu_layers}
+        if self._n_seq > 1:  # only then, so one-sequence manifests stay as they were
+            settings["n_seq"] = self._n_seq
+        return settings
 
     def versions(self) -> Mapping[str, str]:
         return {"llama_cpp_python": self._lib.__version__}
 
     def close(self) -> None:
+        batch = getattr(self, "_batch", None)
+        if batch is not None:
+            self._lib.llama_batch_free(batch)
+            self._batch = None
         llm = getattr(self, "_llm", None)
         if llm is not None:
             llm.close()

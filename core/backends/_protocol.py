@@ -114,6 +114,8 @@ class BackendCapabilities:
     """Judgements that may run at once (1 for a model held in this process; a server's request budget)."""
     endpoint: str | None = None
     """'host:port' of the inference server judging; None when the model runs in this process."""
+    max_sequences: int = 1
+    """Prompts `score_options_batch` evaluates in one forward pass (1: the backend has no such method)."""
     offload_note: str | None = None
     """In plain words, why the GPU layers asked for do not run on a GPU (a llama.cpp build without GPU support);
     None when they do, or when none were asked for."""

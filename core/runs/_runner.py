@@ -283,10 +283,14 @@ def _judgements(judge: Judge, todo: list[tuple[StoredTask, str]], in_flight: int
     the judgements already running are finished and yielded, so nothing judged is lost.
     """
     if in_flight == 1:
-        for task, side in todo:
+        group = judge.backend.capabilities.max_sequences if judge.batches_fast_verdicts else 1
+        for first in range(0, len(todo), group):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("the batch run was cancelled")  # run_batch adds the run's counts
-            yield (task, side, *_judge_one(judge, task, side))
+            if group == 1:
+                yield (*todo[first], *_judge_one(judge, *todo[first]))
+            else:
+                yield from _judge_together(judge, todo[first:first + group])
         return
     queue = iter(todo)
     pending: dict[Future[tuple[Status, dict[str, Any]]], tuple[StoredTask, str]] = {}
@@ -314,6 +318,22 @@ def _judgements(judge: Judge, todo: list[tuple[StoredTask, str]], in_flight: int
         raise failure
     if cancel is not None and cancel.is_set() and next(queue, None) is not None:
         raise Cancelled("the batch run was cancelled")
+
+
+def _judge_together(judge: Judge, todo: list[tuple[StoredTask, str]]) -> Iterator[Judgement]:
+    """Judge `todo` with `Judge.compare_many` (several prompts per forward pass): pairwise orders only, a grade or
+    an item's error as `_judge_one` would give it."""
+    pairwise = [(task, side) for task, side in todo if side != "single"]
+    verdicts = iter(judge.compare_many([(_item(task), side) for task, side in pairwise]))
+    for task, side in todo:
+        if side == "single":
+            yield task, side, *_judge_one(judge, task, side)
+            continue
+        verdict = next(verdicts)
+        if isinstance(verdict, JudgedeskError):
+            yield task, side, Status.ERROR, {"item_id": task.item_id, "error": str(verdict)}
+        else:
+            yield task, side, verdict.status, verdict.to_dict()
 
 
 def _judge_one(judge: Judge, task: StoredTask, side: str) -> tuple[Status, dict[str, Any]]:
