@@ -15,6 +15,7 @@ from .._judges import list_judges
 from .._library import LibraryRecord, delete_judge, import_judge
 from .._loading import ServerOptions, decoding_limits, load_judge
 from .._records import EvalItem, Status, to_json
+from .._sequence_choice import parse_sequences
 from ..backends import Sampling
 from ..formats import Task, check_format, get_format
 from ._arguments import read_text_argument
@@ -37,7 +38,8 @@ def judge_from_args(args: argparse.Namespace, *, fast: bool) -> Judge:
                                allow_cgnat=args.allow_cgnat)
     judge = load_judge(args.judge, format=args.format, lang=args.lang,
                        rubric=read_text_argument(args.rubric, "rubric"), decoding=decoding, n_ctx=args.ctx,
-                       n_threads=args.threads, n_gpu_layers=args.gpu_layers, server=server)
+                       n_threads=args.threads, n_gpu_layers=args.gpu_layers, server=server,
+                       sequences=parse_sequences(getattr(args, "sequences", "1")))
     if server is not None:
         _say_what_the_server_changed(judge, decoding)
     elif note := judge.backend.capabilities.offload_note:
