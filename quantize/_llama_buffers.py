@@ -31,6 +31,7 @@ from judgedesk.core import ModelFileError
 __all__ = ["LlamaBuffers", "measure_llama_buffers", "measure_llama_contexts"]
 
 _MIB = 1 << 20
+_FAILURE = re.compile(r"\berror\b|failed", re.IGNORECASE)
 _CACHE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8}  # ggml_type values llama.cpp takes for type_k / type_v
 _BUFFER_LINE = re.compile(r"(\S+)\s+(model|KV|output|compute) buffer size =\s*([\d.]+) MiB")
 
@@ -75,7 +76,6 @@ def measure_llama_contexts(path: str | Path, *, n_ctx: int, n_seqs: Sequence[int
     while_loaded(n_seq): called while each context exists (a benchmark reads the GPU's memory there).
     """
     import llama_cpp
-    from judgedesk.core._llama_log import llama_failure_reason
 
     path = Path(path)
     with _whole_llama_log(llama_cpp) as load_lines:
@@ -83,7 +83,7 @@ def measure_llama_contexts(path: str | Path, *, n_ctx: int, n_seqs: Sequence[int
         model_params.n_gpu_layers = n_gpu_layers
         model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
     if not model:
-        raise ModelFileError(path, llama_failure_reason(load_lines) or "llama.cpp could not load it")
+        raise ModelFileError(path, _failure_reason(load_lines) or "llama.cpp could not load it")
     results = []
     try:
         for n_seq in n_seqs:
@@ -105,7 +105,7 @@ def measure_llama_contexts(path: str | Path, *, n_ctx: int, n_seqs: Sequence[int
                 elif context:
                     llama_cpp.llama_free(context)
             if not context:
-                raise ModelFileError(path, llama_failure_reason(lines) or
+                raise ModelFileError(path, _failure_reason(lines) or
                                      f"llama.cpp could not create a context of {n_seq} x {n_ctx} tokens")
             results.append(_parse([*load_lines, *lines]))
     finally:
@@ -132,6 +132,11 @@ def _whole_llama_log(llama_cpp: ModuleType) -> Iterator[list[str]]:
 
         llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
         lines.extend("".join(pieces).splitlines())
+
+
+def _failure_reason(lines: list[str]) -> str | None:
+    """llama.cpp's own words for a failed load: its first line saying error or failed (the cause comes first)."""
+    return next((line.strip() for line in lines if _FAILURE.search(line)), None)
 
 
 def _parse(lines: list[str]) -> LlamaBuffers:

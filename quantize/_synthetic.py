@@ -32,7 +32,7 @@ import numpy as np
 from gguf import GGML_QUANT_SIZES, GGML_QUANT_VERSION, GGMLQuantizationType, GGUFReader, GGUFValueType, GGUFWriter
 from judgedesk.core import JUDGEDESK_SYNTHETIC_KEY, demo_judge_path
 
-from ._convert import _reserve_temp_file
+from . import _convert
 from ._errors import QuantizeError
 from ._model_shape import ModelShape, ModelTensor, model_shape_from_hf_config
 from ._tensor_type_rules import FILE_TYPES, tensor_bytes, tensor_types
@@ -135,7 +135,7 @@ def write_synthetic_gguf(shape: str, out: str | Path, *, qtype: str = "Q4_K_M", 
     except OSError as exc:
         raise QuantizeError(f"{out.parent}: cannot create the output folder ({exc.strerror or exc})") from exc
     rng = np.random.default_rng(seed)
-    temp = _reserve_temp_file(out)
+    temp = _convert._reserve_temp_file(out)  # the converter's: a fresh file next to `out`, renamed when complete
     try:
         writer.open_output_file(temp)
         writer.write_header_to_file()

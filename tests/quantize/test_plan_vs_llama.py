@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from judgedesk.core import InputError, read_gguf_header
+from judgedesk.core import InputError, ModelFileError, read_gguf_header
 from judgedesk.core.cli import main
 from judgedesk.quantize import _synthetic, plan_memory, sequences_that_fit, synthetic_shape, write_synthetic_gguf
 from judgedesk.quantize._llama_buffers import measure_llama_buffers
@@ -136,3 +136,10 @@ def test_plan_on_the_command_line_takes_sequences(judges: dict[str, Path], capsy
     assert rows[4]["kv_cache_bytes"] == 4 * rows[1]["kv_cache_bytes"]
     assert main(["quantize", "plan", str(judges["test-tiny"]), "--ctx", "4096", "--sequences", "4"]) == 0
     assert "Context 4096 tokens x 4 sequences" in capsys.readouterr().out
+
+
+def test_a_file_llama_cpp_cannot_load_is_an_error_naming_it(judges: dict[str, Path], tmp_path: Path) -> None:
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(judges["test-tiny"].read_bytes()[:100_000])
+    with pytest.raises(ModelFileError, match="truncated.gguf.*failed"):
+        measure_llama_buffers(truncated, n_ctx=512)
