@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 from judgedesk.core import DEMO_JUDGE, Manifest, import_judge
+from judgedesk.desktop._app import start_window
 from judgedesk.desktop._judge_picker import JudgePicker
 from judgedesk.desktop._judges_view import JudgesView
+from judgedesk.desktop._settings import AppSettings
 from judgedesk.desktop._synthetic_mark import SYNTHETIC_MARK
 from judgedesk.desktop._verdict_card import manifest_summary
 from judgedesk.quantize import write_synthetic_gguf
@@ -52,3 +54,15 @@ def test_a_verdicts_manifest_line_marks_it() -> None:
                     seed=1, backend="llama.cpp", versions={})
     assert SYNTHETIC_MARK not in manifest_summary(real)
     assert manifest_summary(dataclasses.replace(real, synthetic=True)).startswith(f"judge.gguf {SYNTHETIC_MARK}")
+
+
+def test_the_status_bar_marks_it_once_loaded(tmp_path: Path, qtbot) -> None:
+    settings = AppSettings()  # start_window's own settings, under this test's JUDGEDESK_HOME
+    settings.runs_dir = tmp_path / "runs"
+    settings.default_judge = "tiny-synthetic"
+    window = start_window()
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.context.service.loaded is not None, timeout=60000)
+    assert window.context.service.loaded.info.synthetic is True
+    assert f"tiny.gguf {SYNTHETIC_MARK}" in window.judge_label.text()
+    window.close()
