@@ -36,7 +36,6 @@ from ._records import (
 )
 from ._version import __version__
 from .backends import Backend, Sampling
-from .backends._protocol import stop_if_cancelled
 from .formats import JudgeFormat, OutputSpec, PromptFields, Task, check_format, get_format, hash_texts
 
 __all__ = ["VERDICT_DECODING_KEYS", "DecodingSettings", "Judge", "constrained_option_probabilities"]
@@ -196,14 +195,14 @@ class Judge:
             if self.batches_fast_verdicts and assembly.spec.verdict_first and assembly.fast:
                 batched.append((index, assembly))
                 continue
-            stop_if_cancelled(cancel)
+            _stop_if_cancelled(cancel)
             try:
                 results[index] = self.compare(item, order=order, cancel=cancel)
             except (Cancelled, ServerUnavailableError):
                 raise
             except JudgedeskError as exc:
                 results[index] = exc
-        stop_if_cancelled(cancel)
+        _stop_if_cancelled(cancel)
         if batched:
             scores = self.backend.score_options_batch(  # type: ignore[attr-defined]
                 [(assembly.fitted.tokens, assembly.option_tokens) for _, assembly in batched])
@@ -455,6 +454,11 @@ class Judge:
         if generation.stopped_at is not None:
             return generation.text + generation.stopped_at
         return generation.text.rstrip() + statement
+
+
+def _stop_if_cancelled(cancel: CancelFlag | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("judging cancelled")
 
 
 def _caller_key(key: str, order: str) -> str:

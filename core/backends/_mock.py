@@ -72,6 +72,15 @@ class MockBackend:
 
         return [[mass(option[:k + 1]) - mass(option[:k]) for k in range(len(option))] for option in options]
 
+    def score_options_batch(self, requests: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]
+                            ) -> list[list[list[float]]]:
+        """`score_options` of each request, recorded as one 'batch' call per `capabilities.max_sequences` requests
+        (what one forward pass of a multi-sequence backend would take)."""
+        width = self.capabilities.max_sequences
+        for first in range(0, len(requests), width):
+            self.calls.append({"kind": "batch", "size": len(requests[first:first + width])})
+        return [self.score_options(prompt, options) for prompt, options in requests]
+
     def generate(self, prompt: Sequence[int], *, max_tokens: int, sampling: Sampling, grammar: str | None = None,
                  stop: Sequence[str] = (), cancel: CancelFlag | None = None) -> Generation:
         stop_if_cancelled(cancel)
