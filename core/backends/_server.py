@@ -65,6 +65,9 @@ class ServerBackend:
     """Set while connecting, from the local judge file or, without one, from what the server says."""
     n_ctx: int
     """The context window: the asked size capped at the server's and the file's."""
+    notes: tuple[str, ...]
+    """In plain words, what the server was started without that judgedesk asked for, and what it does instead
+    (fewer requests in flight than asked, a smaller context); empty when the server gives all of it."""
 
     def __init__(self, url: str, *, model: str | None = None, judge_file: str | Path | None = None,
                  chat_template_file: str | Path | None = None, n_ctx: int = 4096, max_in_flight: int = 4,
@@ -116,6 +119,7 @@ class ServerBackend:
                 self.info = replace(self.info, chat_template=given.template,
                                     bos_token=given.bos_token or self.info.bos_token,
                                     eos_token=given.eos_token or self.info.eos_token)
+            max_in_flight, self.notes = self._fit_to_server(max_in_flight, n_ctx)
             self.capabilities = BackendCapabilities(logprobs=self._probe_logprobs(), grammar=self.facts.has_grammar,
                                                     max_in_flight=max_in_flight, endpoint=endpoint.address)
         except BaseException:
@@ -151,6 +155,28 @@ class ServerBackend:
             bos_token=facts.bos_token or "", eos_token=facts.eos_token or "", bos_id=bos_id,
             add_bos=bos_id is not None,
         )
+
+    def _fit_to_server(self, max_in_flight: int, n_ctx: int) -> tuple[int, tuple[str, ...]]:
+        """Requests in flight capped at the server's slots, and what the server lacks of what was asked."""
+        facts, notes = self.facts, []
+        llama_server = facts.dialect == "llama.cpp"
+        if facts.slots is not None and facts.slots < max_in_flight:
+            # More would only wait in the server's queue, where their time counts against the timeout.
+            notes.append(f"it decodes {facts.slots} request{'s' if facts.slots > 1 else ''} at once"
+                         f"{f' (--parallel {facts.slots})' if llama_server else ''}: judgedesk keeps {facts.slots} in "
+                         f"flight, not {max_in_flight}"
+                         f"{f'; start it with --parallel {max_in_flight} for more' if llama_server else ''}")
+            max_in_flight = facts.slots
+        wanted = min(n for n in (n_ctx, self.info.context_length) if n)
+        if facts.n_ctx is not None and facts.n_ctx < wanted:
+            hint = ""
+            if llama_server:
+                slots = facts.slots or 1
+                hint = (f"; llama-server divides --ctx-size among its {slots} slot{'s' if slots > 1 else ''}: "
+                        f"start it with --ctx-size {wanted * slots} for {wanted} each")
+            notes.append(f"a request may use {facts.n_ctx} tokens there: judgedesk fits prompts into {facts.n_ctx}, "
+                         f"not {wanted} (longer inputs are shortened or fail){hint}")
+        return max_in_flight, tuple(notes)
 
     def _server_leading_tokens(self) -> list[int]:
         """What the server puts before every text it tokenizes (llama-cpp-python: BOS, when its model adds one)."""

@@ -45,6 +45,8 @@ class ServerFacts:
     """Text of the BOS token, when reported."""
     eos_token: str | None = None
     """Text of the EOS token, when reported."""
+    slots: int | None = None
+    """Requests the server decodes at once, when it reports it (llama.cpp's --parallel, `total_slots`)."""
 
     @property
     def takes_token_ids(self) -> bool:
@@ -76,8 +78,11 @@ def probe_server(client: JsonClient, model: str | None) -> ServerFacts:
         settings = props["default_generation_settings"]
         n_ctx = props.get("n_ctx") or (settings.get("n_ctx") if isinstance(settings, dict) else None)
         build = props.get("build_info")
+        # default_generation_settings.n_ctx is one slot's context (llama-server divides --ctx-size among its
+        # --parallel slots unless --kv-unified): the most one request may use.
         return ServerFacts("llama.cpp", model, str(build) if build else None, _int(n_ctx),
-                           props.get("chat_template") or None, props.get("bos_token"), props.get("eos_token"))
+                           props.get("chat_template") or None, props.get("bos_token"), props.get("eos_token"),
+                           _int(props.get("total_slots")))
     version = _optional(client, "GET", "/version")
     if isinstance(version, dict) and "version" in version:
         return ServerFacts("vllm", model, str(version["version"]), _int(entries[model].get("max_model_len")))
@@ -142,6 +147,12 @@ def completion(client: JsonClient, facts: ServerFacts, prompt: list[int] | str, 
     }
     # Each server reads its own name for the repetition penalty; an unknown field is ignored by all three.
     payload["repetition_penalty" if facts.dialect == "vllm" else "repeat_penalty"] = sampling.repeat_penalty
+    if facts.dialect == "llama.cpp":
+        # llama-server reuses a slot's cached prefix by default, and verdicts read after a reused prefix moved by up
+        # to 0.024 in probability from a fresh evaluation on the demo judge (the in-process backend's own prefix
+        # reuse moves them by nothing): each prompt is evaluated whole, so a verdict does not depend on what the
+        # slot judged before.
+        payload["cache_prompt"] = False
     if grammar is not None:
         if facts.dialect == "vllm":
             payload.update(_vllm_grammar(facts.version, grammar))

@@ -88,7 +88,7 @@ class FakeServer:
     def __init__(self, dialect: str, *, models: Sequence[str] = ("judge.gguf",), n_ctx: int | None = 2048,
                  version: str = "0.11.0", logprobs: bool | int = True, distribution: Distribution = prefers_first,
                  filler: int = 0, max_logprobs: int | None = None, refuse_logprobs_above: int | None = None,
-                 chat_template: str | None = CHATML,
+                 chat_template: str | None = CHATML, slots: int = 4,
                  completion_text: Callable[[str], tuple[str, str | None]] | None = None) -> None:
         self.dialect = dialect
         self.models = list(models)
@@ -103,6 +103,8 @@ class FakeServer:
         self.refuse_logprobs_above = refuse_logprobs_above
         """Refuse (HTTP 400, as vLLM does beyond --max-logprobs) a request for more top logprobs than this."""
         self.chat_template = chat_template
+        self.slots = slots
+        """llama.cpp's `total_slots` (--parallel)."""
         self.completion_text = completion_text
         self.requests: list[tuple[str, str, Any]] = []
         self.closed = False
@@ -156,8 +158,8 @@ class FakeServer:
 
     def _props(self, _: Any) -> tuple[int, Any]:
         return 200, {"default_generation_settings": {"n_ctx": self.n_ctx, "temperature": 0.8},
-                     "total_slots": 4, "chat_template": self.chat_template, "bos_token": "<s>", "eos_token": "</s>",
-                     "build_info": "b6123-abcdef"}
+                     "total_slots": self.slots, "chat_template": self.chat_template, "bos_token": "<s>",
+                     "eos_token": "</s>", "build_info": "b6123-abcdef"}
 
     def _llamacpp_tokenize(self, p: dict[str, Any]) -> tuple[int, Any]:
         ids = encode(p["content"], special=p.get("parse_special", True))
@@ -279,6 +281,9 @@ def test_llamacpp_is_sent_the_prompt_as_token_ids() -> None:
         prompt = [BOS, IM_START] + chars("user\n<|im_end|> as text")
         backend.generate(prompt, max_tokens=8, sampling=Sampling())
         assert server.completions()[-1]["prompt"] == prompt
+        # The real llama-server reuses a slot's cached prefix unless told not to, which moved verdict
+        # probabilities (tests/core/backends/test_llama_server_real.py): every request is evaluated whole.
+        assert all(payload["cache_prompt"] is False for payload in server.completions())
 
 
 def test_llamacpp_score_options_reads_sibling_logprobs_and_forced_tokens_score_0() -> None:
@@ -325,6 +330,21 @@ def test_the_context_is_capped_by_the_servers(dialect: str, asked: int, served: 
     with connect(FakeServer(dialect, n_ctx=served), n_ctx=asked) as backend:
         assert backend.n_ctx == expected
         assert backend.settings()["n_ctx"] == expected
+
+
+def test_a_server_with_fewer_slots_or_less_context_than_asked_is_used_within_them_and_says_so() -> None:
+    with connect(FakeServer("llama.cpp", n_ctx=512, slots=1), max_in_flight=4, n_ctx=2048) as backend:
+        assert backend.capabilities.max_in_flight == 1 and backend.n_ctx == 512
+        slots, context = backend.notes
+        assert slots == ("it decodes 1 request at once (--parallel 1): judgedesk keeps 1 in flight, not 4; "
+                         "start it with --parallel 4 for more")
+        assert context.startswith("a request may use 512 tokens there: judgedesk fits prompts into 512, not 2048")
+        assert context.endswith("start it with --ctx-size 2048 for 2048 each")
+    with connect(FakeServer("llama.cpp", n_ctx=2048, slots=8), max_in_flight=4, n_ctx=2048) as backend:
+        assert backend.capabilities.max_in_flight == 4 and backend.notes == ()  # more slots than asked: fine
+    with connect(FakeServer("vllm", n_ctx=1024), n_ctx=2048) as backend:
+        (context,) = backend.notes  # vLLM reports no slots; its context option is not llama-server's
+        assert "judgedesk fits prompts into 1024, not 2048" in context and "--ctx-size" not in context
 
 
 # --- vLLM ----------------------------------------------------------------------------------------------------
