@@ -162,7 +162,7 @@ class JudgeService(QObject):
             self._close_backend()
             self._backend = open_judge_backend(path, n_ctx=spec.n_ctx, n_threads=spec.n_threads,
                                                n_gpu_layers=spec.n_gpu_layers, seed=spec.decoding.sampling.seed,
-                                               server=server)
+                                               server=server, sequences="auto")  # several per pass on a GPU
             self._backend_key = key
             self._notices_told = set()
         backend = self._backend
