@@ -110,3 +110,25 @@ def test_memory_plan_sees_the_gpu_and_covers_what_llama_cpp_takes(gpu):
     # `gpu` already made the CUDA context (the driver's few hundred MiB, which the plan leaves out, as its notes say).
     print(f"plan {own.total_bytes / 2**20:.0f} MiB, llama.cpp took {taken / 2**20:.0f} MiB of GPU memory")
     assert own.total_bytes * 0.5 <= taken <= own.total_bytes + 1024 * 2**20
+
+
+def test_several_sequences_per_pass_on_the_gpu_agree_with_one(gpu):
+    """Several prompts per forward pass (`--sequences`): other batch shapes on the GPU, so within the GPU-vs-CPU
+    tolerance above rather than bit-identical (on the CPU they are: test_llamacpp_sequences.py), winners unchanged
+    wherever one sequence's winner is not a near tie; and reruns of the batched path are byte-identical."""
+    items = _items(16)
+    requests = [(item, order) for item in items for order in ("AB", "BA")]
+    one = Judge(gpu, format="pandalm", owns_backend=False)
+    with create_backend("llama.cpp", path=demo_judge_path(), n_ctx=4096, n_gpu_layers=-1, n_seq=4) as wide:
+        many = Judge(wide, format="pandalm", owns_backend=False)
+        assert many.batches_fast_verdicts
+        batched = many.compare_many(requests)
+        assert [v.to_dict() for v in many.compare_many(requests)] == [v.to_dict() for v in batched]
+    differences = []
+    for (item, order), verdict in zip(requests, batched, strict=True):
+        alone = one.compare(item, order=order)
+        differences += [abs(verdict.probabilities[k] - p) for k, p in alone.probabilities.items()]
+        first, second = sorted(alone.probabilities.values(), reverse=True)[:2]
+        if first - second > 0.2:
+            assert verdict.winner == alone.winner, (item.id, order)
+    assert max(differences) < 0.15 and sum(differences) / len(differences) < 0.03
