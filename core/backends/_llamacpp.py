@@ -46,6 +46,16 @@ _MIN_BATCH = 2
 """The fewest prompt tokens evaluated in one batch (see the module docstring)."""
 
 
+def branching_prefixes(options: Sequence[Sequence[int]]) -> set[tuple[int, ...]]:
+    """The prefixes of `options` (token lists) that two or more options continue with different tokens: the only
+    places whose log-probabilities a verdict read from the options needs (a token without siblings is forced)."""
+    children: dict[tuple[int, ...], set[int]] = {}
+    for option in options:
+        for k, token in enumerate(option):
+            children.setdefault(tuple(option[:k]), set()).add(token)
+    return {prefix for prefix, tokens in children.items() if len(tokens) > 1}
+
+
 def _batches(count: int, size: int) -> list[int]:
     """Batch lengths for `count` tokens: at most `size` each, and never a batch of one token when there are more
     (a remainder of one makes the last two batches size - 1 and 2)."""
@@ -243,16 +253,22 @@ class LlamaCppBackend:
         return shifted - np.log(np.exp(shifted).sum())
 
     def score_options(self, prompt: Sequence[int], options: Sequence[Sequence[int]]) -> list[list[float]]:
-        """Log-probability of each token of each option after `prompt`: one prompt pass, then a few tokens."""
+        """Log-probability of each token of each option after `prompt`: one prompt pass, then a few tokens; 0 for a
+        token no other option branches from (as the protocol allows: it is forced, and evaluating its prefix, a
+        forward pass of its own, would change nothing)."""
         check_fits(len(prompt) + max((len(o) for o in options), default=0), self.n_ctx)
         self._eval_prompt(prompt)
         start = self._llm.n_tokens
         after_prefix: dict[tuple[int, ...], np.ndarray] = {(): self._last_logprobs()}
+        branching = branching_prefixes(options)
         scores = []
         for option in options:
             per_token = []
             for k, token in enumerate(option):
                 prefix = tuple(option[:k])
+                if prefix not in branching:
+                    per_token.append(0.0)
+                    continue
                 if prefix not in after_prefix:
                     # Roll back to the prompt (eval trims the KV cache past n_tokens), then feed the prefix.
                     self._llm.n_tokens = start
@@ -291,11 +307,15 @@ class LlamaCppBackend:
         results = []
         for seq, (prompt, options) in enumerate(group):
             after_prefix: dict[tuple[int, ...], np.ndarray] = {(): after_prompt[seq]}
+            branching = branching_prefixes(options)
             per_option = []
             for option in options:
                 per_token = []
                 for k, token in enumerate(option):
                     prefix = tuple(option[:k])
+                    if prefix not in branching:
+                        per_token.append(0.0)
+                        continue
                     if prefix not in after_prefix:
                         ctx.kv_cache_seq_rm(seq, len(prompt), -1)
                         rows = [(seq, len(prompt) + j, t) for j, t in enumerate(prefix)]

@@ -121,3 +121,31 @@ def test_a_judge_loaded_with_sequences_judges_pairs_like_one_without(tmp_path: P
         explained = Judge(two.backend, format="pandalm", owns_backend=False,
                           decoding=DecodingSettings(explain=True, max_tokens=16))
         assert not explained.batches_fast_verdicts  # reasons are generated one at a time
+
+
+def test_a_forced_option_token_costs_no_forward_pass_and_changes_no_probability(one_and_three: Any) -> None:
+    from judgedesk.core._engine import constrained_option_probabilities
+    from judgedesk.core.backends._llamacpp import branching_prefixes
+
+    one, _ = one_and_three
+    prompt, _ = _requests(one)[0]
+    options = [one.tokenize(t, special=False) for t in ("A]]", "B]]", "C]]")]  # MT-bench's: "]]" is forced
+    assert all(len(o) == 2 for o in options) and branching_prefixes(options) == {()}
+    scores = one.score_options(prompt, options)
+    assert [s[1] for s in scores] == [0.0, 0.0, 0.0]
+    # What evaluating each forced token's prefix would have given: the same probabilities, for a forward pass each.
+    full = []
+    for option, score in zip(options, scores, strict=True):
+        one._llm.reset()
+        one._llm.eval(prompt + option[:1])
+        full.append([score[0], float(one._last_logprobs()[option[1]])])
+    assert full != scores
+    assert constrained_option_probabilities(options, full) == constrained_option_probabilities(options, scores)
+
+
+def test_branching_prefixes_are_where_options_part() -> None:
+    from judgedesk.core.backends._llamacpp import branching_prefixes
+
+    assert branching_prefixes([[1], [2], [3, 4]]) == {()}
+    assert branching_prefixes([[5, 1, 9], [5, 2], [5, 1, 8]]) == {(5,), (5, 1)}
+    assert branching_prefixes([[7, 8]]) == set()
