@@ -67,7 +67,7 @@ llama-server: setup ## build llama.cpp's llama-server from the pinned source (ca
 test: lint llama-server ## lint and type-check, build llama-server, then the whole test suite (unit, real-model on the demo judge, slow)
 	$(BIN)/python -m pytest
 
-bench: setup ## benchmarks: fast verdicts vs generation; portable vs native llama.cpp; batch vs bare engine; converter peak memory; server vs in-process; calibrated vs labels-only vs judge-only intervals; memory planner vs llama.cpp on 7B/13B-shaped judges
+bench: setup ## benchmarks: fast verdicts vs generation; portable vs native llama.cpp; batch vs bare engine; converter peak memory; server vs in-process; calibrated vs labels-only vs judge-only intervals; memory planner vs llama.cpp on 7B/13B-shaped judges; a 7B judge's fast verdicts vs raw prompt evaluation and generation
 	$(BIN)/python bench/verdict_speed.py
 	$(BIN)/python bench/portable_speed.py
 	$(BIN)/python bench/batch_throughput.py
@@ -75,6 +75,7 @@ bench: setup ## benchmarks: fast verdicts vs generation; portable vs native llam
 	$(BIN)/python bench/server_throughput.py
 	$(BIN)/python bench/calibration.py
 	$(BIN)/python bench/judge_memory.py
+	$(BIN)/python bench/judge_sizes.py --gen-orders 4
 
 lint: setup ## ruff over the tree, then mypy over core and quantize (make typecheck)
 	$(BIN)/ruff check core quantize desktop tests bench scripts

@@ -51,7 +51,7 @@ def main() -> int:
     print(f"context {args.ctx} tokens per sequence, f16 KV cache, n_batch = n_ubatch = 512, no flash attention\n")
     worst = 0.0
     for shape in args.shapes:
-        path = _judge(args.cache, shape, args.qtype, args.ctx)
+        path = cached_judge(args.cache, shape, args.qtype, args.ctx)
         started = time.perf_counter()
         measured = measure_llama_contexts(path, n_ctx=args.ctx, n_seqs=args.sequences)
         print(f"{shape} {args.qtype} ({path.stat().st_size / GIB:.2f} GiB file), CPU, loaded and measured in "
@@ -67,7 +67,7 @@ def main() -> int:
     return 0 if worst <= 0.05 else 1
 
 
-def _judge(cache: Path, shape: str, qtype: str, ctx: int) -> Path:
+def cached_judge(cache: Path, shape: str, qtype: str, ctx: int) -> Path:
     """The synthetic judge from the cache, written there first if missing (or not a synthetic judge)."""
     path = cache / f"{shape}-{qtype}-ctx{ctx}.gguf"
     try:
