@@ -18,6 +18,9 @@ __all__ = ["MAX_SEQUENCES", "Sequences", "choose_sequences", "parse_sequences"]
 
 MAX_SEQUENCES = 8
 """The most sequences `auto` chooses, and the most a user may ask for."""
+GPU_HEADROOM = 1 << 30
+"""GPU memory `auto` leaves unplanned: the CUDA context llama.cpp creates when it loads (a few hundred MiB, not
+yet taken when free memory is read) and allocator slack."""
 
 Sequences = int | Literal["auto"]
 
@@ -37,7 +40,8 @@ def parse_sequences(text: str) -> Sequences:
 
 def choose_sequences(sequences: Sequences, path: Path, *, n_ctx: int, n_gpu_layers: int) -> int:
     """The number of sequences to load `path` with: `sequences` itself when a count, else (auto) 1 on the CPU and,
-    with GPU layers, as many as the memory plan fits in the first GPU's free memory (1 when it cannot be read)."""
+    with GPU layers, as many as the memory plan fits in the first GPU's free memory less GPU_HEADROOM (1 when it
+    cannot be read)."""
     if sequences != "auto":
         return sequences
     if n_gpu_layers == 0 or not load_llama_cpp().llama_supports_gpu_offload():
@@ -47,4 +51,5 @@ def choose_sequences(sequences: Sequences, path: Path, *, n_ctx: int, n_gpu_laye
     gpus = detect_memory().gpus
     if not gpus:
         return 1
-    return sequences_that_fit(path, n_ctx=n_ctx, free_bytes=gpus[0].free_bytes, max_sequences=MAX_SEQUENCES)
+    free = max(0, gpus[0].free_bytes - GPU_HEADROOM)
+    return sequences_that_fit(path, n_ctx=n_ctx, free_bytes=free, max_sequences=MAX_SEQUENCES)

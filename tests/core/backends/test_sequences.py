@@ -131,6 +131,9 @@ def test_auto_on_a_gpu_takes_what_the_memory_plan_fits_in_its_free_memory(monkey
         monkeypatch.setattr(quantize, "detect_memory", lambda free=free: fake_memory(free))
         chosen.append(choose_sequences("auto", judge_file, n_ctx=4096, n_gpu_layers=-1))
     assert asked == [10 << 30, 1]
+    # The plan gets the free memory less the CUDA context's headroom
+    expected = quantize.sequences_that_fit(judge_file, n_ctx=4096, free_bytes=(10 << 30) - (1 << 30))
+    assert chosen[0] == expected
     # 10 GiB hold eight sequences of the demo judge; one byte nothing (one, and llama.cpp's own error if that fails)
     assert chosen == [8, 1]
     monkeypatch.setattr(quantize, "detect_memory", lambda: SimpleNamespace(gpus=()))
