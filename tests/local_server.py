@@ -1,13 +1,15 @@
-"""llama-cpp-python's own OpenAI-compatible server (`python -m llama_cpp.server`) on 127.0.0.1, for the server
-backend's real tests and bench/server_throughput.py.
+"""Real inference servers on 127.0.0.1 for the server backend's real tests and bench/server_throughput.py:
+llama-cpp-python's own OpenAI-compatible server (`python -m llama_cpp.server`, `LocalServer`) and llama.cpp's C++
+`llama-server` (`LlamaServer`), built from the same pinned llama.cpp by scripts/build_llama.py.
 
-The server runs in a child process serving the embedded demo judge; it can be stopped and started again on the
-same port (the fault tests), and a `FaultyProxy` in front of it makes it slow or failing on demand.
+Each runs in a child process serving the embedded demo judge; it can be stopped and started again on the same port
+(the fault tests), and a `FaultyProxy` in front of it makes it slow or failing on demand.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import http.server
 import os
@@ -22,7 +24,9 @@ from pathlib import Path
 
 from judgedesk.core import allow_endpoint
 
-__all__ = ["FaultyProxy", "LocalServer", "free_port"]
+__all__ = ["FaultyProxy", "LlamaServer", "LocalServer", "free_port", "llama_server_binary"]
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -31,16 +35,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class LocalServer:
-    """`python -m llama_cpp.server` serving `model` on 127.0.0.1:`port`; `start()`, `stop()`, `kill()`."""
+class _ServerProcess:
+    """A server in a child process on 127.0.0.1:`port`, ready once `ready_path` answers 200; `start()`, `stop()`,
+    `kill()`. Subclasses say how it is started (`command`)."""
 
-    def __init__(self, model: Path, *, port: int | None = None, n_ctx: int = 2048, threads: int = 2,
-                 logits_all: bool = True, log: Path | None = None) -> None:
+    name = "server"
+    ready_path = "/v1/models"
+
+    def __init__(self, model: Path, *, port: int | None = None, log: Path | None = None) -> None:
         self.model = model
         self.port = port or free_port()
-        self.n_ctx = n_ctx
-        self.threads = threads
-        self.logits_all = logits_all
         self.log = log
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -48,26 +52,24 @@ class LocalServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
     def start(self, timeout_s: float = 120.0) -> None:
-        # interrupt_requests off: by default the server cuts a streaming answer short when another request queues.
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
-                   "--n_threads_batch", str(self.threads), "--logits_all", str(self.logits_all).lower(),
-                   "--interrupt_requests", "false", "--verbose", "false"]
         output = open(self.log, "ab") if self.log else subprocess.DEVNULL  # lives with the process
-        self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+        self._process = subprocess.Popen(self.command(), stdout=output, stderr=subprocess.STDOUT,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
         if output is not subprocess.DEVNULL:
             output.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {self._process.returncode} (log: {self.log})")
-            if _answers(self.port, "/v1/models"):
+                raise RuntimeError(f"{self.name} exited with {self._process.returncode} (log: {self.log})")
+            if _answers(self.port, self.ready_path):
                 return
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"llama_cpp.server did not answer on port {self.port} within {timeout_s:g} s")
+        raise RuntimeError(f"{self.name} did not answer on port {self.port} within {timeout_s:g} s")
 
     def stop(self) -> None:
         """Terminate the server (SIGTERM, then SIGKILL) and wait for the port to be free."""
@@ -92,12 +94,85 @@ class LocalServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def __enter__(self) -> LocalServer:
+    def __enter__(self) -> _ServerProcess:
         self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class LocalServer(_ServerProcess):
+    """`python -m llama_cpp.server` serving `model` on 127.0.0.1:`port`."""
+
+    name = "llama_cpp.server"
+
+    def __init__(self, model: Path, *, port: int | None = None, n_ctx: int = 2048, threads: int = 2,
+                 logits_all: bool = True, log: Path | None = None) -> None:
+        super().__init__(model, port=port, log=log)
+        self.n_ctx = n_ctx
+        self.threads = threads
+        self.logits_all = logits_all
+
+    def command(self) -> list[str]:
+        # interrupt_requests off: by default the server cuts a streaming answer short when another request queues.
+        return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--host", "127.0.0.1",
+                "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
+                "--n_threads_batch", str(self.threads), "--logits_all", str(self.logits_all).lower(),
+                "--interrupt_requests", "false", "--verbose", "false"]
+
+    def __enter__(self) -> LocalServer:
+        self.start()
+        return self
+
+
+@functools.cache
+def llama_server_binary() -> Path:
+    """llama.cpp's llama-server built from the pinned source by scripts/build_llama.py (minutes the first time on
+    this machine, then from its cache). A build that fails raises: the tests that need the server fail with it."""
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_llama.py"), "server"],
+                          capture_output=True, text=True)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines or not Path(lines[-1]).is_file():
+        raise RuntimeError(f"scripts/build_llama.py server failed (exit {done.returncode}):\n"
+                           f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return Path(lines[-1])
+
+
+class LlamaServer(_ServerProcess):
+    """llama.cpp's C++ `llama-server` serving `model` on 127.0.0.1:`port` with `parallel` slots.
+
+    `arguments()` is the command line judgedesk is tested with (the README quotes it); `options` replaces
+    everything after the model and the address, to start a server the way someone else might have.
+    """
+
+    name = "llama-server"
+    ready_path = "/health"  # 503 while the model loads, 200 once the slots take requests
+
+    def __init__(self, model: Path, *, port: int | None = None, parallel: int = 4, n_ctx_per_slot: int = 2048,
+                 threads: int = 2, options: list[str] | None = None, log: Path | None = None) -> None:
+        super().__init__(model, port=port, log=log)
+        self.parallel = parallel
+        self.n_ctx_per_slot = n_ctx_per_slot
+        self.threads = threads
+        self.options = options
+
+    def arguments(self) -> list[str]:
+        """The options that matter to judgedesk (see the README): slots, context per slot, threads; flash
+        attention off as in the in-process backend (llama-server's 'auto' turns it on even on a CPU, which moves
+        verdict probabilities by a few hundredths); a prompt too long for its slot refused, never shifted."""
+        return ["--parallel", str(self.parallel), "--ctx-size", str(self.parallel * self.n_ctx_per_slot),
+                "--threads", str(self.threads), "--threads-batch", str(self.threads), "--flash-attn", "off",
+                "--no-context-shift", "--no-webui"]
+
+    def command(self) -> list[str]:
+        options = self.arguments() if self.options is None else self.options
+        return [str(llama_server_binary()), "--model", str(self.model), "--host", "127.0.0.1", "--port",
+                str(self.port), *options]
+
+    def __enter__(self) -> LlamaServer:
+        self.start()
+        return self
 
 
 def _answers(port: int, path: str) -> bool:
