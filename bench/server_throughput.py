@@ -19,14 +19,14 @@ orders of a pair share their instruction) is reused less, and throughput drops f
 llama-server's slots are decoded together, one batch per step, so on a GPU (or many cores) N slots judge up to
 N orders for little more than the price of one. On a CPU with 2 cores there is no idle compute for them to use:
 the threads are busy with one sequence already, so more slots cannot add throughput, and they do not. Measured on
-2 cores without a GPU, shared with other jobs (`--pairs 8 --in-flight`, i.e. llama-server only; see the README):
+2 cores without a GPU, shared with other jobs (`--pairs 16 --in-flight`, i.e. llama-server only; see the README):
 
-    8 pairs, both orders, pandalm fast verdicts, demo judge, 2 threads, n_ctx 2048
+    16 pairs, both orders, pandalm fast verdicts, demo judge, 2 threads, n_ctx 2048
     configuration                         seconds  pairs/min  vs in-process  winners
-    in-process (llama.cpp backend)            7.6       63.3          1.00x  same
-    llama-server, 1 slot                     11.5       41.8          0.66x  same
-    llama-server, 2 slots                    11.0       43.8          0.69x  same
-    llama-server, 4 slots                    12.9       37.2          0.59x  same
+    in-process (llama.cpp backend)           17.4       55.2          1.00x  same
+    llama-server, 1 slot                     32.3       29.7          0.54x  same
+    llama-server, 2 slots                    34.2       28.1          0.51x  same
+    llama-server, 4 slots                    33.7       28.5          0.52x  same
 
 llama-server is slower than in-process here also because judgedesk asks it to evaluate every prompt whole
 (`cache_prompt: false`, for exact verdicts), while the in-process backend reuses the prefix the two orders share.
