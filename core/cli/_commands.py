@@ -55,7 +55,9 @@ def _say_what_the_server_changed(judge: Judge, asked: DecodingSettings) -> None:
     settings = judge.backend.settings()
     print(f"judging through {settings['endpoint']} ({settings['server']}, model {settings['server_model']}, "
           f"{judge.backend.capabilities.max_in_flight} in flight)", file=sys.stderr)
-    for reason in decoding_limits(asked, judge.decoding):
+    # What the server lacks of what was asked (fewer slots, a smaller context per slot), and what judgedesk does
+    notes = getattr(judge.backend, "notes", ())
+    for reason in [*decoding_limits(asked, judge.decoding), *notes]:
         print(f"note: the server at {settings['endpoint']}: {reason}", file=sys.stderr)
 
 

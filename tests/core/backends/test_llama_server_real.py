@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -298,6 +300,13 @@ def test_a_server_started_without_the_options_judgedesk_needs_says_which_and_jud
             assert "--parallel 4" in slots
             assert "1024 tokens" in context and "not 2048" in context and "--ctx-size 2048" in context
             result = run_batch(tmp_path / "run", load_dataset(pairs, limit=1), judge)
+        # The command line says the same, beside "judging through ..."
+        cli = subprocess.run([sys.executable, "-m", "judgedesk.core.cli", "compare", "--server", server.url,
+                              "--judge", str(demo_path), "--ctx", "2048", "--instruction", "Say hi.", "--a", "Hi.",
+                              "--b", "Hello."], capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    assert f"note: the server at {server.url}: it decodes 1 request at once" in cli.stderr
+    assert "--ctx-size 2048" in cli.stderr
     assert result.errors == 0
     got = _verdicts(tmp_path / "run")
     assert got == {key: _verdicts(expected)[key] for key in got}
