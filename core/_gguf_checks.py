@@ -274,6 +274,12 @@ class _Hyperparameters:
         rope = self.uint32(self.key(Keys.Rope.DIMENSION_COUNT))
         if rope is not None and rope != head_k:
             self.fail(self.key(Keys.Rope.DIMENSION_COUNT), f"a {arch} model rotates the whole head of {head_k}")
+        epsilon_key = self.key(Keys.Attention.LAYERNORM_RMS_EPS)
+        epsilon = self.header.metadata.get(epsilon_key)
+        if isinstance(epsilon, float) and not (math.isfinite(epsilon) and epsilon > 0):
+            # An RMS norm over a row of zeros then divides 0 by 0: the judge's output is garbage, and llama.cpp's
+            # grammar sampler aborts when garbage picks end-of-text before the grammar is complete.
+            self.fail(epsilon_key, "it must be a positive number (trained models use 1e-6 to 1e-5)")
         if q_is_embedding_wide and head_k * n_head != n_embd:
             self.fail(self.key(Keys.Attention.HEAD_COUNT), f"{n_head} heads of {head_k} do not make up "
                                                           f"{self.key(Keys.LLM.EMBEDDING_LENGTH)} = {n_embd}")

@@ -77,6 +77,11 @@ REFUSED = {
     "rope wider than a head": ({"metadata": {"llama.rope.dimension_count": 128}}, "more than the head size of 64"),
     "rope narrower than a head": ({"metadata": {"llama.rope.dimension_count": 32}}, "rotates the whole head"),
     "rope base zero": ({"metadata": {"llama.rope.freq_base": 0.0}}, "llama.rope.freq_base = 0.0: it must be"),
+    # Found by test_cli_never_crashes: `grade` aborted in llama.cpp's grammar sampler (SIGABRT) on such a judge.
+    "norm epsilon zero": ({"metadata": {"llama.attention.layer_norm_rms_epsilon": 0.0}},
+                          "llama.attention.layer_norm_rms_epsilon = 0.0: it must be a positive number"),
+    "norm epsilon negative": ({"metadata": {"llama.attention.layer_norm_rms_epsilon": -1e-5}},
+                              "it must be a positive number"),
     "unknown rope scaling": ({"metadata": {"llama.rope.scaling.type": "wobbly"}}, "llama.rope.scaling.type"),
     "experts never used": ({"metadata": {"llama.expert_count": 4}}, "llama.expert_used_count"),
     "experts used without experts": ({"metadata": {"llama.expert_used_count": 2}},
@@ -117,12 +122,13 @@ def test_an_unreadable_file_is_a_model_file_error(demo_path: Path, monkeypatch: 
 
 @pytest.mark.real_model
 @pytest.mark.parametrize("case", ["no layers", "2^32-1 layers", "negative heads per layer", "a tensor transposed",
-                                  "truncated tensor data", "context length as a string"])
+                                  "truncated tensor data", "context length as a string", "norm epsilon zero"])
 def test_compare_with_a_bad_judge_exits_1_with_one_line(mutated: Any, case: str) -> None:
     changes, expected = REFUSED[case]
     path = mutated(**changes)
-    done = subprocess.run([sys.executable, "-m", "judgedesk.core.cli", "compare", "--judge", str(path),
-                           "--instruction", "x", "--a", "y", "--b", "z"], capture_output=True, text=True, timeout=120)
+    command = ["grade", "--response", "y"] if case == "norm epsilon zero" else ["compare", "--a", "y", "--b", "z"]
+    done = subprocess.run([sys.executable, "-m", "judgedesk.core.cli", *command, "--judge", str(path),
+                           "--instruction", "x"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr  # never a signal (-6, 134), never a traceback (exit 1 with a stack)
     [line] = done.stderr.splitlines()
     assert line.startswith(f"judgedesk: error: {path}: ") and expected in line
