@@ -19,7 +19,7 @@ every single-prompt call.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -54,6 +54,27 @@ def branching_prefixes(options: Sequence[Sequence[int]]) -> set[tuple[int, ...]]
         for k, token in enumerate(option):
             children.setdefault(tuple(option[:k]), set()).add(token)
     return {prefix for prefix, tokens in children.items() if len(tokens) > 1}
+
+
+def _option_scores(options: Sequence[Sequence[int]], after_prompt: np.ndarray,
+                   after: Callable[[tuple[int, ...]], np.ndarray]) -> list[list[float]]:
+    """Each option token's log-probability: from `after_prompt` for the first, from `after(prefix)` (a forward pass,
+    once per prefix) where options part later, and 0 for a forced token (see `branching_prefixes`)."""
+    after_prefix: dict[tuple[int, ...], np.ndarray] = {(): after_prompt}
+    branching = branching_prefixes(options)
+    scores = []
+    for option in options:
+        per_token = []
+        for k, token in enumerate(option):
+            prefix = tuple(option[:k])
+            if prefix not in branching:
+                per_token.append(0.0)
+                continue
+            if prefix not in after_prefix:
+                after_prefix[prefix] = after(prefix)
+            per_token.append(float(after_prefix[prefix][token]))
+        scores.append(per_token)
+    return scores
 
 
 def _batches(count: int, size: int) -> list[int]:
@@ -259,24 +280,14 @@ class LlamaCppBackend:
         check_fits(len(prompt) + max((len(o) for o in options), default=0), self.n_ctx)
         self._eval_prompt(prompt)
         start = self._llm.n_tokens
-        after_prefix: dict[tuple[int, ...], np.ndarray] = {(): self._last_logprobs()}
-        branching = branching_prefixes(options)
-        scores = []
-        for option in options:
-            per_token = []
-            for k, token in enumerate(option):
-                prefix = tuple(option[:k])
-                if prefix not in branching:
-                    per_token.append(0.0)
-                    continue
-                if prefix not in after_prefix:
-                    # Roll back to the prompt (eval trims the KV cache past n_tokens), then feed the prefix.
-                    self._llm.n_tokens = start
-                    self._llm.eval(list(prefix))
-                    after_prefix[prefix] = self._last_logprobs()
-                per_token.append(float(after_prefix[prefix][token]))
-            scores.append(per_token)
-        return scores
+
+        def after(prefix: tuple[int, ...]) -> np.ndarray:
+            # Roll back to the prompt (eval trims the KV cache past n_tokens), then feed the prefix.
+            self._llm.n_tokens = start
+            self._llm.eval(list(prefix))
+            return self._last_logprobs()
+
+        return _option_scores(options, self._last_logprobs(), after)
 
     def score_options_batch(self, requests: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]
                             ) -> list[list[list[float]]]:
@@ -306,23 +317,12 @@ class LlamaCppBackend:
             after_prompt.update(outputs)
         results = []
         for seq, (prompt, options) in enumerate(group):
-            after_prefix: dict[tuple[int, ...], np.ndarray] = {(): after_prompt[seq]}
-            branching = branching_prefixes(options)
-            per_option = []
-            for option in options:
-                per_token = []
-                for k, token in enumerate(option):
-                    prefix = tuple(option[:k])
-                    if prefix not in branching:
-                        per_token.append(0.0)
-                        continue
-                    if prefix not in after_prefix:
-                        ctx.kv_cache_seq_rm(seq, len(prompt), -1)
-                        rows = [(seq, len(prompt) + j, t) for j, t in enumerate(prefix)]
-                        after_prefix[prefix] = self._decode(rows, {seq: len(prompt) + len(prefix) - 1})[seq]
-                    per_token.append(float(after_prefix[prefix][token]))
-                per_option.append(per_token)
-            results.append(per_option)
+            def after(prefix: tuple[int, ...], seq: int = seq, start: int = len(prompt)) -> np.ndarray:
+                ctx.kv_cache_seq_rm(seq, start, -1)
+                rows = [(seq, start + j, t) for j, t in enumerate(prefix)]
+                return self._decode(rows, {seq: start + len(prefix) - 1})[seq]
+
+            results.append(_option_scores(options, after_prompt[seq], after))
         return results
 
     def _decode(self, rows: Sequence[tuple[int, int, int]], wanted: Mapping[int, int]) -> dict[int, np.ndarray]:
