@@ -33,10 +33,14 @@ _MAX_REASON = 300
 
 
 @contextmanager
-def captured_llama_log(llama_cpp: ModuleType) -> Iterator[list[str]]:
+def captured_llama_log(llama_cpp: ModuleType, *, keep: int | None = _KEPT_PIECES) -> Iterator[list[str]]:
     """Collect llama.cpp's log lines (all levels) while the block runs; llama-cpp-python's logger is restored
-    after. The list is filled when the block ends."""
-    pieces: deque[str] = deque(maxlen=_KEPT_PIECES)
+    after. The list is filled when the block ends.
+
+    keep: the last pieces kept (a failed load's reason is among them); None keeps the whole log, for a reader of
+    the buffer sizes a 7B load reports after thousands of lines.
+    """
+    pieces: deque[str] = deque(maxlen=keep)
 
     def collect(level: int, text: bytes, user_data: Any) -> None:
         pieces.append(text.decode("utf-8", errors="replace"))

@@ -17,21 +17,17 @@ per forward pass creates it.
 
 from __future__ import annotations
 
-import ctypes
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 from judgedesk.core import ModelFileError
+from judgedesk.core.backends import captured_llama_log, llama_failure_reason
 
 __all__ = ["LlamaBuffers", "measure_llama_buffers", "measure_llama_contexts"]
 
 _MIB = 1 << 20
-_FAILURE = re.compile(r"\berror\b|failed", re.IGNORECASE)
 _CACHE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 8}  # ggml_type values llama.cpp takes for type_k / type_v
 _BUFFER_LINE = re.compile(r"(\S+)\s+(model|KV|output|compute) buffer size =\s*([\d.]+) MiB")
 
@@ -78,16 +74,16 @@ def measure_llama_contexts(path: str | Path, *, n_ctx: int, n_seqs: Sequence[int
     import llama_cpp
 
     path = Path(path)
-    with _whole_llama_log(llama_cpp) as load_lines:
+    with captured_llama_log(llama_cpp, keep=None) as load_lines:
         model_params = llama_cpp.llama_model_default_params()
         model_params.n_gpu_layers = n_gpu_layers
         model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
     if not model:
-        raise ModelFileError(path, _failure_reason(load_lines) or "llama.cpp could not load it")
+        raise ModelFileError(path, llama_failure_reason(load_lines) or "llama.cpp could not load it")
     results = []
     try:
         for n_seq in n_seqs:
-            with _whole_llama_log(llama_cpp) as lines:
+            with captured_llama_log(llama_cpp, keep=None) as lines:
                 params = llama_cpp.llama_context_default_params()
                 params.n_ctx = n_ctx * n_seq
                 params.n_batch = params.n_ubatch = n_batch
@@ -105,38 +101,12 @@ def measure_llama_contexts(path: str | Path, *, n_ctx: int, n_seqs: Sequence[int
                 elif context:
                     llama_cpp.llama_free(context)
             if not context:
-                raise ModelFileError(path, _failure_reason(lines) or
+                raise ModelFileError(path, llama_failure_reason(lines) or
                                      f"llama.cpp could not create a context of {n_seq} x {n_ctx} tokens")
             results.append(_parse([*load_lines, *lines]))
     finally:
         llama_cpp.llama_model_free(model)
     return results
-
-
-@contextmanager
-def _whole_llama_log(llama_cpp: ModuleType) -> Iterator[list[str]]:
-    """llama.cpp's whole log while the block runs (a 7B load logs thousands of lines; the buffer sizes come late,
-    after core's bounded capture has dropped the first ones); llama-cpp-python's logger is restored after."""
-    pieces: list[str] = []
-
-    def collect(level: int, text: bytes, user_data: Any) -> None:
-        pieces.append(text.decode("utf-8", errors="replace"))
-
-    callback = llama_cpp.llama_log_callback(collect)  # kept referenced until restored: ctypes frees it otherwise
-    lines: list[str] = []
-    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-    try:
-        yield lines
-    finally:
-        from llama_cpp import _logger
-
-        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
-        lines.extend("".join(pieces).splitlines())
-
-
-def _failure_reason(lines: list[str]) -> str | None:
-    """llama.cpp's own words for a failed load: its first line saying error or failed (the cause comes first)."""
-    return next((line.strip() for line in lines if _FAILURE.search(line)), None)
 
 
 def _parse(lines: list[str]) -> LlamaBuffers:

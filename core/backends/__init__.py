@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._errors import BackendError
+from .._llama_log import captured_llama_log, llama_failure_reason
 from ._hf_folder import HFFolder, quiet_hf_warnings, read_hf_folder
 from ._protocol import Backend, BackendCapabilities, Generation, ModelInfo, Sampling, served_model_of
 
@@ -21,7 +22,9 @@ __all__ = [
     "ModelInfo",
     "Sampling",
     "backend_names",
+    "captured_llama_log",
     "create_backend",
+    "llama_failure_reason",
     "quiet_hf_warnings",
     "read_hf_folder",
     "register_backend",

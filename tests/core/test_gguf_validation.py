@@ -254,3 +254,27 @@ def test_the_reason_is_the_line_that_says_why() -> None:
                                             "'blk.0.attn_q.weight'"
     assert llama_failure_reason(["llama_model_load_from_file_impl: failed to load model"]) is None
     assert llama_failure_reason(["x" * 400 + " error"]).endswith("...")
+
+
+def test_the_captured_log_keeps_the_last_lines_or_with_keep_none_all_of_them() -> None:
+    """A failed load's reason is among the last lines, and the capture is bounded for it; the memory planner's
+    check reads buffer sizes a 7B load reports after thousands of lines, and keeps the whole log."""
+    import llama_cpp
+    from judgedesk.core.backends import captured_llama_log
+
+    installed: list[Any] = []
+
+    class _Library:  # llama.cpp's logging entry points, recording the callback judgedesk installs
+        llama_log_callback = llama_cpp.llama_log_callback
+
+        @staticmethod
+        def llama_log_set(callback: Any, user_data: Any) -> None:
+            installed.append(callback)
+
+    for options, expected in (({}, 400), ({"keep": None}, 1000)):
+        with captured_llama_log(_Library, **options) as lines:  # type: ignore[arg-type]
+            for number in range(1000):
+                installed[-1](2, f"line {number}\n".encode(), None)
+        assert len(lines) == expected and lines[-1] == "line 999"
+        # llama-cpp-python's own logger is put back after the block
+        assert installed[-1] is llama_cpp._logger.llama_log_callback

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,7 +43,7 @@ from judgedesk.core.runs import run_batch
 from tests.core.datasets._ecosystem import arena_folder, mtbench_folder
 from tests.gguf_edit import rewrite_gguf
 from tests.local_server import FaultyProxy, LlamaServer, llama_server_binary
-from tests.reference_data import PANDALM_TESTSET
+from tests.server_runs import PeakInFlight, Verdict, pandalm_pairs, run_keys, stored, verdicts
 
 pytestmark = pytest.mark.real_model
 
@@ -75,7 +73,7 @@ def llama_server(server_binary: Path, demo_path: Path,
 
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _pandalm_pairs(tmp_path_factory.mktemp("pandalm"), 4)
+    return pandalm_pairs(tmp_path_factory.mktemp("pandalm"), 4)
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +136,7 @@ def test_every_format_through_llama_server_gives_the_in_process_verdicts(
     decoding = DecodingSettings(fast=fast, max_tokens=None if fast else GENERATED_TOKENS)
     expected = in_process.run(data, fmt, decoding, **dataset)
     out = tmp_path / "run"
-    peak = _PeakInFlight()
+    peak = PeakInFlight()
     with _server_judge(llama_server.url, demo_path, fmt=fmt, decoding=decoding, n_ctx=_n_ctx(fmt)) as judge:
         assert judge.backend.facts.dialect == "llama.cpp" and judge.backend.notes == ()
         assert judge.backend.capabilities.max_in_flight == 4 and judge.backend.capabilities.grammar
@@ -150,7 +148,7 @@ def test_every_format_through_llama_server_gives_the_in_process_verdicts(
     assert peak.value >= 2  # several requests really were in flight at once
     tolerance = PROBABILITY_TOL if fast else AFTER_CRITIQUE_TOL
     assert _verdicts(out, tolerance) == _verdicts(expected, tolerance)
-    assert _run_keys(out) == _run_keys(expected)  # the same judge file, format and decoding: the same run key
+    assert run_keys(out) == run_keys(expected)  # the same judge file, format and decoding: the same run key
     assert manifest.decoding["server"] == "llama.cpp" and manifest.decoding["endpoint"] == llama_server.url
 
 
@@ -228,7 +226,7 @@ def test_a_llama_server_killed_mid_run_loses_nothing_and_judges_nothing_twice(
         judge.backend._client.retry = RetryPolicy(retries=2, backoff_s=0.1)
         with pytest.raises(ServerUnavailableError, match="resume"):
             run_batch(out, load_dataset(pairs), judge, progress=kill_after_three)
-    saved = len(_stored(out))
+    saved = len(stored(out))
     assert 3 <= saved < 8  # what was judged before (and in flight during) the crash is kept
     own_server.start()
     with FaultyProxy(own_server.port) as proxy:
@@ -322,84 +320,13 @@ def _server_judge(url: str, judge_file: Path | None, *, fmt: str = "pandalm", in
                       server=ServerOptions(url=url, max_in_flight=in_flight, retries=retries, timeout_s=timeout_s))
 
 
-def _pandalm_pairs(folder: Path, count: int) -> Path:
-    """The first `count` PandaLM test-set items with distinct prompts and short responses, as a pairs file."""
-    seen, lines = set(), []
-    for row in json.loads(PANDALM_TESTSET.read_text(encoding="utf-8")):
-        key = (row["instruction"], row["input"])
-        first, second = str(row["response1"]), str(row["response2"])
-        if key in seen or len(first) + len(second) > 1200:
-            continue
-        seen.add(key)
-        lines.append(json.dumps({"id": str(row["idx"]), "instruction": row["instruction"], "input": row["input"],
-                                 "response_a": first, "response_b": second}))
-        if len(lines) == count:
-            break
-    path = folder / "pairs.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+def _verdict(verdict: Any) -> Verdict:
+    return Verdict((verdict.winner, verdict.status, verdict.raw_output, verdict.probabilities, PROBABILITY_TOL))
 
 
-class _Verdict(tuple):
-    """(winner, status, raw output, probabilities, tolerance): equal when the first three are, and the
-    probabilities agree to the tolerance (see the module docstring)."""
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, tuple) or self[:3] != other[:3]:
-            return False
-        mine, theirs = self[3], other[3]
-        if mine is None or theirs is None:
-            return mine is theirs
-        return mine.keys() == theirs.keys() and all(abs(mine[k] - theirs[k]) <= self[4] for k in mine)
-
-    __hash__ = tuple.__hash__
-
-
-def _verdict(verdict: Any) -> _Verdict:
-    return _Verdict((verdict.winner, verdict.status, verdict.raw_output, verdict.probabilities, PROBABILITY_TOL))
-
-
-def _stored(out: Path) -> dict[tuple[str, str], dict]:
-    with sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True) as db:
-        return {(c, s): json.loads(r) for c, s, r in db.execute("SELECT content, side, record FROM verdicts")}
-
-
-def _verdicts(out: Path, tolerance: float = PROBABILITY_TOL) -> dict[tuple[str, str], _Verdict]:
-    return {key: _Verdict((r.get("winner"), r.get("status"), r.get("raw_output"), r.get("probabilities"),
-                           tolerance)) for key, r in _stored(out).items()}
+def _verdicts(out: Path, tolerance: float = PROBABILITY_TOL) -> dict[tuple[str, str], Verdict]:
+    return verdicts(out, tolerance)
 
 
 def _count(out: Path) -> int:
-    return len(_stored(out))
-
-
-def _run_keys(out: Path) -> list[str]:
-    with sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True) as db:
-        return [k for (k,) in db.execute("SELECT run_key FROM runs")]
-
-
-class _PeakInFlight:
-    """Counts completion requests in flight at once by wrapping the backend's HTTP client."""
-
-    def __init__(self) -> None:
-        self.value = 0
-        self._now = 0
-        self._lock = threading.Lock()
-
-    def watch(self, backend: Any) -> None:
-        client = backend._client
-        post = client.post
-
-        def counting(path: str, payload: Any, **options: Any) -> Any:
-            if not path.endswith("/completions"):
-                return post(path, payload, **options)
-            with self._lock:
-                self._now += 1
-                self.value = max(self.value, self._now)
-            try:
-                return post(path, payload, **options)
-            finally:
-                with self._lock:
-                    self._now -= 1
-
-        client.post = counting
+    return len(stored(out))

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import math
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from judgedesk.core import (
@@ -32,57 +32,23 @@ from judgedesk.core.datasets import load_dataset
 from judgedesk.core.runs import run_batch
 
 from tests.local_server import FaultyProxy, LocalServer, free_port
-from tests.reference_data import PANDALM_TESTSET
+from tests.server_runs import PeakInFlight, Verdict, pandalm_pairs, run_keys, stored, verdicts
 
 pytestmark = pytest.mark.real_model
 
-DATASET = PANDALM_TESTSET
 N_CTX = 2048
+# Winners, statuses and raw outputs are compared exactly, probabilities to this: the server computes the same
+# logits up to the last bits (it evaluates prompts in other batch shapes, with logits for every position), which
+# moves a rounded probability by one in the sixth decimal at most.
+PROBABILITY_TOL = 1e-5
 
 
-def _pandalm_pairs(folder: Path, count: int) -> Path:
-    """The first `count` PandaLM test-set items with distinct prompts and short responses, as a pairs file."""
-    seen, lines = set(), []
-    for row in json.loads(DATASET.read_text(encoding="utf-8")):
-        key = (row["instruction"], row["input"])
-        first, second = str(row["response1"]), str(row["response2"])
-        if key in seen or len(first) + len(second) > 1200:
-            continue
-        seen.add(key)
-        lines.append(json.dumps({"id": str(row["idx"]), "instruction": row["instruction"], "input": row["input"],
-                                 "response_a": first, "response_b": second}))
-        if len(lines) == count:
-            break
-    path = folder / "pairs.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+def _verdict(verdict: Any) -> Verdict:
+    return Verdict((verdict.winner, verdict.status, verdict.raw_output, verdict.probabilities, PROBABILITY_TOL))
 
 
-def _stored(out: Path) -> dict[tuple[str, str], dict]:
-    with sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True) as db:
-        return {(c, s): json.loads(r) for c, s, r in db.execute("SELECT content, side, record FROM verdicts")}
-
-
-class _Verdict(tuple):
-    """(winner, status, raw output, probabilities): equal when the first three are, and the probabilities agree
-    to 1e-5. The server computes the same logits up to the last bits (it evaluates prompts in other batch shapes,
-    with logits for every position), which moves a rounded probability by one in the sixth decimal at most."""
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, tuple) or self[:3] != other[:3]:
-            return False
-        mine, theirs = self[3], other[3]
-        if mine is None or theirs is None:
-            return mine is theirs
-        return mine.keys() == theirs.keys() and all(abs(mine[k] - theirs[k]) <= 1e-5 for k in mine)
-
-    __hash__ = tuple.__hash__
-
-
-def _verdicts(out: Path) -> dict[tuple[str, str], _Verdict]:
-    """What must not depend on the backend: winner, status, raw output, and the probabilities."""
-    return {key: _Verdict((r.get("winner"), r.get("status"), r.get("raw_output"), r.get("probabilities")))
-            for key, r in _stored(out).items()}
+def _verdicts(out: Path) -> dict[tuple[str, str], Verdict]:
+    return verdicts(out, PROBABILITY_TOL)
 
 
 def _server_judge(url: str, demo_path: Path | None, *, in_flight: int = 3, retries: int = 5,
@@ -93,7 +59,7 @@ def _server_judge(url: str, demo_path: Path | None, *, in_flight: int = 3, retri
 
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _pandalm_pairs(tmp_path_factory.mktemp("pandalm"), 10)
+    return pandalm_pairs(tmp_path_factory.mktemp("pandalm"), 10)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +75,7 @@ def test_a_batch_through_the_server_equals_the_in_process_batch(local_server: Lo
                                                                  pairs: Path, in_process_run: Path,
                                                                  tmp_path: Path) -> None:
     out = tmp_path / "run"
-    peak = _PeakInFlight()
+    peak = PeakInFlight()
     with _server_judge(local_server.url, demo_path, in_flight=3) as judge:
         assert judge.backend.capabilities.max_in_flight == 3
         assert judge.decoding.fast  # the server returns logprobs: verdicts are read, not generated
@@ -120,7 +86,7 @@ def test_a_batch_through_the_server_equals_the_in_process_batch(local_server: Lo
     assert peak.value >= 2  # several requests really were in flight at once
     assert _verdicts(out) == _verdicts(in_process_run)
     # The same judge file, format and decoding: the same run key, whichever backend judged.
-    assert _run_keys(out) == _run_keys(in_process_run)
+    assert run_keys(out) == run_keys(in_process_run)
     assert manifest.backend == "server"
     assert manifest.decoding["endpoint"] == local_server.url
     assert manifest.decoding["server"] == "llama-cpp-python"
@@ -156,8 +122,8 @@ def test_every_format_gives_the_in_process_verdict(local_server: LocalServer, de
         got = judge.judge_both_orders(item)
     for mine, theirs in ((got.ab, expected.ab), (got.ba, expected.ba)):
         assert theirs is not None and mine is not None
-        assert _Verdict((mine.winner, mine.status, mine.raw_output, mine.probabilities)) == \
-               _Verdict((theirs.winner, theirs.status, theirs.raw_output, theirs.probabilities))
+        assert _verdict(mine) == \
+               _verdict(theirs)
     assert got.decision == expected.decision
 
 
@@ -193,8 +159,8 @@ def test_without_the_local_file_the_judge_is_known_by_the_servers_model_name(loc
         assert verdict.manifest.judge_file == demo_path.name
     with load_judge(str(demo_path), format="pandalm", n_ctx=N_CTX, n_threads=2) as local:
         expected = local.compare(item)
-    assert _Verdict((verdict.winner, verdict.status, verdict.raw_output, verdict.probabilities)) == \
-           _Verdict((expected.winner, expected.status, expected.raw_output, expected.probabilities))
+    assert _verdict(verdict) == \
+           _verdict(expected)
     # llama-cpp-python's server does not report the chat template; chat formats need the judge's local file.
     with pytest.raises(FormatError, match="chat template"):
         with _server_judge(local_server.url, None, fmt="generic") as judge:
@@ -215,8 +181,8 @@ def test_a_chat_template_file_stands_in_for_the_local_file(local_server: LocalSe
         got = judge.compare(item)
     with load_judge(str(demo_path), format="generic", n_ctx=N_CTX, n_threads=2) as local:
         expected = local.compare(item)
-    assert _Verdict((got.winner, got.status, got.raw_output, got.probabilities)) == \
-           _Verdict((expected.winner, expected.status, expected.raw_output, expected.probabilities))
+    assert _verdict(got) == \
+           _verdict(expected)
 
 
 def test_text_that_spells_a_special_token_is_refused_not_sent(local_server: LocalServer, demo_path: Path,
@@ -238,7 +204,7 @@ def test_text_that_spells_a_special_token_is_refused_not_sent(local_server: Loca
     with _server_judge(local_server.url, demo_path) as judge:
         result = run_batch(tmp_path / "run", load_dataset(pairs), judge)
     assert result.errors == 2 and result.judged_now == 4
-    errors = [r["error"] for r in _stored(tmp_path / "run").values() if "error" in r]
+    errors = [r["error"] for r in stored(tmp_path / "run").values() if "error" in r]
     assert all("different tokens" in e for e in errors), errors
 
 
@@ -254,7 +220,7 @@ def test_an_item_too_long_for_the_servers_context_fails_alone(local_server: Loca
     with judge:
         result = run_batch(tmp_path / "run", load_dataset(pairs), judge)
     assert result.errors == 2 and result.judged_now == 4
-    errors = [r["error"] for r in _stored(tmp_path / "run").values() if "error" in r]
+    errors = [r["error"] for r in stored(tmp_path / "run").values() if "error" in r]
     assert all("refused the request (HTTP 400)" in e and "context" in e for e in errors), errors
 
 
@@ -307,7 +273,7 @@ def test_a_server_that_dies_mid_run_stops_the_run_and_a_rerun_after_restart_comp
         judge.backend._client.retry = RetryPolicy(retries=2, backoff_s=0.1)
         with pytest.raises(ServerUnavailableError, match="resume"):
             run_batch(out, load_dataset(pairs), judge, progress=kill_after_six)
-    saved = len(_stored(out))
+    saved = len(stored(out))
     assert 6 <= saved < 20  # what was judged before (and in flight during) the crash is kept
     own_server.start()
     with _server_judge(own_server.url, demo_path) as judge:
@@ -414,35 +380,3 @@ def load_judge_sha(path: Path) -> str:
     from judgedesk.core._hashing import file_sha256
 
     return file_sha256(path)
-
-
-def _run_keys(out: Path) -> list[str]:
-    with sqlite3.connect(f"file:{out / 'run.sqlite'}?mode=ro", uri=True) as db:
-        return [k for (k,) in db.execute("SELECT run_key FROM runs")]
-
-
-class _PeakInFlight:
-    """Counts completion requests in flight at once by wrapping the backend's HTTP client."""
-
-    def __init__(self) -> None:
-        self.value = 0
-        self._now = 0
-        self._lock = threading.Lock()
-
-    def watch(self, backend) -> None:
-        client = backend._client
-        post = client.post
-
-        def counting(path, payload, **options):
-            if not path.endswith("/completions"):
-                return post(path, payload, **options)
-            with self._lock:
-                self._now += 1
-                self.value = max(self.value, self._now)
-            try:
-                return post(path, payload, **options)
-            finally:
-                with self._lock:
-                    self._now -= 1
-
-        client.post = counting
