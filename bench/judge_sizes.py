@@ -119,7 +119,8 @@ def main() -> int:
     # machine slows both alike instead of whichever happened to run during it.
     wide = {n: create_backend("llama.cpp", **load, n_seq=n) for n in args.sequences if n > 1}
     wide_judges = {n: Judge(backend, format="pandalm", owns_backend=False) for n, backend in wide.items()}
-    winners = [v.winner for v in judge.compare_many(orders)]  # type: ignore[union-attr]
+    # The winners the wider passes must give (a whole fast pass: only when there are wider passes to check).
+    winners = [v.winner for v in judge.compare_many(orders)] if wide_judges else []  # type: ignore[union-attr]
 
     def fast() -> None:
         judge.compare_many(orders)
