@@ -11,6 +11,7 @@ Only the command line changes how SIGINT is handled; a program that imports judg
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -42,8 +43,17 @@ def quiet_interrupts_while_starting() -> None:
 
 
 def _exit_while_starting(signum: int, frame: FrameType | None) -> None:
-    sys.stderr.write("judgedesk: interrupted\n")
-    raise SystemExit(INTERRUPTED_EXIT_STATUS)  # leaves the half-done import quietly: no traceback for SystemExit
+    # Exits at once rather than raising SystemExit: Python runs a signal handler wherever the main thread is, and
+    # while importing that can be an importlib weakref callback or an audit hook (core/_offline.py's), which report
+    # or drop what they raise. The import then went on and the command finished with exit 0 after printing
+    # "interrupted". Nothing is lost: before `main` nothing has been done, and after it what it printed is flushed.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with contextlib.suppress(Exception):
+        sys.stderr.write("judgedesk: interrupted\n")
+        sys.stderr.flush()
+    os._exit(INTERRUPTED_EXIT_STATUS)
 
 
 @contextmanager

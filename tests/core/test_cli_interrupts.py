@@ -45,6 +45,23 @@ def test_the_previous_handler_is_back_afterwards() -> None:
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_ctrl_c_while_starting_ends_the_command_even_where_python_drops_what_a_handler_raises(
+        tmp_path: Path) -> None:
+    """Python runs a signal handler wherever the main thread is, and while importing that can be importlib's weakref
+    callback (or an audit hook), which reports and drops an exception: the handler's SystemExit was lost there, the
+    import went on and the command finished with exit 0 after printing "interrupted" (seen once in CI)."""
+    script = tmp_path / "judgedesk"  # the console script's name: only there is the starting handler installed
+    script.write_text("import signal, weakref\n"
+                      "import judgedesk.core\n"
+                      "class Module: pass\n"
+                      "module = Module()\n"
+                      "lock = weakref.ref(module, lambda ref: signal.raise_signal(signal.SIGINT))\n"
+                      "del module  # the callback runs, and the handler inside it\n"
+                      "print('went on')\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "judgedesk: interrupted\n")
+
+
 @pytest.mark.real_model
 @pytest.mark.slow
 @pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9, 1.1, 1.4, 1.8])
