@@ -22,7 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--view", choices=["compare", "batch", "results", "judges", "settings"],
                         help="the view to show first")
     parser.add_argument("--selftest", action="store_true",
-                        help="headless check: load the demo judge, judge one pair, exit 0 (used by the bundle test)")
+                        help="headless check: load the demo judge (or --judge), judge one pair in both orders, exit 0 "
+                        "(used by the bundle test)")
     # The frozen app runs its own executable as the K-quant worker process (a bundle has no python -m).
     parser.add_argument("--judgedesk-quantize-worker", action="store_true", help=argparse.SUPPRESS)
     # ... and as the child that loads a judge file it has not loaded before (judgedesk.core.run_load_probe).
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.selftest:
         from ._selftest import run_selftest
 
-        return run_selftest()
+        return run_selftest(judge=args.judge)
     if not _has_display():
         print("judgedesk-desktop: no display (DISPLAY and WAYLAND_DISPLAY are unset). Run it in a desktop session, "
               "or use the command line: `judgedesk --help`.", file=sys.stderr)

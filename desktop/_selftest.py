@@ -4,6 +4,9 @@ It checks what a PyInstaller bundle is most likely to lose: Qt's platform plugin
 demo judge and llama.cpp's shared libraries. It then judges one pair in both orders and prints a short report
 that ends in `selftest passed`; any failure prints the reason and the exit code is 1. No window is created, so
 it runs on a machine without a display (the offscreen platform unless QT_QPA_PLATFORM says otherwise).
+
+`--selftest --judge NAME` judges the pair with that judge (a library name or a .gguf path) instead of the demo
+judge: whether this installation loads and runs a user's own judge file. The demo judge's file is still checked.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import os
 import sys
 import traceback
 from typing import TYPE_CHECKING, TextIO
+
+from ._synthetic_mark import SYNTHETIC_MARK
 
 if TYPE_CHECKING:
     from judgedesk.core import PairwiseVerdict
@@ -26,12 +31,14 @@ SELFTEST_ITEM = ("What is the capital of France? Answer in one sentence.", "The 
 """The pair the selftest judges: instruction, response A, response B."""
 
 
-def run_selftest(out: TextIO | None = None) -> int:
-    """Run the selftest, printing the report to `out` (stdout); 0 when everything worked, else 1."""
+def run_selftest(out: TextIO | None = None, judge: str | None = None) -> int:
+    """Run the selftest, printing the report to `out` (stdout); 0 when everything worked, else 1.
+
+    judge: the judge that judges the pair (a library name or a .gguf path); None for the demo judge."""
     out = out or sys.stdout
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
-        _check(out)
+        _check(out, judge)
     except Exception as exc:  # the report is the product: any failure is printed, never raised
         from judgedesk.core import UnsupportedCpuError
 
@@ -44,7 +51,7 @@ def run_selftest(out: TextIO | None = None) -> int:
     return 0
 
 
-def _check(out: TextIO) -> None:
+def _check(out: TextIO, judge_name: str | None) -> None:
     # Imported here, not at the top: a bundle that lost a library must still print why.
     import judgedesk.core as core
     import PySide6
@@ -69,10 +76,14 @@ def _check(out: TextIO) -> None:
     line(f"cpu: {cpu.model} (read with {cpu.source}): {' '.join(cpu.names())}")
     core.load_llama_cpp()  # the build/CPU check: a one-line error here, where llama.cpp would die of SIGILL
     line(f"llama.cpp: {_cpu_line(core.system_info())}")
-    judge = core.load_judge()
+    demo = core.demo_judge_path()
+    if not demo.is_file():
+        raise RuntimeError(f"the demo judge is missing: {demo}")
+    judge = core.load_judge(judge_name)
     try:
         info = judge.backend.info
-        line(f"judge: {core.demo_judge_path()} (sha256 {info.sha256[:_PREFIX]}), format {judge.format.name}")
+        synthetic = f" {SYNTHETIC_MARK}" if info.synthetic else ""
+        line(f"judge: {info.path}{synthetic} (sha256 {info.sha256[:_PREFIX]}), format {judge.format.name}")
         instruction, a, b = SELFTEST_ITEM
         result = judge.judge_both_orders(core.EvalItem(id="selftest", instruction=instruction, responses=(a, b)))
     finally:

@@ -23,23 +23,12 @@ import pytest
 from judgedesk.core import CpuFeatures, running_cpu_features
 from judgedesk.core import _llama_runtime as runtime
 
+from tests.emulated_cpu import KERNEL_SIMD, emulated_model
 from tests.llama_build import LIB_DIR
 
 pytestmark = pytest.mark.slow
 
 QEMU = shutil.which("qemu-x86_64")
-# SIMD that llama.cpp's CPU kernels are compiled to use: missing any of it, a build dies of SIGILL in its first
-# matrix product. (The other macros a native build records, SHA or SSE4A on an AMD host, its kernels never use.)
-KERNEL_SIMD = ("AVX", "AVX2", "FMA", "F16C")  # and every AVX512 extension
-
-
-@functools.cache
-def emulated_model() -> str:
-    """qemu's name of the CPU to emulate: the newest that lacks SIMD this host's build uses."""
-    host = running_cpu_features().macros
-    if any("AVX512" in macro for macro in host):
-        return "Haswell"
-    return "SandyBridge" if "__AVX2__" in host else "Westmere"  # Westmere: no AVX at all
 
 
 def emulated(arguments: list[str], tmp_path: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:

@@ -39,6 +39,26 @@ def test_selftest_judges_the_pair_and_reports(qapp: object) -> None:
     assert report.rstrip().endswith("selftest passed")
 
 
+def test_judge_names_the_judge_that_judges_the_pair(qapp: object, tmp_path: Path) -> None:
+    """`--selftest --judge FILE`: the user's own judge file judges the pair, and a synthetic one says so."""
+    from judgedesk.quantize import write_synthetic_gguf
+
+    tiny = write_synthetic_gguf("test-tiny", tmp_path / "tiny.gguf", qtype="Q4_K_M").path
+    out = io.StringIO()
+    assert run_selftest(out, judge=str(tiny)) == 0
+    report = out.getvalue()
+    assert f"judge: {tiny} [SYNTHETIC: random weights] (sha256 " in report
+    assert _verdict(report) in _VERDICTS and "(AB: " in report and ", BA: " in report
+    assert report.rstrip().endswith("selftest passed")
+
+
+def test_a_judge_that_does_not_exist_fails_naming_it(qapp: object, tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert run_selftest(out, judge=str(tmp_path / "missing.gguf")) == 1
+    failed = next(line for line in out.getvalue().splitlines() if line.startswith("selftest FAILED"))
+    assert "missing.gguf" in failed
+
+
 def test_a_failure_is_reported_and_exits_1(qapp: object, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     def broken(*args: object, **kwargs: object) -> None:
