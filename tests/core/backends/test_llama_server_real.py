@@ -286,11 +286,13 @@ def test_answers_withheld_past_the_timeout_are_asked_again_and_never_answering_s
     assert result.judged_now == 4 and result.errors == 0
     got = _verdicts(tmp_path / "run")
     assert got == {key: expected[key] for key in got}
+    # No answer comes at all: the timeout need not outlast real answers, 2 s, set once connected (connecting asks
+    # the server real questions, under the measured timeout).
     with FaultyProxy(llama_server.port) as proxy:
         with _server_judge(proxy.url, demo_path, timeout_s=timeout_s, retries=1, in_flight=2) as judge:
+            judge.backend._client.timeout_s = 2.0
             proxy.withhold_all = True
-            with pytest.raises(ServerUnavailableError,
-                               match=rf"no answer within {timeout_s:g} s(.|\n)*Run the same command"):
+            with pytest.raises(ServerUnavailableError, match=r"no answer within 2 s(.|\n)*Run the same command"):
                 run_batch(tmp_path / "stuck", load_dataset(pairs, limit=1), judge)
 
 
