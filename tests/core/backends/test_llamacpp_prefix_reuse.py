@@ -53,7 +53,7 @@ def _records(judge: Judge, items: list[EvalItem]) -> list[tuple]:
 @pytest.mark.parametrize("fmt", ["pandalm", "generic"])
 def test_fast_verdicts_are_bit_identical_with_and_without_reuse(backends, fmt):
     reusing, fresh = backends
-    items = _items(6)
+    items = _items(4)
     decoding = DecodingSettings(fast=True)
     assert _records(Judge(reusing, format=fmt, decoding=decoding), items) == \
         _records(Judge(fresh, format=fmt, decoding=decoding), items)
