@@ -2,8 +2,9 @@
 
 `smollm2_hf_dir` is the embedded demo judge (SmolLM2-135M-Instruct, GGUF Q4_1) as a Hugging Face folder:
 transformers reads the GGUF file and dequantizes it to float32, and the result is saved as safetensors with its
-tokenizer. Building it takes about a minute on 2 cores, so the folder lives in pytest's cache and is rebuilt only
-when it is incomplete or was made from a different GGUF file, transformers version or recipe.
+tokenizer. Building it takes about a minute on 2 cores, so the folder is cached outside the checkout (as
+scripts/build_llama.py caches llama.cpp's builds: a clean clone finds it), under a key made of the GGUF file's
+SHA-256, the transformers version and the recipe, and rebuilt when it is incomplete.
 
 transformers' GGUF reader gives SmolLM2's tokenizer plain GPT-2 pre-tokenization; the published SmolLM2 tokenizer
 (and llama.cpp's "smollm" pre-tokenizer) first splits digits one by one. Without that split, text such as "? \n2"
@@ -13,6 +14,7 @@ tokenizes every one of those texts exactly as llama.cpp tokenizes the GGUF file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -21,23 +23,25 @@ from pathlib import Path
 import pytest
 from judgedesk.core import demo_judge_path
 
-_CACHE_KEY = "smollm2-hf"
-_FOLDER = "SmolLM2-135M-Instruct"
+_CACHE_NAME = "smollm2-hf"
+_FOLDER = "SmolLM2-135M-Instruct"  # the folder's name is the judge's name
 _STAMP = "judgedesk-fixture.json"
 _REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 _RECIPE = 2  # bump when _build changes, so cached folders are rebuilt
 
 
 @pytest.fixture(scope="session")
-def smollm2_hf_dir(request: pytest.FixtureRequest) -> Path:
+def smollm2_hf_dir() -> Path:
     """A Hugging Face folder (float32 safetensors + tokenizer + chat template) of the embedded demo judge."""
     pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
+    from judgedesk.core._hashing import file_sha256
+
     gguf = demo_judge_path()
-    stat = gguf.stat()
-    stamp = {"gguf": str(gguf), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-             "transformers": transformers.__version__, "recipe": _RECIPE}
-    base = request.config.cache.mkdir(_CACHE_KEY)
+    stamp = {"gguf_sha256": file_sha256(gguf), "transformers": transformers.__version__, "recipe": _RECIPE}
+    key = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:20]
+    base = _cache_root() / f"{_CACHE_NAME}-{key}"
+    base.mkdir(parents=True, exist_ok=True)
     folder = base / _FOLDER
     if _is_complete(folder, stamp):
         return folder
@@ -54,6 +58,12 @@ def smollm2_hf_dir(request: pytest.FixtureRequest) -> Path:
         if not _is_complete(folder, stamp):
             raise
     return folder
+
+
+def _cache_root() -> Path:
+    """Where test fixtures built from the installed packages are kept between checkouts."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "judgedesk" / "test-fixtures"
 
 
 def _is_complete(folder: Path, stamp: dict[str, object]) -> bool:
